@@ -1,0 +1,86 @@
+"""A flat training loop around a strategy: batches by (seed, step, worker), held-out evaluation,
+progress in the log.
+
+    for t in range(steps):
+        batches = [samples.batch(batch_ids(data_seed, t, B, n, stream=w)) for w in workers]
+        metrics = strategy.step(batches, t)
+        every eval_every steps: held-out loss on fixed validation batches
+
+Every arm of a comparison that uses the same data_seed sees the same batches in the same
+order: worker w of step t always gets stream w.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import torch
+from torch import nn
+
+from holograd.data import Batch, SampleSet, batch_ids
+from holograd.derivatives import lm_loss
+from holograd.strategies import Strategy
+
+log = logging.getLogger(__name__)
+
+EVAL_STREAM = 1 << 20
+"""Batch stream of the held-out evaluation batches (far from the workers' streams 0..N-1)."""
+
+
+@torch.no_grad()
+def mean_loss(model: nn.Module, batches: list[Batch]) -> float:
+    """Mean of the minibatch losses over `batches` (held-out evaluation)."""
+    return sum(lm_loss(model, b).item() for b in batches) / len(batches)
+
+
+def eval_batches(samples: SampleSet, n_batches: int, batch_size: int, seed: int, device=None) -> list[Batch]:
+    """A fixed set of held-out batches, drawn from the validation samples by (seed, i)."""
+    size = min(batch_size, samples.n_samples)
+    return [samples.batch(batch_ids(seed, i, size, samples.n_samples, stream=EVAL_STREAM), device) for i in range(n_batches)]
+
+
+def train(
+    strategy: Strategy,
+    samples: SampleSet,
+    *,
+    steps: int,
+    batch_size: int,
+    data_seed: int,
+    held_out: list[Batch] | None = None,
+    eval_every: int = 0,
+    device=None,
+) -> list[dict]:
+    """Run `steps` steps; returns one dict of StepMetrics per step (plus eval_loss when evaluated).
+
+    The held-out loss is measured at t = 0 (before any update, key "eval_loss" of step 0's
+    record is the loss at theta_0), every eval_every steps, and after the last step (a final
+    record with "step" = steps).
+    """
+    if steps < 0 or batch_size < 1:
+        raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {steps} and {batch_size}")
+    records: list[dict] = []
+    evaluate = bool(held_out) and eval_every > 0
+    start = time.perf_counter()
+    for t in range(steps):
+        eval_loss = mean_loss(strategy.model, held_out) if evaluate and t % eval_every == 0 else None
+        batches = [
+            samples.batch(batch_ids(data_seed, t, batch_size, samples.n_samples, stream=w), device)
+            for w in range(strategy.batches_per_step)
+        ]
+        record = strategy.step(batches, t).as_dict()
+        if eval_loss is not None:
+            record["eval_loss"] = eval_loss
+        records.append(record)
+        if t % max(1, steps // 20) == 0 or t == steps - 1:
+            elapsed = time.perf_counter() - start
+            eta = elapsed / (t + 1) * (steps - t - 1)
+            log.info("%s step %d/%d loss %.4f cos %.4f eta %.0fs", strategy.name, t + 1, steps, record["loss"], record["cosine"], eta)
+        if not math.isfinite(record["loss"]):
+            log.warning("%s: loss is not finite at step %d; stopping", strategy.name, t)
+            record["stopped"] = f"non-finite loss at step {t}"
+            break
+    if evaluate:
+        records.append({"step": len(records), "eval_loss": mean_loss(strategy.model, held_out)})
+    return records

@@ -1,0 +1,53 @@
+"""Shared fixtures: a small token cache of the embedded corpus, the micro model, batches."""
+
+import os
+
+# Never wait on the Hugging Face hub in tests: the paper dataset must fail fast and clearly.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import pytest
+import torch
+
+from holograd.data import SampleSet, batch_ids, load_token_cache, prepare_token_cache
+from holograd.models import build_model
+
+VOCAB = 300
+BLOCK = 16
+
+
+@pytest.fixture(scope="session")
+def token_cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cache") / "embedded.pt"
+    prepare_token_cache("embedded", path, vocab_size=VOCAB)
+    return load_token_cache(path)
+
+
+@pytest.fixture(scope="session")
+def train_samples(token_cache):
+    return SampleSet(token_cache.splits["train"], BLOCK)
+
+
+@pytest.fixture()
+def make_model(token_cache):
+    def make(seed=0, preset="micro"):
+        return build_model(preset, token_cache.vocab_size, BLOCK, seed=seed)
+
+    return make
+
+
+@pytest.fixture()
+def make_batch(train_samples):
+    def make(step=0, size=4, stream=0, seed=0):
+        return train_samples.batch(batch_ids(seed, step, size, train_samples.n_samples, stream=stream))
+
+    return make
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,201 @@
+"""Seeded directions: the generator's definition, determinism, streaming, and its statistics."""
+
+import hashlib
+import math
+import subprocess
+import sys
+from statistics import NormalDist
+
+import pytest
+import torch
+
+import holograd.directions as directions
+from holograd.directions import (
+    gaussian_block,
+    inverse_norms,
+    project,
+    random_directions,
+    reconstruct,
+    seed_keys,
+)
+
+SEEDS = [0, 1, 2**63 + 5, 123456789]
+
+
+# --- the definition ----------------------------------------------------------------------
+
+
+def reference_normals(seed: int, indices) -> list[float]:
+    """The generator as written in the module docstring, in plain Python integers and floats."""
+    digest = hashlib.blake2b(seed.to_bytes(8, "little"), digest_size=12, person=b"holograd.dir").digest()
+    k0, k1, k2 = (int.from_bytes(digest[4 * i : 4 * i + 4], "little") for i in range(3))
+    mask, out = 0xFFFFFFFF, []
+    for i in indices:
+        x = i ^ k0
+        x ^= x >> 17
+        x = (x * 0xED5AD4BB) & mask
+        x ^= x >> 11
+        x = (x + k1) & mask
+        x = (x * 0xAC4C1B51) & mask
+        x ^= x >> 15
+        x ^= k2
+        x = (x * 0x31848BAB) & mask
+        m = x >> 8
+        m = m - (1 << 24) if m >= 1 << 23 else m  # top 24 bits as a signed integer
+        y = (2 * m + 1) / 2**24
+        out.append(NormalDist().inv_cdf((y + 1) / 2))  # sqrt(2) erfinv(y)
+    return out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_tensor_generator_matches_reference(seed):
+    # Catches any slip in the int32 tensor version: an arithmetic instead of a logical shift
+    # (missing mask), a key injected at the wrong place, a wrong multiplier, or a float mapping
+    # that is not the exact (2m+1)/2^24.
+    indices = list(range(3000)) + [2**20 + 7, 2**30 + 1, 2**31 - 2]
+    got = torch.cat([gaussian_block(seed_keys([seed]), i, i + 1)[0] for i in indices[3000:]])
+    got = torch.cat([gaussian_block(seed_keys([seed]), 0, 3000)[0], got]).double()
+    want = torch.tensor(reference_normals(seed, indices), dtype=torch.float64)
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_rows_are_unit_vectors_of_the_requested_dtype():
+    v = random_directions(SEEDS, 1000, dtype=torch.float64)
+    assert v.shape == (4, 1000) and v.dtype == torch.float64
+    assert torch.allclose(v.norm(dim=1), torch.ones(4, dtype=torch.float64), atol=1e-6)
+
+
+# --- determinism ----------------------------------------------------------------------------
+
+
+def test_direction_independent_of_other_seeds_and_order():
+    # A generator with shared state (one torch.Generator for the batch) would fail this.
+    alone = random_directions([77], 5000)[0]
+    assert torch.equal(random_directions([1, 77, 3], 5000)[1], alone)
+    assert torch.equal(random_directions([77, 1, 3][::-1], 5000)[2], alone)
+
+
+def test_direction_prefix_is_independent_of_dim():
+    # z_i depends on (seed, i) only: a longer vector extends a shorter one.
+    z = gaussian_block(seed_keys([9]), 0, 4000)
+    assert torch.equal(gaussian_block(seed_keys([9]), 1000, 2000), z[:, 1000:2000])
+
+
+def _digest(seeds, dim) -> str:
+    return hashlib.sha256(random_directions(seeds, dim).numpy().tobytes()).hexdigest()
+
+
+def test_direction_identical_in_another_process():
+    # A seed mixed with process state (hash randomisation, time, global RNG) would fail this.
+    code = (
+        "import hashlib; from holograd import random_directions as r;"
+        f"print(hashlib.sha256(r({SEEDS!r}, 4321).numpy().tobytes()).hexdigest())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONHASHSEED": "123", "PATH": ""})
+    assert out.stdout.strip() == _digest(SEEDS, 4321)
+
+
+@pytest.mark.gpu
+def test_same_direction_on_cpu_and_cuda():
+    # torch's per-device generators would differ completely; ours only by erfinv's last ulp.
+    cpu = random_directions(SEEDS, 1_000_003)
+    gpu = random_directions(SEEDS, 1_000_003, device="cuda").cpu()
+    assert (cpu - gpu).abs().max().item() <= 1e-6
+    g = torch.randn(1_000_003)
+    assert torch.allclose(project(g, SEEDS), project(g.cuda(), SEEDS).cpu(), rtol=1e-4, atol=1e-5)
+
+
+# --- streaming --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk", [100, 333, 5000, 1 << 18])
+def test_chunked_projection_and_reconstruction_equal_dense(chunk):
+    torch.manual_seed(0)
+    dim, seeds = 2500, list(range(40))
+    g = torch.randn(dim)
+    v = random_directions(seeds, dim)
+    a = project(g, seeds, chunk_elements=chunk)
+    assert torch.allclose(a, v @ g, rtol=0, atol=1e-5 * g.norm().item())
+    g_hat = reconstruct(a, seeds, dim, chunk_elements=chunk)
+    dense = (dim / len(seeds)) * (a @ v)
+    assert torch.allclose(g_hat, dense, rtol=0, atol=1e-5 * dense.norm().item())
+    assert torch.allclose(inverse_norms(seeds, dim, chunk_elements=chunk),
+                          gaussian_block(seed_keys(seeds), 0, dim).double().norm(dim=1).reciprocal(), rtol=1e-12)
+
+
+def test_streaming_never_holds_more_than_the_chunk(monkeypatch):
+    # Generating all K directions at once (K x D entries) would break this bound.
+    seen = []
+    real = directions._gaussian_tile
+
+    def spy(keys, start, stop, *args):
+        seen.append(len(keys) * (stop - start))
+        return real(keys, start, stop, *args)
+
+    monkeypatch.setattr(directions, "_gaussian_tile", spy)
+    seeds, dim, chunk = list(range(300)), 20_000, 5000
+    g = torch.randn(dim)
+    a = project(g, seeds, chunk_elements=chunk)
+    reconstruct(a, seeds, dim, chunk_elements=chunk)
+    assert seen and max(seen) <= chunk
+    assert sum(seen) == 3 * len(seeds) * dim  # project, norm pass, reconstruction pass
+
+
+def test_reconstruct_reuses_norms_from_project(monkeypatch):
+    seeds, dim = list(range(8)), 3000
+    g = torch.randn(dim)
+    a, inv = project(g, seeds, return_inv_norms=True)
+    calls = []
+    monkeypatch.setattr(directions, "inverse_norms", lambda *x, **k: calls.append(1))
+    reconstruct(a, seeds, dim, inv_norms=inv)
+    assert not calls
+
+
+# --- statistics of the generator ----------------------------------------------------------------
+
+N = 1 << 20
+
+
+def test_entries_are_standard_normal():
+    # n = 2^20 entries: the sample mean has sd 1/sqrt(n), the variance sd sqrt(2/n), the fourth
+    # moment sd sqrt(96/n); 5 sd bounds.  A missing sign mask (biased mean), a uniform instead of
+    # a Gaussian transform (kurtosis 1.8) or a dropped sqrt(2) (variance 1/2) fail.
+    z = gaussian_block(seed_keys([2024]), 0, N)[0].double()
+    assert abs(z.mean().item()) < 5 / math.sqrt(N)
+    assert abs(z.var().item() - 1) < 5 * math.sqrt(2 / N)
+    assert abs((z**4).mean().item() - 3) < 5 * math.sqrt(96 / N)
+    # Tails: P(|z| > 3) = 0.0026998; binomial sd.
+    p = 2 * (1 - NormalDist().cdf(3))
+    assert abs((z.abs() > 3).double().mean().item() - p) < 5 * math.sqrt(p * (1 - p) / N)
+
+
+def test_entries_are_uncorrelated_within_and_across_seeds():
+    # Correlation estimates of independent streams have sd 1/sqrt(n).  Keys that do not reach
+    # the hash (all seeds one stream) give correlation 1; a weak mix correlates neighbours.
+    z = gaussian_block(seed_keys([5, 6, 2**40 + 5]), 0, N).double()
+    bound = 5 / math.sqrt(N)
+    for lag in (1, 2, 256):
+        assert abs(torch.corrcoef(torch.stack([z[0, :-lag], z[0, lag:]]))[0, 1].item()) < bound
+    c = torch.corrcoef(z)
+    assert c[0, 1].abs().item() < bound and c[0, 2].abs().item() < bound
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seeds", [[-1], [2**64], [1.5], ["3"], []])
+def test_bad_seeds_are_rejected(seeds):
+    with pytest.raises(ValueError, match="seed"):
+        random_directions(seeds, 10)
+
+
+def test_bad_dimension_chunk_and_scalars_are_rejected():
+    with pytest.raises(ValueError, match="dimension"):
+        random_directions([1], 0)
+    with pytest.raises(ValueError, match="chunk_elements"):
+        project(torch.randn(10), [1], chunk_elements=0)
+    with pytest.raises(ValueError, match="one scalar per seed"):
+        reconstruct(torch.randn(3), [1, 2], 10)
+    with pytest.raises(ValueError, match="flat gradient"):
+        project(torch.randn(2, 5), [1])
