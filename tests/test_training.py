@@ -1,0 +1,57 @@
+"""The training loop: same batches for every arm, held-out evaluation, determinism, early stop."""
+
+import math
+
+import torch
+
+from holograd.data import SampleSet
+from holograd.strategies import make_strategy
+from holograd.training import eval_batches, train
+
+
+def _spy_batches(samples, monkeypatch):
+    seen = []
+    real = SampleSet.batch
+
+    def spy(self, ids, device=None):
+        if self is samples:
+            seen.append(tuple(ids))
+        return real(self, ids, device)
+
+    monkeypatch.setattr(SampleSet, "batch", spy)
+    return seen
+
+
+def test_every_arm_sees_the_same_batches(make_model, train_samples, monkeypatch):
+    seen = _spy_batches(train_samples, monkeypatch)
+    train(make_strategy("sgd", make_model(), lr=0.1), train_samples, steps=4, batch_size=4, data_seed=7)
+    sgd = list(seen)
+    seen.clear()
+    train(make_strategy("random", make_model(), lr=0.1, k=3), train_samples, steps=4, batch_size=4, data_seed=7)
+    assert seen == sgd
+    seen.clear()
+    # Momentum-Centric with 3 workers: worker 0 gets the same batches as the single-batch arms.
+    train(make_strategy("momentum", make_model(), lr=0.1, n_workers=3), train_samples, steps=4, batch_size=4, data_seed=7)
+    assert seen[0::3] == sgd and len(set(seen)) == 12
+
+
+def test_held_out_loss_is_measured_at_start_intervals_and_end(make_model, token_cache, train_samples):
+    held = eval_batches(SampleSet(token_cache.splits["validation"], 16), 2, 4, seed=0)
+    records = train(make_strategy("sgd", make_model(), lr=0.5), train_samples, steps=5, batch_size=8,
+                    data_seed=0, held_out=held, eval_every=2)
+    evals = [r["step"] for r in records if "eval_loss" in r]
+    assert evals == [0, 2, 4, 5] and len(records) == 6
+    assert records[-1]["eval_loss"] < records[0]["eval_loss"]  # SGD at lr 0.5 learns in 5 steps
+
+
+def test_training_is_deterministic(make_model, train_samples):
+    a = train(make_strategy("momentum", make_model(seed=1), lr=0.3, n_workers=2), train_samples, steps=3, batch_size=4, data_seed=2)
+    b = train(make_strategy("momentum", make_model(seed=1), lr=0.3, n_workers=2), train_samples, steps=3, batch_size=4, data_seed=2)
+    assert a == b
+
+
+def test_non_finite_loss_stops_the_run(make_model, train_samples):
+    records = train(make_strategy("sgd", make_model(), lr=1e12), train_samples, steps=20, batch_size=4, data_seed=0)
+    assert len(records) < 20
+    assert not math.isfinite(records[-1]["loss"]) and "non-finite" in records[-1]["stopped"]
+    assert torch.isfinite(torch.tensor([r["loss"] for r in records[:-1]])).all()
