@@ -300,13 +300,20 @@ def random_directions(
 ) -> Tensor:
     """Unit directions v_j = Dir(s_j) = z_j / ||z_j|| as the rows of a dense (K, dim) tensor.
 
-    Materialises K x dim entries: use `project`/`reconstruct` when that is too large.
+    Materialises K x dim entries (generated tile by tile, so nothing larger is allocated):
+    use `project`/`reconstruct` when that is too large.
     """
     dim = check_dim(dim)
     keys = seed_keys(seeds, device)
-    z = _gaussian_tile(keys, 0, dim)
-    inv = _inverse_norm(_sumsq(z)).to(torch.float32)
-    return z.mul_(inv.unsqueeze(1)).to(dtype)
+    k = len(keys)
+    out = torch.empty(k, dim, dtype=torch.float32, device=keys.device)
+    sumsq = torch.zeros(k, dtype=torch.int64, device=keys.device)
+    rows, cols = _tiles(k, dim, DEFAULT_CHUNK_ELEMENTS)
+    for r0, r1 in _spans(k, rows):
+        for c0, c1 in _spans(dim, cols):
+            z = out[r0:r1, c0:c1].copy_(_gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH))
+            sumsq[r0:r1] += _sumsq(z, _SCRATCH)
+    return out.mul_(_inverse_norm(sumsq).to(torch.float32).unsqueeze(1)).to(dtype)
 
 
 def project(

@@ -1,0 +1,137 @@
+"""Kernel benchmarks of the core library, each beside its physical reference, in one run.
+
+    python benchmarks/bench_core.py [--out benchmarks/out/core.json] [--device cpu|cuda] [--quick]
+
+| measurement                          | reference                          | target        |
+|--------------------------------------|------------------------------------|---------------|
+| seeded generator (streaming tiles)   | torch.randn, same number of values | >= 25 %       |
+| random_directions (dense, unit rows) | torch.randn                        | (reported)    |
+| project + reconstruct, K=64, D=1e6   | torch.randn                        | >= 20 %       |
+| JVP directional derivative, "tiny"   | forward + backward                 | <= 3x         |
+
+Rates count direction entries per second: project and reconstruct each touch K x D entries,
+so "project + reconstruct" is 2 K D entries over the time of both calls (reconstruct reusing
+the norms that project returns, as a training step does).  Times are medians of repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from holograd.derivatives import directional_derivative, flat_grad
+from holograd.directions import derive_seeds, inverse_norms, project, random_directions, reconstruct
+from holograd.models import build_model
+from holograd.params import ParamSpace
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: str, repeats: int) -> float:
+    """Median wall time of fn() over `repeats` runs after one warm-up run."""
+    fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_generation(device: str, repeats: int, k: int, dim: int) -> dict:
+    seeds = derive_seeds("bench", 0, k)
+    n = k * dim
+    t_randn = timed(lambda: torch.randn(n, device=device), device, repeats)
+    t_stream = timed(lambda: inverse_norms(seeds, dim, device=device), device, repeats)  # one generation pass
+    dense_k = max(1, k // 4)
+    t_dense = timed(lambda: random_directions(seeds[:dense_k], dim, device=device), device, repeats)
+    return {
+        "randn_per_s": n / t_randn,
+        "generator_per_s": n / t_stream,
+        "random_directions_per_s": dense_k * dim / t_dense,
+    }
+
+
+def bench_project_reconstruct(device: str, repeats: int, k: int, dim: int) -> dict:
+    seeds = derive_seeds("bench", 1, k)
+    grad = torch.randn(dim, device=device)
+
+    def both():
+        a, inv = project(grad, seeds, return_inv_norms=True)
+        reconstruct(a, seeds, dim, inv_norms=inv)
+
+    t = timed(both, device, repeats)
+    return {"project_reconstruct_per_s": 2 * k * dim / t, "project_reconstruct_s": t}
+
+
+def bench_jvp(device: str, repeats: int, preset: str, vocab: int, block: int, batch: int) -> dict:
+    model = build_model(preset, vocab, block, seed=0, device=device)
+    space = ParamSpace(model)
+    tokens = torch.randint(0, vocab, (batch, block + 1), generator=torch.Generator().manual_seed(0)).to(device)
+    v = random_directions([7], space.dim, device=device)[0]
+    t_jvp = timed(lambda: directional_derivative(model, tokens, v, space), device, repeats)
+    t_bp = timed(lambda: flat_grad(model, tokens, space), device, repeats)
+    return {"preset": preset, "dim": space.dim, "batch": batch, "block": block, "jvp_s": t_jvp, "forward_backward_s": t_bp}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/out/core.json")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes (a smoke run)")
+    args = parser.parse_args()
+    repeats, dim = (2, 100_000) if args.quick else (5, 1_000_000)
+
+    gen = bench_generation(args.device, repeats, k=64, dim=dim)
+    pr = bench_project_reconstruct(args.device, repeats, k=64, dim=dim)
+    jvp = bench_jvp(args.device, repeats, "tiny", vocab=50257, block=64, batch=8)
+    randn = gen["randn_per_s"]
+    ratios = {
+        "generator_vs_randn": gen["generator_per_s"] / randn,
+        "random_directions_vs_randn": gen["random_directions_per_s"] / randn,
+        "project_reconstruct_vs_randn": pr["project_reconstruct_per_s"] / randn,
+        "jvp_vs_forward_backward": jvp["jvp_s"] / jvp["forward_backward_s"],
+    }
+    targets = {
+        "generator_vs_randn": (">=", 0.25),
+        "project_reconstruct_vs_randn": (">=", 0.20),
+        "jvp_vs_forward_backward": ("<=", 3.0),
+    }
+    result = {
+        "machine": {"device": args.device, "threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "cpu": platform.processor() or platform.machine(), "quick": args.quick},
+        "generation": gen, "project_reconstruct": pr, "jvp": jvp, "ratios": ratios,
+        "targets_met": {k: (ratios[k] >= v if op == ">=" else ratios[k] <= v) for k, (op, v) in targets.items()},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(f"{'measurement':44s} {'value':>14s}  {'target':>8s}")
+    print(f"{'torch.randn (M values/s)':44s} {randn / 1e6:14.1f}")
+    print(f"{'seeded generator (M values/s)':44s} {gen['generator_per_s'] / 1e6:14.1f}")
+    print(f"{'random_directions (M values/s)':44s} {gen['random_directions_per_s'] / 1e6:14.1f}")
+    print(f"{'project+reconstruct K=64 (M entries/s)':44s} {pr['project_reconstruct_per_s'] / 1e6:14.1f}")
+    for name, value in ratios.items():
+        op, target = targets.get(name, ("", None))
+        mark = "" if target is None else f"{op} {target:g}  {'ok' if result['targets_met'][name] else 'MISSED'}"
+        print(f"{name:44s} {value:14.3f}  {mark}")
+    print(f"JVP {jvp['jvp_s'] * 1e3:.1f} ms vs forward+backward {jvp['forward_backward_s'] * 1e3:.1f} ms "
+          f"({jvp['preset']}, D={jvp['dim']:,}, batch {jvp['batch']}x{jvp['block']})")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
