@@ -23,7 +23,7 @@ commit_theta=True (the seeds stay fresh per step and batch either way).
 
 from __future__ import annotations
 
-import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -92,7 +92,7 @@ def _count(name: str, value: int) -> int:
     return int(value)
 
 
-class Strategy:
+class Strategy(ABC):
     """Shared machinery: the flat parameter space, proof seeds, proofs and the update."""
 
     name = "strategy"
@@ -124,8 +124,9 @@ class Strategy:
     def dim(self) -> int:
         return self.space.dim
 
-    def step(self, batches: Sequence, t: int) -> StepMetrics:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def step(self, batches: Sequence, t: int) -> StepMetrics:
+        """Update the model in place from the step's batches (batches_per_step of them)."""
 
     # --- helpers -------------------------------------------------------------------------
 
