@@ -16,7 +16,7 @@ The mathematics of the protocol, on PyTorch, on any device:
 """
 
 from holograd.adc import DirectionCodebook
-from holograd.aggregation import aggregate, mean, median, trim_mask, trimmed_mean
+from holograd.aggregation import aggregate, mean, median, trimmed_mean
 from holograd.byzantine import attack, byzantine_indices
 from holograd.commitments import commit_batch, commit_params, proof_seed, step_seeds
 from holograd.derivatives import directional_derivative, flat_grad, lm_loss
@@ -76,6 +76,5 @@ __all__ = [
     "random_directions",
     "reconstruct",
     "step_seeds",
-    "trim_mask",
     "trimmed_mean",
 ]

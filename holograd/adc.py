@@ -20,6 +20,9 @@ are (i) full-space random directions for T_warm steps while U learns from their 
 (ii) a bootstrap from the top-r singular vectors of a history of true gradients
 (`DirectionCodebook.from_gradients`).
 
+With unnormalised Oja steps (the paper's form) and large ||g_hat||, the columns can collapse
+towards g_hat between QR steps; `normalize_update=True` makes the step size scale-free.
+
 Note that once the subspace directions are in use, g_hat lies in span(U), and an Oja step
 with such a g_hat keeps span(U) unchanged: the codebook can only learn new directions from
 the warm start (or from g_hat's that leave span(U)).
@@ -148,11 +151,17 @@ class DirectionCodebook:
 
     @torch.no_grad()
     def captured_energy(self, grad: Tensor) -> float:
-        """gamma = ||P_U g||^2 / ||g||^2 with P_U = U (U^T U)^-1 U^T (U need not be orthonormal)."""
+        """gamma = ||P_U g||^2 / ||g||^2, P_U = U (U^T U)^+ U^T the orthogonal projector onto span(U).
+
+        U need not be orthonormal: between QR steps its columns are only normalised and can
+        become nearly parallel, so the pseudo-inverse drops directions of U^T U below float32
+        resolution (span(U) has numerically lower rank then).  Costs O(D r^2), no D x r copy.
+        """
         g = grad.to(self.U.dtype)
         b = (self.U.T @ g).to(torch.float64)  # (r,)
         gram = (self.U.T @ self.U).to(torch.float64)  # (r, r)
         total = g.to(torch.float64).square().sum().item()
         if total == 0:
             return 0.0
-        return float((b @ torch.linalg.solve(gram, b)).item() / total)
+        gamma = (b @ torch.linalg.pinv(gram, hermitian=True, rtol=1e-5) @ b).item() / total
+        return float(min(max(gamma, 0.0), 1.0))

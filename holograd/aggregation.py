@@ -7,9 +7,8 @@ estimate one number and a robust location estimate bounds what Byzantine workers
     trimmed_mean(a, t) = mean of a after sorting and dropping floor(t n) values at each end
     median(a)
 
-For K proofs on K different directions (HoloGrad-Random) the scalars are not estimates of
-one number; there `trim_mask` keeps the proofs whose scalars are not among the floor(t K)
-smallest or largest, and the update is reconstructed from the kept proofs only.
+K proofs on K different directions (HoloGrad-Random, ADC) are not estimates of one number,
+so these aggregators do not apply to them.
 """
 
 from __future__ import annotations
@@ -67,15 +66,3 @@ def aggregate(scalars: Tensor, method: str = "mean", tau: float = 0.1) -> Tensor
     if method == "median":
         return median(scalars)
     raise ValueError(f"unknown aggregator {method!r}; choose one of {list(AGGREGATORS)}")
-
-
-def trim_mask(scalars: Tensor, tau: float) -> Tensor:
-    """Boolean mask of the proofs kept by trimming floor(tau K) scalars from each end."""
-    _check(scalars)
-    drop = n_trimmed(scalars.numel(), tau)
-    keep = torch.ones_like(scalars, dtype=torch.bool)
-    if drop:
-        order = torch.argsort(scalars, stable=True)
-        keep[order[:drop]] = False
-        keep[order[scalars.numel() - drop :]] = False
-    return keep

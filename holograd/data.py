@@ -7,6 +7,8 @@ Two corpora:
 - "embedded": the Python Language Reference topics that ship with CPython
   (`pydoc_data.topics`, about 465K characters of English prose), tokenised with a
   byte-level BPE tokenizer trained locally with `tokenizers`.  It needs no network at all.
+  Its text changes a little between CPython minor versions, so the cache records the
+  Python version and the text's SHA-256.
 
 A token cache holds each split as one int32 stream and a SHA-256 checksum of the tokens,
 verified at every load.  A stream is cut into non-overlapping samples of block_size + 1
@@ -21,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,14 +179,20 @@ def prepare_token_cache(
     splits = {name: torch.tensor(ids[name], dtype=torch.int32) for name in SPLITS}
     meta = {
         "corpus": corpus,
+        "text_sha256": {k: hashlib.sha256(v.encode()).hexdigest() for k, v in text.items()},
+        "python": platform.python_version(),
         "tokenizer": tokenizer_name,
         "vocab_size": int(vocab),
         "n_tokens": {k: int(v.numel()) for k, v in splits.items()},
         "sha256": tokens_checksum(splits),
     }
-    if tokenizer_path is not None and tokenizer_json is not None:
-        _atomic_write_text(tokenizer_json, Path(tokenizer_path))
     _atomic_save({"meta": meta, "splits": splits}, path)
+    if tokenizer_path is not None and tokenizer_json is not None:
+        try:
+            _atomic_write_text(tokenizer_json, Path(tokenizer_path))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
     log.info("token cache %s: %s", path, json.dumps(meta))
     return meta
 

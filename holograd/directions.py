@@ -49,7 +49,8 @@ import torch
 from torch import Tensor
 
 DEFAULT_CHUNK_ELEMENTS = 1 << 18
-"""Default upper bound on the number of direction-matrix entries held at once (1 MiB of float32)."""
+"""Default upper bound on the entries of the direction matrix held at once.  The generator's
+scratch tensors take about 37 bytes per entry, so about 10 MB per thread and device."""
 
 MAX_DIM = 2**31 - 1
 """Directions are indexed by int32 counters."""
@@ -126,14 +127,20 @@ def seed_keys(seeds: Sequence[int] | Tensor, device: torch.device | str | None =
     return torch.tensor(words, dtype=torch.int32, device=device)
 
 
+def _f32(*values: float) -> tuple[float, ...]:
+    """Constants rounded to float32 once, so that every backend multiplies by the same number
+    (computing a float32 op in double and rounding gives the same result for +, -, *, /, sqrt)."""
+    return tuple(torch.tensor(values, dtype=torch.float32).tolist())
+
+
 # Coefficients of PPND7, the single-precision inverse normal CDF of Wichura's algorithm AS 241
 # (Applied Statistics 37, 1988), accurate to about 1 part in 10^7; highest power first.
-_CENTRAL_NUM = (59.109374720, 159.29113202, 50.434271938, 3.3871327179)
-_CENTRAL_DEN = (67.187563600, 78.757757664, 17.895169469, 1.0)
-_TAIL_NUM = (0.17023821103, 1.3067284816, 2.7568153900, 1.4234372777)
-_TAIL_DEN = (0.12021132975, 0.73700164250, 1.0)
-_LOG_SERIES = (1 / 9, 1 / 7, 1 / 5, 1 / 3, 1.0)
-_LN2 = math.log(2.0)
+_CENTRAL_NUM = _f32(59.109374720, 159.29113202, 50.434271938, 3.3871327179)
+_CENTRAL_DEN = _f32(67.187563600, 78.757757664, 17.895169469, 1.0)
+_TAIL_NUM = _f32(0.17023821103, 1.3067284816, 2.7568153900, 1.4234372777)
+_TAIL_DEN = _f32(0.12021132975, 0.73700164250, 1.0)
+_LOG_SERIES = _f32(1 / 9, 1 / 7, 1 / 5, 1 / 3, 1.0)
+(_LN2, _CENTRAL_SHIFT, _TAIL_CUT, _TAIL_SHIFT) = _f32(math.log(2.0), 0.180625, 0.425, 1.6)
 _FIXED_POINT = 2.0**28  # ||z||^2 is summed in int64 units of 2^-28
 _MAX_SCRATCH = 1 << 22  # tiles up to this many entries reuse scratch memory
 
@@ -232,12 +239,12 @@ def _gaussian_tile(keys: Tensor, start: int, stop: int, scratch=_fresh) -> Tenso
     # p = 1/2 - |q| >= 2^-25 and t = sqrt(-log p) - 1.6: z = sign(q) C(t) / D(t).  AS 241's
     # third branch (sqrt(-log p) > 5) cannot occur at this resolution.  Both branches are
     # computed everywhere and selected: no data-dependent shapes, the same ops on any device.
-    r = torch.mul(q, q, out=a).neg_().add_(0.180625)
+    r = torch.mul(q, q, out=a).neg_().add_(_CENTRAL_SHIFT)
     central = _horner(r, _CENTRAL_NUM, out=b).mul_(q).div_(_horner(r, _CENTRAL_DEN, out=c))
     p = torch.abs(q, out=a).neg_().add_(0.5)  # exact
-    t = _log_(p, out=c, ints=(x, tmp)).neg_().sqrt_().sub_(1.6)
+    t = _log_(p, out=c, ints=(x, tmp)).neg_().sqrt_().sub_(_TAIL_SHIFT)
     tail = _horner(t, _TAIL_NUM, out=a).div_(_horner(t, _TAIL_DEN, out=x.view(f32))).copysign_(q)
-    return torch.where(torch.gt(q.abs_(), 0.425, out=mask), tail, central, out=z)
+    return torch.where(torch.gt(q.abs_(), _TAIL_CUT, out=mask), tail, central, out=z)
 
 
 def gaussian_block(keys: Tensor, start: int, stop: int) -> Tensor:
@@ -259,6 +266,11 @@ def _sumsq(z: Tensor, scratch=_fresh) -> Tensor:
 def _inverse_norm(sumsq: Tensor) -> Tensor:
     """1 / ||z|| in float64 from the fixed-point sum (correctly rounded sqrt and division)."""
     return 1.0 / torch.sqrt(sumsq.to(torch.float64) / _FIXED_POINT)
+
+
+def _work_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Products are formed in float64 for float64 inputs and in float32 otherwise (bf16/fp16)."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def _tiles(k: int, dim: int, chunk_elements: int) -> tuple[int, int]:
@@ -301,7 +313,8 @@ def random_directions(
     """Unit directions v_j = Dir(s_j) = z_j / ||z_j|| as the rows of a dense (K, dim) tensor.
 
     Materialises K x dim entries (generated tile by tile, so nothing larger is allocated):
-    use `project`/`reconstruct` when that is too large.
+    use `project`/`reconstruct` when that is too large.  The directions are defined in
+    float32; another dtype is a cast of them.
     """
     dim = check_dim(dim)
     keys = seed_keys(seeds, device)
@@ -329,19 +342,20 @@ def project(
     `chunk_elements` direction entries.  With `return_inv_norms`, also returns 1/||z_j||
     (float64), which `reconstruct` accepts to skip its norm pass.
     """
-    if grad.dim() != 1:
-        raise ValueError(f"project expects a flat gradient of shape (D,), got shape {tuple(grad.shape)}")
+    if grad.dim() != 1 or not grad.is_floating_point():
+        raise ValueError(f"project expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}")
     dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
     keys = seed_keys(seeds, grad.device)
     k = len(keys)
     rows, cols = _tiles(k, dim, chunk)
+    work = _work_dtype(grad.dtype)
     dots = torch.zeros(k, dtype=torch.float64, device=grad.device)
     sumsq = torch.zeros(k, dtype=torch.int64, device=grad.device)
     for r0, r1 in _spans(k, rows):
         for c0, c1 in _spans(dim, cols):
             z = _gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH)
             sumsq[r0:r1] += _sumsq(z, _SCRATCH)
-            dots[r0:r1] += (z.to(grad.dtype) @ grad[c0:c1]).to(torch.float64)
+            dots[r0:r1] += (z.to(work) @ grad[c0:c1].to(work)).to(torch.float64)
     inv = _inverse_norm(sumsq)
     scalars = (dots * inv).to(grad.dtype)
     return (scalars, inv) if return_inv_norms else scalars
@@ -372,12 +386,13 @@ def reconstruct(
     if inv_norms is None:
         inv_norms = inverse_norms(seeds, dim, device=device, chunk_elements=chunk)
     scale = float(dim) if scale is None else float(scale)
-    coef = (scalars.to(torch.float64) * inv_norms.to(device) * (scale / k)).to(scalars.dtype)  # (K,)
+    work = _work_dtype(scalars.dtype)
+    coef = (scalars.to(torch.float64) * inv_norms.to(device) * (scale / k)).to(work)  # (K,)
     keys = seed_keys(seeds, device)
     rows, cols = _tiles(k, dim, chunk)
-    out = torch.zeros(dim, dtype=scalars.dtype, device=device)
+    out = torch.zeros(dim, dtype=work, device=device)
     for c0, c1 in _spans(dim, cols):
         for r0, r1 in _spans(k, rows):
-            z = _gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH).to(scalars.dtype)
+            z = _gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH).to(work)
             out[c0:c1] += coef[r0:r1] @ z
-    return out
+    return out.to(scalars.dtype)

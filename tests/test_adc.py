@@ -113,6 +113,19 @@ def test_captured_energy_bounds():
     assert cb.captured_energy(torch.zeros(100)) == 0.0
 
 
+def test_captured_energy_of_a_collapsed_codebook():
+    # Unnormalised Oja steps with a large g_hat can make the columns nearly parallel between QR
+    # steps; gamma must then measure the (numerically lower-rank) span instead of failing.
+    cb = DirectionCodebook(500, 4, alpha=1e-3, qr_every=1000, seed=0)
+    spike = torch.randn(500, generator=torch.Generator().manual_seed(0)) * 1e3
+    for _ in range(20):
+        cb.update(spike)
+    gram = cb.U.T @ cb.U
+    assert torch.linalg.cond(gram.double()) > 1e6
+    assert cb.captured_energy(spike) == pytest.approx(1.0, abs=1e-4)
+    assert 0.0 <= cb.captured_energy(torch.randn(500)) <= 1.0
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [(dict(dim=10, rank=11), "rank"), (dict(dim=10, rank=0), "rank"), (dict(dim=10, rank=2, qr_every=0), "qr_every"),

@@ -1,9 +1,9 @@
-"""Scalar aggregation: mean, trimmed mean, median, and the trimming mask for K-direction proofs."""
+"""Scalar aggregation: mean, trimmed mean, median."""
 
 import pytest
 import torch
 
-from holograd.aggregation import aggregate, median, n_trimmed, trim_mask, trimmed_mean
+from holograd.aggregation import aggregate, median, n_trimmed, trimmed_mean
 
 
 def test_trimmed_mean_drops_floor_tau_n_from_each_end():
@@ -35,14 +35,6 @@ def test_median_and_mean():
     assert median(torch.tensor([5.0, -1.0, 7.0])).item() == 5.0
     assert aggregate(torch.tensor([1.0, 2.0, 6.0]), "mean").item() == 3.0
     assert aggregate(torch.tensor([1.0, 2.0, 600.0]), "median").item() == 2.0
-
-
-def test_trim_mask_keeps_the_middle():
-    a = torch.tensor([5.0, -100.0, 1.0, 2.0, 100.0, 3.0, 4.0, 0.0, 6.0, 7.0])
-    keep = trim_mask(a, 0.1)
-    assert keep.sum().item() == 8
-    assert not keep[1] and not keep[4]
-    assert trim_mask(a, 0.0).all()
 
 
 @pytest.mark.parametrize("tau", [0.5, 0.7, -0.1])

@@ -27,6 +27,7 @@ def test_token_cache_roundtrip_is_deterministic(tmp_path, token_cache):
     meta = prepare_token_cache("embedded", tmp_path / "c.pt", vocab_size=300, tokenizer_path=tmp_path / "tok.json")
     assert meta["sha256"] == token_cache.meta["sha256"]  # tokenizer training and encoding are deterministic
     assert meta["vocab_size"] == 300 and (tmp_path / "tok.json").is_file()
+    assert meta["python"] and set(meta["text_sha256"]) == {"train", "validation"}
     loaded = load_token_cache(tmp_path / "c.pt")
     assert all(torch.equal(loaded.splits[k], token_cache.splits[k]) for k in ("train", "validation"))
     assert int(loaded.splits["train"].max()) < 300
@@ -58,6 +59,14 @@ def test_failed_preparation_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         prepare_token_cache("embedded", tmp_path / "c.pt", vocab_size=300)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_tokenizer_write_leaves_nothing_behind(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(OSError):
+        prepare_token_cache("embedded", tmp_path / "c.pt", vocab_size=300, tokenizer_path=blocker / "tok.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
 
 
 def test_paper_dataset_unavailable_offline_says_so_in_one_line():

@@ -58,6 +58,8 @@ def test_relative_mse_is_d_minus_1_over_k():
 def test_alignment_follows_sqrt_k_over_k_plus_d(k):
     # E[cos(g_hat_K, g)] = sqrt(K / (K + D - 1)).  Writing cos = sqrt(X / (X + D - 1)) with
     # X ~ chi-square_K, the delta method gives sd(cos) = cos (D - 1) / (sqrt(2K) (K + D - 1)).
+    # It ignores the cross terms <v_j, v_l>, which add about 15 % to the sd at K = D/2
+    # (measured); the 5 sd bound leaves room for that.
     # Catches reconstruction from other directions than the projection (cos ~ 0), a sign
     # error (cos < 0), and seeds that share a stream (cos stuck near 1/sqrt(D)).
     dim, trials = 2000, 20
@@ -65,7 +67,7 @@ def test_alignment_follows_sqrt_k_over_k_plus_d(k):
     cosines = [cosine(estimate_gradient(g, derive_seeds(f"cos{k}", r, k))[1], g) for r in range(trials)]
     want = expected_cosine(k, dim)
     sd = want * (dim - 1) / (math.sqrt(2 * k) * (k + dim - 1))
-    assert abs(sum(cosines) / trials - want) < 5 * sd / math.sqrt(trials) + 0.15 * sd  # + delta-method slack
+    assert abs(sum(cosines) / trials - want) < 5 * sd / math.sqrt(trials)
 
 
 def test_streaming_and_dense_paths_agree():

@@ -67,15 +67,13 @@ def test_proof_seeds_commit_to_theta_when_asked(make_model, make_batch):
     assert plain._proof_seeds([batch], 7, 3) == step_seeds(5, b"", commit_batch(batch.ids), 7, 3) != want
 
 
-def test_trimmed_random_update_resists_extreme_proofs(make_model, make_batch):
-    # 2 of 20 proofs multiplied by 1e6: trimming 10 % per end removes them; the plain mean
-    # lets them dominate the update.
+def test_extreme_proofs_dominate_a_random_direction_update(make_model, make_batch):
+    # Byzantine injection reaches the synthesis: 2 of 20 proofs multiplied by 1e6 blow up g_hat
+    # (no robust aggregation applies to projections on different directions).
     batch = make_batch()
     byz = Byzantine(fraction=0.1, attack="extreme", scale=1e6, seed=1)
-    trimmed = make_strategy("random", make_model(), lr=0.1, k=20, aggregator="trimmed_mean", tau=0.1, byzantine=byz).step([batch], 0)
     honest = make_strategy("random", make_model(), lr=0.1, k=20).step([batch], 0)
     attacked = make_strategy("random", make_model(), lr=0.1, k=20, byzantine=byz).step([batch], 0)
-    assert trimmed.update_norm < 3 * honest.update_norm
     assert attacked.update_norm > 1e4 * honest.update_norm
 
 
@@ -156,7 +154,7 @@ def test_steps_are_deterministic(make_model, make_batch):
     [
         ("nesterov", dict(lr=0.1), "unknown strategy"),
         ("random", dict(lr=0.1, k=0), "K must"),
-        ("random", dict(lr=0.1, k=4, aggregator="median"), "aggregate"),
+        ("random", dict(lr=0.1, k=4, aggregator="trimmed_mean"), "bad options"),
         ("random", dict(lr=0.1, k=4, colour="red"), "bad options"),
         ("random", dict(lr=-1.0, k=4), "learning rate"),
         ("momentum", dict(lr=0.1, n_workers=4, tau=0.5), "tau"),
