@@ -141,6 +141,8 @@ _TAIL_NUM = _f32(0.17023821103, 1.3067284816, 2.7568153900, 1.4234372777)
 _TAIL_DEN = _f32(0.12021132975, 0.73700164250, 1.0)
 _LOG_SERIES = _f32(1 / 9, 1 / 7, 1 / 5, 1 / 3, 1.0)
 (_LN2, _CENTRAL_SHIFT, _TAIL_CUT, _TAIL_SHIFT) = _f32(math.log(2.0), 0.180625, 0.425, 1.6)
+_TAIL_CUT_BITS = int(torch.tensor(_TAIL_CUT, dtype=torch.float32).view(torch.int32))
+_SIGN_BIT = -(2**31)
 _FIXED_POINT = 2.0**28  # ||z||^2 is summed in int64 units of 2^-28
 _MAX_SCRATCH = 1 << 22  # tiles up to this many entries reuse scratch memory
 
@@ -215,13 +217,10 @@ def _gaussian_tile(keys: Tensor, start: int, stop: int, scratch=_fresh) -> Tenso
     Works in place in tensors from `scratch`; the result lives in its "z" tensor.
     """
     shape, device = (keys.size(0), stop - start), keys.device
-    f32, i32 = torch.float32, torch.int32
-    x, tmp = scratch("x", shape, i32, device), scratch("tmp", shape, i32, device)
-    q, a, b, c = (scratch(n, shape, f32, device) for n in ("q", "a", "b", "c"))
-    z, mask = scratch("z", shape, f32, device), scratch("mask", shape, torch.bool, device)
+    x, tmp = scratch("x", shape, torch.int32, device), scratch("tmp", shape, torch.int32, device)
 
     # 32-bit keyed hash of the index: x = mix(i, k0, k1, k2); m = x >> 8.
-    index = torch.arange(start, stop, dtype=i32, device=device)
+    index = torch.arange(start, stop, dtype=torch.int32, device=device)
     torch.bitwise_xor(index.unsqueeze(0), keys[:, 0:1], out=x)
     _xorshift_(x, 17, tmp)
     x.mul_(_C1)
@@ -232,19 +231,35 @@ def _gaussian_tile(keys: Tensor, start: int, stop: int, scratch=_fresh) -> Tenso
     x.bitwise_xor_(keys[:, 2:3])
     x.mul_(_C3)
     x.bitwise_right_shift_(8)  # arithmetic: m in [-2^23, 2^23)
-    q.copy_(x).mul_(2.0**-24).add_(2.0**-25)  # q = (2m + 1) / 2^25, exact
+    q = scratch("q", shape, torch.float32, device).copy_(x).mul_(2.0**-24).add_(2.0**-25)  # (2m + 1) / 2^25, exact
+    return _inverse_normal_cdf(q, scratch)
 
-    # Phi^-1(1/2 + q) by PPND7.  |q| <= 0.425: z = q A(r) / B(r), r = 0.180625 - q^2 (positive
-    # coefficients: no cancellation in float32).  Otherwise, with the tail probability
-    # p = 1/2 - |q| >= 2^-25 and t = sqrt(-log p) - 1.6: z = sign(q) C(t) / D(t).  AS 241's
-    # third branch (sqrt(-log p) > 5) cannot occur at this resolution.  Both branches are
-    # computed everywhere and selected: no data-dependent shapes, the same ops on any device.
+
+def _inverse_normal_cdf(q: Tensor, scratch=_fresh) -> Tensor:
+    """Phi^-1(1/2 + q) for float32 q = (2m + 1) / 2^25, |q| < 1/2, by PPND7 (AS 241).
+
+    |q| <= 0.425: z = q A(r) / B(r), r = 0.180625 - q^2 (positive coefficients: no
+    cancellation in float32).  Otherwise, with the tail probability p = 1/2 - |q| >= 2^-25 and
+    t = sqrt(-log p) - 1.6: z = sign(q) C(t) / D(t).  AS 241's third branch (sqrt(-log p) > 5)
+    cannot occur at this resolution.  Both branches are computed everywhere and selected with
+    bit operations: no data-dependent shapes and no comparison kernels, the same ops on any
+    device.  Overwrites q; the result lives in scratch's "z" tensor.
+    """
+    shape, device, f32, i32 = tuple(q.shape), q.device, torch.float32, torch.int32
+    x, tmp, central_mask = (scratch(n, shape, i32, device) for n in ("x", "tmp", "mask"))
+    a, b, c, z = (scratch(n, shape, f32, device) for n in ("a", "b", "c", "z"))
     r = torch.mul(q, q, out=a).neg_().add_(_CENTRAL_SHIFT)
     central = _horner(r, _CENTRAL_NUM, out=b).mul_(q).div_(_horner(r, _CENTRAL_DEN, out=c))
-    p = torch.abs(q, out=a).neg_().add_(0.5)  # exact
+    abs_q = torch.abs(q, out=a)
+    # Non-negative floats order like their bit patterns: all ones where |q| <= 0.425, else 0.
+    torch.sub(abs_q.view(i32), _TAIL_CUT_BITS + 1, out=central_mask).bitwise_right_shift_(31)
+    p = abs_q.neg_().add_(0.5)  # exact
     t = _log_(p, out=c, ints=(x, tmp)).neg_().sqrt_().sub_(_TAIL_SHIFT)
-    tail = _horner(t, _TAIL_NUM, out=a).div_(_horner(t, _TAIL_DEN, out=x.view(f32))).copysign_(q)
-    return torch.where(torch.gt(q.abs_(), _TAIL_CUT, out=mask), tail, central, out=z)
+    tail = _horner(t, _TAIL_NUM, out=a).div_(_horner(t, _TAIL_DEN, out=x.view(f32)))  # |z|, positive
+    tail_bits = tail.view(i32).bitwise_or_(torch.bitwise_and(q.view(i32), _SIGN_BIT, out=x))  # sign(q) |z|
+    choice = torch.bitwise_xor(central.view(i32), tail_bits, out=tmp).bitwise_and_(central_mask)
+    torch.bitwise_xor(tail_bits, choice, out=z.view(i32))  # central where the mask is set, tail elsewhere
+    return z
 
 
 def gaussian_block(keys: Tensor, start: int, stop: int) -> Tensor:

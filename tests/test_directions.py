@@ -59,6 +59,19 @@ def test_tensor_generator_matches_reference(seed):
     assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_inverse_cdf_is_accurate_on_every_possible_input():
+    # The hash yields one of 2^24 values q = (2m + 1) / 2^25; check the float32 PPND7 transform
+    # on all of them against float64 Cephes ndtri.  PPND7's design accuracy is ~1e-7 relative
+    # and float32 adds a few ulps; a wrong coefficient, a broken tail logarithm or a branch
+    # selected on the wrong side of |q| = 0.425 is off by far more.  It must also be exactly odd.
+    m = torch.arange(-(2**23), 2**23, dtype=torch.int32)
+    q = m.to(torch.float32).mul_(2.0**-24).add_(2.0**-25).view(1, -1)
+    want = torch.special.ndtri(0.5 + q.double())[0]
+    z = directions._inverse_normal_cdf(q)[0].double()
+    assert ((z - want).abs() / want.abs()).max().item() < 5e-7
+    assert torch.equal(z, -z.flip(0))
+
+
 def test_rows_are_unit_vectors_of_the_requested_dtype():
     v = random_directions(SEEDS, 1000, dtype=torch.float64)
     assert v.shape == (4, 1000) and v.dtype == torch.float64
