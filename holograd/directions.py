@@ -300,6 +300,15 @@ def _spans(n: int, step: int) -> Iterator[tuple[int, int]]:
         yield start, min(n, start + step)
 
 
+def _stream(keys: Tensor, dim: int, chunk_elements: int) -> Iterator[tuple[slice, slice, Tensor]]:
+    """(rows, columns, z[rows, columns]) for every tile of the K x D Gaussian matrix, column
+    chunks outermost.  Each z lives in scratch memory until the next tile is produced."""
+    rows, cols = _tiles(len(keys), dim, chunk_elements)
+    for c0, c1 in _spans(dim, cols):
+        for r0, r1 in _spans(len(keys), rows):
+            yield slice(r0, r1), slice(c0, c1), _gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH)
+
+
 def inverse_norms(
     seeds: Sequence[int] | Tensor,
     dim: int,
@@ -310,11 +319,9 @@ def inverse_norms(
     """1 / ||z_j|| for each seed, float64 (K,), streaming over chunks of the direction matrix."""
     dim, chunk = check_dim(dim), _check_chunk(chunk_elements)
     keys = seed_keys(seeds, device)
-    rows, cols = _tiles(len(keys), dim, chunk)
     sumsq = torch.zeros(len(keys), dtype=torch.int64, device=keys.device)
-    for r0, r1 in _spans(len(keys), rows):
-        for c0, c1 in _spans(dim, cols):
-            sumsq[r0:r1] += _sumsq(_gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH), _SCRATCH)
+    for rows, _, z in _stream(keys, dim, chunk):
+        sumsq[rows] += _sumsq(z, _SCRATCH)
     return _inverse_norm(sumsq)
 
 
@@ -336,11 +343,8 @@ def random_directions(
     k = len(keys)
     out = torch.empty(k, dim, dtype=torch.float32, device=keys.device)
     sumsq = torch.zeros(k, dtype=torch.int64, device=keys.device)
-    rows, cols = _tiles(k, dim, DEFAULT_CHUNK_ELEMENTS)
-    for r0, r1 in _spans(k, rows):
-        for c0, c1 in _spans(dim, cols):
-            z = out[r0:r1, c0:c1].copy_(_gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH))
-            sumsq[r0:r1] += _sumsq(z, _SCRATCH)
+    for rows, cols, z in _stream(keys, dim, DEFAULT_CHUNK_ELEMENTS):
+        sumsq[rows] += _sumsq(out[rows, cols].copy_(z), _SCRATCH)
     return out.mul_(_inverse_norm(sumsq).to(torch.float32).unsqueeze(1)).to(dtype)
 
 
@@ -362,15 +366,12 @@ def project(
     dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
     keys = seed_keys(seeds, grad.device)
     k = len(keys)
-    rows, cols = _tiles(k, dim, chunk)
     work = _work_dtype(grad.dtype)
     dots = torch.zeros(k, dtype=torch.float64, device=grad.device)
     sumsq = torch.zeros(k, dtype=torch.int64, device=grad.device)
-    for r0, r1 in _spans(k, rows):
-        for c0, c1 in _spans(dim, cols):
-            z = _gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH)
-            sumsq[r0:r1] += _sumsq(z, _SCRATCH)
-            dots[r0:r1] += (z.to(work) @ grad[c0:c1].to(work)).to(torch.float64)
+    for rows, cols, z in _stream(keys, dim, chunk):
+        sumsq[rows] += _sumsq(z, _SCRATCH)
+        dots[rows] += (z.to(work) @ grad[cols].to(work)).to(torch.float64)
     inv = _inverse_norm(sumsq)
     scalars = (dots * inv).to(grad.dtype)
     return (scalars, inv) if return_inv_norms else scalars
@@ -403,11 +404,7 @@ def reconstruct(
     scale = float(dim) if scale is None else float(scale)
     work = _work_dtype(scalars.dtype)
     coef = (scalars.to(torch.float64) * inv_norms.to(device) * (scale / k)).to(work)  # (K,)
-    keys = seed_keys(seeds, device)
-    rows, cols = _tiles(k, dim, chunk)
     out = torch.zeros(dim, dtype=work, device=device)
-    for c0, c1 in _spans(dim, cols):
-        for r0, r1 in _spans(k, rows):
-            z = _gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH).to(work)
-            out[c0:c1] += coef[r0:r1] @ z
+    for rows, cols, z in _stream(seed_keys(seeds, device), dim, chunk):
+        out[cols] += coef[rows] @ z.to(work)
     return out.to(scalars.dtype)
