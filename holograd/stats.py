@@ -1,0 +1,66 @@
+"""Confidence intervals for what the experiments report.
+
+- Across seeds: each seed gives one value of a statistic; the point estimate is their mean
+  and the 95 % interval is Student's t interval
+
+      mean +- t_{0.975, n-1} * s / sqrt(n)          (s the sample standard deviation)
+
+  which is exact for normally distributed per-seed values and needs n >= 2.
+- Proportions (e.g. how often a cheater is caught in T trials): the Wilson score interval
+
+      (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
+
+  which, unlike p +- z sqrt(p(1-p)/n), stays inside [0, 1] and covers near 0 and 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from scipy import stats as _scipy_stats
+
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its 95 % confidence interval and the number of values behind it.
+
+    low/high are None when the interval is undefined (fewer than two values, or a
+    non-finite value among them).
+    """
+
+    point: float
+    low: float | None
+    high: float | None
+    n: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def mean_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
+    """Mean of the per-seed values and Student's t interval at `level`."""
+    xs = [float(v) for v in values]
+    n = len(xs)
+    if n == 0:
+        raise ValueError("mean_ci needs at least one value")
+    point = math.fsum(xs) / n
+    if n < 2 or not all(math.isfinite(x) for x in xs):
+        return Estimate(point, None, None, n)
+    sd = math.sqrt(math.fsum((x - point) ** 2 for x in xs) / (n - 1))
+    half = float(_scipy_stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return Estimate(point, point - half, point + half, n)
+
+
+def wilson_ci(successes: int, trials: int, level: float = LEVEL) -> Estimate:
+    """Observed proportion successes/trials and its Wilson score interval at `level`."""
+    if trials < 1 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials and trials >= 1, got {successes} of {trials}")
+    z = float(_scipy_stats.norm.ppf(0.5 + level / 2))
+    p, n = successes / trials, trials
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n)

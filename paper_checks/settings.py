@@ -1,0 +1,51 @@
+"""An experiment's settings (the points of its sweep) and the configuration of each.
+
+An experiment's config section may hold `sweep: {param: [v1, v2, ...]}` (one parameter);
+each value is a setting named "<param>-<value>", whose configuration is the section with
+that value filled in.  Without a sweep the one setting is "base".  A job's configuration
+leaves out `seeds` and `sweep`, so adding a seed or a sweep value adds jobs and reruns none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+BASE = "base"
+
+
+def setting_names(section: dict) -> list[str]:
+    sweep = section.get("sweep") or {}
+    if not sweep:
+        return [BASE]
+    (param, values), *rest = sweep.items()
+    if rest:
+        raise ValueError(f"a sweep varies one parameter, got {sorted(sweep)}")
+    return [f"{param}-{json.dumps(v)}" for v in values]
+
+
+def resolve(section: dict, setting: str) -> dict:
+    """The configuration of one setting: the section without seeds/sweep, the sweep value in."""
+    cfg = {k: v for k, v in section.items() if k not in ("seeds", "sweep")}
+    if setting == BASE:
+        if section.get("sweep"):
+            raise ValueError("setting 'base' does not exist in a swept experiment")
+        return cfg
+    param, _, value = setting.partition("-")
+    if param not in (section.get("sweep") or {}):
+        raise ValueError(f"unknown setting {setting!r}; the settings are {setting_names(section)}")
+    cfg[param] = json.loads(value)
+    return cfg
+
+
+def sweep_of(section: dict, setting: str) -> dict:
+    """{param: value} of a swept setting, {} for "base"."""
+    if setting == BASE:
+        return {}
+    param = setting.partition("-")[0]
+    return {param: resolve(section, setting)[param]}
+
+
+def config_hash(obj) -> str:
+    """SHA-256 of the canonical JSON of a configuration (sorted keys): its provenance mark."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

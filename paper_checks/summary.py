@@ -1,0 +1,119 @@
+"""results/RESULTS_SUMMARY.md: one table of every claim, then one section per experiment.
+
+Every number in it is read from a verdict or data file written by the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from paper_checks.verdict import NOT_RUN
+
+
+def _num(x) -> str:
+    return "—" if x is None else f"{x:.4g}"
+
+
+def _measured(m: dict) -> str:
+    ci = f" [{_num(m['low'])}, {_num(m['high'])}]" if m.get("low") is not None else " (no CI)"
+    return f"{_num(m['point'])}{ci}, n = {m['n']}"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (a bare | would end the cell)."""
+    return str(text).replace("|", "\\|")
+
+
+def _link(path: str | Path, base: Path, text: str) -> str:
+    return f"[{text}]({os.path.relpath(path, base)})"
+
+
+def claims_table(claims: list[dict], verdicts: dict[str, dict], base: Path) -> list[str]:
+    lines = [
+        "| claim | statement | expected (acceptance) | measured: mean [95% CI], seeds | verdict | reason | figure |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in claims:
+        v = verdicts.get(c["id"])
+        if v is None:
+            lines.append(f"| {c['id']} | {_cell(c['statement'])} | {c['expected']:g} ({c['acceptance']}) | — | **{NOT_RUN}** | experiment `{c['experiment']}` is not in the configuration | — |")
+            continue
+        lines.append(
+            f"| {c['id']} | {_cell(c['statement'])} | {c['expected']:g} ({c['acceptance']}) | {_measured(v['measured'])} "
+            f"| **{v['verdict']}** | {_cell(v['reason'])} | {_link(v['figure'], base, c['id'])} |"
+        )
+    return lines
+
+
+def scale_table(data: dict, paper: dict) -> list[str]:
+    s = data["scale"]
+    matches = s["model"] == paper["model"] and s["corpus"] == paper["corpus"]
+    return [
+        "| model | D | dataset | tokenizer | batch × context | SGD steps | seeds | settings | device | paper's setting | matches |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {s['model']} | {s['D']:,} | {s['corpus']} | {s['tokenizer']} | {s['batch_size']} × {s['block_size']} | {s['steps']} "
+        f"| {len(s['seeds'])} ({', '.join(map(str, s['seeds']))}) | {', '.join(s['settings'])} | {', '.join(data['environment']['devices'])} "
+        f"| {paper['model']} on {paper['corpus']} | {'yes' if matches else 'no'} |",
+    ]
+
+
+def _details(v: dict) -> list[str]:
+    d = v["details"]
+    cid = v["claim"]
+    if cid == "C2":
+        return [
+            f"- Mean pairwise cosine by checkpoint (step: value): {', '.join(f'{k}: {x:.4f}' for k, x in d['all_checkpoints'].items())}.",
+            f"- Variance ratio ||E g_B − g_B||²/||g_B||² (plan: ≈ 0.93): {_measured(d['variance_ratio'])}.",
+            f"- Leave-one-out reconstruction cosine (projection on the span of the other gradients): {_measured(d['loo_reconstruction_cosine'])}.",
+        ]
+    if cid == "C6":
+        nc = d["negative_control"]
+        return [
+            f"- Relative error ||mean(ĝ) − g||/||g|| at N = {d['draws']}, K = {d['k']}: {_measured(d['relative_error'])}; theory √((D−1)/(NK)) = {d['theory_relative_error']:.4g}. "
+            f"The plan's literal criterion (< 0.01) {'holds' if d['plan_metric_below_0.01'] else 'does not hold'}: for an unbiased estimator it needs N K ≥ 10⁴ (D − 1) directions.",
+            f"- Bias along g, ⟨mean(ĝ) − g, g⟩/||g||²: {_measured(d['bias_along_g'])}.",
+            f"- Negative control (scale {nc['scale']} D): r = {_measured(nc['r'])} → **{nc['verdict']}** ({nc['reason']}).",
+        ]
+    if cid == "C8":
+        mx = d["max_abs_diff"]
+        lines = [
+            f"- Largest |a − a*| over all proofs: verifier (same device) {mx['verifier']:.3g}; verifier with another thread count {mx['verifier_threads']:.3g}; "
+            f"backprop dot product {mx['backprop']:.3g}; float64 model {mx['float64']:.3g}.",
+            f"- Median |a| = {d['median_abs_a']:.3g}, so ε = {d['eps']:g} is {d['eps'] / d['median_abs_a']:.3g}× a typical proof. Recommended ε (10× the largest honest cross-path difference, rounded up to a power of ten): {d['recommended_eps']:.0e}.",
+            "- Cheater catch rate vs 1 − (1 − p)^{qm}: "
+            + "; ".join(f"p = {c['p']:g}, q = {c['q']:g}: {c['rate']:.3f} vs {c['theory']:.3f} ({'within' if c['theory_in_ci'] else 'outside'} the 95% CI)" for c in d["cheaters"])
+            + f". Honest proofs rejected: {sum(c['false_rejections'] for c in d['cheaters'])}.",
+        ]
+        return lines
+    return []
+
+
+def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], data: dict[str, dict], figures: dict[str, str], base: Path) -> str:
+    """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file."""
+    commits = sorted({v["environment"]["git_commit"] for v in verdicts.values()})
+    lines = [
+        "# HoloGrad claim checks — results",
+        "",
+        "Written by `snakemake results/RESULTS_SUMMARY.md`; every number below is read from the verdict files in "
+        "`results/claims/` and the data files in `results/data/`. Verdict rule (paper_checks/verdict.py): **PASS** if the "
+        "mean over seeds lies in the acceptance region, **FAIL** if its whole 95% CI lies outside, **INCONCLUSIVE** otherwise.",
+        f"Git commit: {', '.join(commits) or 'unknown'}.",
+        "",
+        "## Verdicts",
+        "",
+        *claims_table(claims, verdicts, base),
+    ]
+    for key, meta in experiments.items():
+        if key not in data:
+            continue
+        ids = [c["id"] for c in claims if c["experiment"] == key]
+        d = data[key]
+        lines += ["", f"## {meta['id']} — {meta['title']} ({', '.join(ids)})", "", f"![{meta['title']}]({os.path.relpath(figures[key], base)})", ""]
+        lines += scale_table(d, meta["paper"])
+        lines += ["", f"Jobs: {len(d['runs'])}, {d['wall_seconds']['runs_total']:.0f} s of job time in all.", ""]
+        for cid in ids:
+            if cid in verdicts:
+                lines += [f"**{cid} — {verdicts[cid]['verdict']}.** {verdicts[cid]['measured']['label']}: {_measured(verdicts[cid]['measured'])}.", ""]
+                lines += _details(verdicts[cid])
+    return "\n".join(lines) + "\n"

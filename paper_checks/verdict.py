@@ -1,0 +1,44 @@
+"""The verdict rule, the same for every claim.
+
+Given the per-seed values of a claim's statistic, the point estimate is their mean and the
+95 % confidence interval is Student's t interval (holograd.stats.mean_ci).  Then
+
+    PASS          if the point estimate lies in the acceptance region;
+    FAIL          if the whole 95 % CI lies outside the region (all below or all above it);
+    INCONCLUSIVE  otherwise: the point lies outside but the CI reaches into the region, the
+                  CI is undefined (fewer than two seeds, a non-finite value), or the run
+                  cannot test the claim at all (e.g. a sweep that misses the claimed range,
+                  a diverged run, a negative control that was not rejected).
+
+Every verdict carries a one-sentence reason computed from the numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+from holograd.stats import Estimate
+from paper_checks.regions import Region
+
+PASS, FAIL, INCONCLUSIVE, NOT_RUN = "PASS", "FAIL", "INCONCLUSIVE", "NOT RUN"
+
+
+def _ci(e: Estimate) -> str:
+    return f"[{e.low:.4g}, {e.high:.4g}]"
+
+
+def decide(estimate: Estimate, region: Region, untestable: str | None = None) -> tuple[str, str]:
+    """(verdict, reason) for a point estimate with its CI against an acceptance region."""
+    if untestable:
+        return INCONCLUSIVE, f"the run cannot test the claim: {untestable}"
+    if not math.isfinite(estimate.point):
+        return INCONCLUSIVE, f"the point estimate is not finite ({estimate.point})"
+    if region.contains(estimate.point):
+        return PASS, f"the point estimate {estimate.point:.4g} (n = {estimate.n}) lies in the acceptance region {region}"
+    if estimate.low is None or estimate.high is None:
+        return INCONCLUSIVE, f"the point estimate {estimate.point:.4g} lies outside {region} but has no confidence interval (n = {estimate.n})"
+    if region.above(estimate.low):
+        return FAIL, f"the whole 95% CI {_ci(estimate)} lies above the acceptance region {region}"
+    if region.below(estimate.high):
+        return FAIL, f"the whole 95% CI {_ci(estimate)} lies below the acceptance region {region}"
+    return INCONCLUSIVE, f"the point estimate {estimate.point:.4g} lies outside {region} but its 95% CI {_ci(estimate)} reaches into it"

@@ -1,0 +1,141 @@
+# Helpers of the workflow: config validation, the claim catalog, and functions that name
+# each rule's inputs and its slice of the configuration.
+
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+REPO = Path(workflow.basedir).parent
+# Scripts and the Snakefile import the project's packages from the repository itself, so a
+# job needs no installation step of the project (only its dependencies).
+sys.path.insert(0, str(REPO))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+from paper_checks.catalog import (
+    CLAIMS_FILE,
+    EXPERIMENTS_FILE,
+    load_claims,
+    load_experiments,
+)
+from paper_checks.provenance import source_hash
+from paper_checks.settings import resolve, setting_names
+
+validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+
+EXPERIMENTS = load_experiments(EXPERIMENTS_FILE)
+CLAIMS = load_claims(CLAIMS_FILE, EXPERIMENTS)
+CONFIGURED = [key for key in EXPERIMENTS if key in config["experiments"]]
+ACTIVE_CLAIMS = [c for c in CLAIMS if c["experiment"] in CONFIGURED]
+FIGURE_OF = {EXPERIMENTS[key]["figure"]: key for key in CONFIGURED}
+
+
+wildcard_constraints:
+    experiment="|".join(CONFIGURED) or "none",
+    claim="|".join(c["id"] for c in ACTIVE_CLAIMS) or "none",
+    seed=r"\d+",
+    vocab=r"\d+",
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+def token_cache():
+    """The token cache of the configured corpus (one file per dataset/tokenizer pair)."""
+    data = config["data"]
+    if data["corpus"] == "embedded":
+        return f"resources/tokens/embedded-bpe{data['vocab_size']}.pt"
+    return "resources/tokens/wikitext2-gpt2.pt"
+
+
+# --- experiments ------------------------------------------------------------------------
+
+
+def section(experiment):
+    return config["experiments"][experiment]
+
+
+def run_files(wildcards):
+    """Every (setting, seed) metrics file of an experiment."""
+    s = section(wildcards.experiment)
+    return [
+        f"results/runs/{wildcards.experiment}/{setting}/seed{seed}.json"
+        for setting in setting_names(s)
+        for seed in s["seeds"]
+    ]
+
+
+def job_config(wildcards):
+    """A job's slice of the config: its setting's configuration and the device."""
+    return {
+        "experiment": resolve(section(wildcards.experiment), wildcards.setting),
+        "device": config["device"],
+    }
+
+
+def experiment_module(wildcards):
+    return EXPERIMENTS[wildcards.experiment]["module"]
+
+
+def experiment_code(wildcards):
+    """Hash of the experiment module and every project module it imports."""
+    return source_hash(
+        EXPERIMENTS[wildcards.experiment]["module"], "paper_checks.pipeline"
+    )
+
+
+def experiment_section(wildcards):
+    return section(wildcards.experiment)
+
+
+def data_file_of_figure(wildcards):
+    return f"results/data/{FIGURE_OF[wildcards.figure]}.json"
+
+
+def experiment_of_figure(wildcards):
+    return FIGURE_OF[wildcards.figure]
+
+
+# --- claims and summary -----------------------------------------------------------------
+
+
+def claim_entry(wildcards):
+    """The claim's own entry of claims.yaml (its parsed region left out: it is the text)."""
+    claim = next(c for c in ACTIVE_CLAIMS if c["id"] == wildcards.claim)
+    return {k: v for k, v in claim.items() if k != "region"}
+
+
+def claim_experiment(wildcards):
+    return EXPERIMENTS[claim_entry(wildcards)["experiment"]]
+
+
+def claim_data(wildcards):
+    return f"results/data/{claim_entry(wildcards)['experiment']}.json"
+
+
+CLAIM_CODE = source_hash(
+    "paper_checks.pipeline", "paper_checks.statistics", "paper_checks.figures"
+)
+FIGURE_CODE = source_hash("paper_checks.figures")
+SUMMARY_CODE = source_hash("paper_checks.pipeline", "paper_checks.summary")
+
+
+def summary_inputs():
+    return {
+        "claims": [f"results/claims/{c['id']}.json" for c in ACTIVE_CLAIMS],
+        "data": [f"results/data/{k}.json" for k in CONFIGURED],
+        "figures": [
+            f"results/figures/{EXPERIMENTS[k]['figure']}.png" for k in CONFIGURED
+        ],
+    }
+
+
+def summary_catalog():
+    """What the summary needs of the catalog: every claim (NOT RUN ones too) and experiment."""
+    return {
+        "claims": [{k: v for k, v in c.items() if k != "region"} for c in CLAIMS],
+        "experiments": EXPERIMENTS,
+    }

@@ -1,0 +1,55 @@
+# Stages 2-3: one job per (experiment, setting, seed), then one aggregation and one figure
+# per experiment.  The experiment's module (paper_checks/experiments.yaml) does the work.
+
+
+rule run_experiment:
+    input:
+        tokens=token_cache(),
+    output:
+        "results/runs/{experiment}/{setting}/seed{seed}.json",
+    log:
+        "logs/runs/{experiment}/{setting}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/runs/{experiment}/{setting}/seed{seed}.tsv"
+    threads: 1
+    params:
+        config=job_config,
+        module=experiment_module,
+        code=experiment_code,
+    script:
+        "../scripts/run_experiment.py"
+
+
+rule aggregate_experiment:
+    input:
+        runs=run_files,
+    output:
+        "results/data/{experiment}.json",
+    log:
+        "logs/data/{experiment}.log",
+    params:
+        section=experiment_section,
+        device=config["device"],
+        module=experiment_module,
+        code=experiment_code,
+    script:
+        "../scripts/aggregate_experiment.py"
+
+
+rule plot_experiment:
+    input:
+        data_file_of_figure,
+    output:
+        report(
+            "results/figures/{figure}.png",
+            caption="../report/experiment_figure.rst",
+            category="Experiments",
+            labels={"figure": "{figure}"},
+        ),
+    log:
+        "logs/figures/{figure}.log",
+    params:
+        experiment=experiment_of_figure,
+        code=FIGURE_CODE,
+    script:
+        "../scripts/plot_experiment.py"

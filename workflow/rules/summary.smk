@@ -1,0 +1,26 @@
+# Stage 5: results/RESULTS_SUMMARY.md, every claim (NOT RUN ones too) and every experiment.
+
+
+localrules:
+    aggregate_experiment,
+    plot_experiment,
+    evaluate_claim,
+    write_summary,
+
+
+rule write_summary:
+    input:
+        **summary_inputs(),
+    output:
+        report(
+            "results/RESULTS_SUMMARY.md",
+            caption="../report/summary.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/summary.log",
+    params:
+        catalog=summary_catalog(),
+        code=SUMMARY_CODE,
+    script:
+        "../scripts/write_summary.py"

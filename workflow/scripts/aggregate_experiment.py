@@ -1,0 +1,13 @@
+"""Stage 3: all jobs of an experiment -> its data file (results/data/<experiment>.json)."""
+
+from paper_checks.pipeline import aggregate, setup_logging
+
+setup_logging(snakemake.log[0])
+aggregate(
+    module=snakemake.params.module,
+    experiment=snakemake.wildcards.experiment,
+    section=snakemake.params.section,
+    device=snakemake.params.device,
+    runs=list(snakemake.input.runs),
+    output=snakemake.output[0],
+)

@@ -1,0 +1,12 @@
+"""Stage 4: one claim's verdict and figure."""
+
+from paper_checks.pipeline import evaluate_claim, setup_logging
+
+setup_logging(snakemake.log[0])
+evaluate_claim(
+    claim=snakemake.params.claim,
+    experiment=snakemake.params.experiment,
+    data_file=snakemake.input.data,
+    output=snakemake.output.verdict,
+    figure=snakemake.output.figure,
+)

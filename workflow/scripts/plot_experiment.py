@@ -1,0 +1,10 @@
+"""Stage 3: an experiment's figure from its data file."""
+
+from paper_checks.pipeline import setup_logging
+
+setup_logging(snakemake.log[0])
+
+from paper_checks.figures import plot_experiment  # noqa: E402
+from paper_checks.provenance import read_json  # noqa: E402
+
+plot_experiment(snakemake.params.experiment, read_json(snakemake.input[0]), snakemake.output[0])

@@ -1,0 +1,14 @@
+"""Stage 2: one (experiment, setting, seed) job."""
+
+from paper_checks.pipeline import run_experiment, setup_logging
+
+setup_logging(snakemake.log[0], snakemake.threads)
+run_experiment(
+    module=snakemake.params.module,
+    experiment=snakemake.wildcards.experiment,
+    setting=snakemake.wildcards.setting,
+    seed=int(snakemake.wildcards.seed),
+    config=snakemake.params.config,
+    tokens=snakemake.input.tokens,
+    output=snakemake.output[0],
+)
