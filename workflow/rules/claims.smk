@@ -16,6 +16,8 @@ rule evaluate_claim:
         ),
     log:
         "logs/claims/{claim}.log",
+    conda:
+        "../envs/holograd.yaml"
     params:
         claim=claim_entry,
         experiment=claim_experiment,

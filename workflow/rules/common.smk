@@ -1,19 +1,15 @@
 # Helpers of the workflow: config validation, the claim catalog, and functions that name
 # each rule's inputs and its slice of the configuration.
 
-import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
 REPO = Path(workflow.basedir).parent
-# Scripts and the Snakefile import the project's packages from the repository itself, so a
-# job needs no installation step of the project (only its dependencies).
+# The workflow imports the project's packages from the repository itself (as every script
+# does through scripts/_project.py), so nothing needs the project installed.
 sys.path.insert(0, str(REPO))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-)
 
 from paper_checks.catalog import (
     CLAIMS_FILE,
@@ -21,9 +17,13 @@ from paper_checks.catalog import (
     load_claims,
     load_experiments,
 )
+from paper_checks.config_check import check_config
 from paper_checks.provenance import source_hash
 from paper_checks.settings import resolve, setting_names
 
+# One line naming the offending key (Snakemake's validate prints the whole schema), then
+# Snakemake's validate to fill in the schema's defaults.
+check_config(config)
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
 EXPERIMENTS = load_experiments(EXPERIMENTS_FILE)

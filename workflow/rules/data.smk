@@ -7,6 +7,8 @@ rule prepare_embedded_tokens:
         tokenizer="resources/tokens/embedded-bpe{vocab}.tokenizer.json",
     log:
         "logs/data/embedded-bpe{vocab}.log",
+    conda:
+        "../envs/holograd.yaml"
     params:
         corpus="embedded",
         code=source_hash("holograd.data", "paper_checks.pipeline"),
@@ -19,6 +21,8 @@ rule prepare_wikitext2_tokens:
         cache="resources/tokens/wikitext2-gpt2.pt",
     log:
         "logs/data/wikitext2-gpt2.log",
+    conda:
+        "../envs/holograd.yaml"
     params:
         corpus="wikitext2",
         code=source_hash("holograd.data", "paper_checks.pipeline"),

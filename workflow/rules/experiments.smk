@@ -11,6 +11,8 @@ rule run_experiment:
         "logs/runs/{experiment}/{setting}/seed{seed}.log",
     benchmark:
         "results/benchmarks/runs/{experiment}/{setting}/seed{seed}.tsv"
+    conda:
+        "../envs/holograd.yaml"
     threads: 1
     params:
         config=job_config,
@@ -27,6 +29,8 @@ rule aggregate_experiment:
         "results/data/{experiment}.json",
     log:
         "logs/data/{experiment}.log",
+    conda:
+        "../envs/holograd.yaml"
     params:
         section=experiment_section,
         device=config["device"],
@@ -48,6 +52,8 @@ rule plot_experiment:
         ),
     log:
         "logs/figures/{figure}.log",
+    conda:
+        "../envs/holograd.yaml"
     params:
         experiment=experiment_of_figure,
         code=FIGURE_CODE,

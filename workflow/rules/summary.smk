@@ -19,6 +19,8 @@ rule write_summary:
         ),
     log:
         "logs/summary.log",
+    conda:
+        "../envs/holograd.yaml"
     params:
         catalog=summary_catalog(),
         code=SUMMARY_CODE,

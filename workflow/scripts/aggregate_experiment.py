@@ -1,5 +1,7 @@
 """Stage 3: all jobs of an experiment -> its data file (results/data/<experiment>.json)."""
 
+import _project  # noqa: F401  (the repository on sys.path)
+
 from paper_checks.pipeline import aggregate, setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,5 +1,7 @@
 """Stage 4: one claim's verdict and figure."""
 
+import _project  # noqa: F401  (the repository on sys.path)
+
 from paper_checks.pipeline import evaluate_claim, setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,5 +1,7 @@
 """Stage 3: an experiment's figure from its data file."""
 
+import _project  # noqa: F401  (the repository on sys.path)
+
 from paper_checks.pipeline import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,5 +1,7 @@
 """Stage 1: tokenise the configured corpus into a checksummed token cache."""
 
+import _project  # noqa: F401  (the repository on sys.path)
+
 from paper_checks.pipeline import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,5 +1,7 @@
 """Stage 2: one (experiment, setting, seed) job."""
 
+import _project  # noqa: F401  (the repository on sys.path)
+
 from paper_checks.pipeline import run_experiment, setup_logging
 
 setup_logging(snakemake.log[0], snakemake.threads)

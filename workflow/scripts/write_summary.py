@@ -1,5 +1,7 @@
 """Stage 5: results/RESULTS_SUMMARY.md."""
 
+import _project  # noqa: F401  (the repository on sys.path)
+
 from pathlib import Path
 
 from paper_checks.pipeline import setup_logging, write_summary

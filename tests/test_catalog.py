@@ -1,0 +1,125 @@
+"""claims.yaml / experiments.yaml validation, settings of a sweep, config checks and the
+source hashes that decide which jobs a library change reruns."""
+
+import shutil
+
+import pytest
+import yaml
+
+from paper_checks.catalog import CLAIMS_FILE, CatalogError, load_claims, load_experiments
+from paper_checks.config_check import ConfigError, check_config
+from paper_checks.provenance import ROOT, module_closure, source_hash
+from paper_checks.settings import config_hash, resolve, setting_names, sweep_of
+
+
+def test_shipped_catalog_loads():
+    experiments = load_experiments()
+    claims = load_claims(experiments=experiments)
+    assert {c["id"] for c in claims} >= {"C2", "C6", "C8"}
+    assert all(c["experiment"] in experiments for c in claims)
+
+
+def _write_claims(tmp_path, mutate):
+    doc = yaml.safe_load(CLAIMS_FILE.read_text())
+    mutate(doc["claims"][0])
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c.update(acceptance="[0.10, 0.04]"), "is empty"),
+        (lambda c: c.update(acceptance="about 0.07"), "not an interval"),
+        (lambda c: c.update(experiment="e9_unknown"), "unknown experiment 'e9_unknown'"),
+        (lambda c: c.pop("statistic"), "lacks field(s) ['statistic']"),
+        (lambda c: c.update(expectd=0.07), "unknown field(s) ['expectd']"),
+        (lambda c: c.update(expected="0.07"), "expected must be a number"),
+        (lambda c: c.update(select=[1]), "select must be a mapping"),
+    ],
+)
+def test_bad_claims_are_one_line_errors(tmp_path, mutate, message):
+    with pytest.raises(CatalogError) as err:
+        load_claims(_write_claims(tmp_path, mutate))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_duplicate_claim_ids(tmp_path):
+    doc = yaml.safe_load(CLAIMS_FILE.read_text())
+    doc["claims"].append(doc["claims"][0])
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(CatalogError, match="duplicate claim id"):
+        load_claims(path)
+
+
+def test_settings_of_a_sweep():
+    section = {"k": 16, "draws": [1, 2], "seeds": [0, 1], "sweep": {"k": [1, 16]}}
+    assert setting_names(section) == ["k-1", "k-16"]
+    assert resolve(section, "k-1") == {"k": 1, "draws": [1, 2]}
+    assert sweep_of(section, "k-16") == {"k": 16}
+    assert setting_names({"k": 3, "seeds": [0]}) == ["base"] and sweep_of({}, "base") == {}
+    with pytest.raises(ValueError, match="unknown setting"):
+        resolve(section, "lr-0.1")
+    # adding a seed or a sweep value changes no existing job's configuration
+    assert config_hash(resolve({**section, "seeds": [0, 1, 2]}, "k-1")) == config_hash(resolve(section, "k-1"))
+    assert config_hash(resolve({**section, "sweep": {"k": [1, 16, 64]}}, "k-1")) == config_hash(resolve(section, "k-1"))
+
+
+def _config():
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    "mutate, where",
+    [
+        (lambda c: c["experiments"]["e5_unbiased_estimator"].update(k=0), "experiments.e5_unbiased_estimator.k"),
+        (lambda c: c["experiments"]["e1_gradient_variability"].update(model="huge"), "experiments.e1_gradient_variability.model"),
+        (lambda c: c["experiments"]["e6_pogp_verification"].update(n_proofz=10), "'n_proofz' was unexpected"),
+        (lambda c: c["experiments"]["e6_pogp_verification"].update(eps="small"), "experiments.e6_pogp_verification.eps"),
+        (lambda c: c["experiments"]["e6_pogp_verification"]["cheating"].update(p=[1.5]), "cheating.p.0"),
+        (lambda c: c["experiments"]["e5_unbiased_estimator"].update(control_scale=1), "control_scale"),
+        (lambda c: c["experiments"]["e5_unbiased_estimator"].update(draws=[4, 2]), "must increase"),
+        (lambda c: c["data"].update(corpus="c4"), "data.corpus"),
+        (lambda c: c.update(devices="cpu"), "'devices' was unexpected"),
+    ],
+)
+def test_bad_config_names_the_key(mutate, where):
+    config = _config()
+    check_config(config)  # the shipped default is valid
+    mutate(config)
+    with pytest.raises(ConfigError) as err:
+        check_config(config)
+    assert where in str(err.value) and "\n" not in str(err.value)
+
+
+def test_every_shipped_config_is_valid():
+    for name in ("config.yaml", "smoke.yaml", "paper.yaml"):
+        check_config(yaml.safe_load((ROOT / "config" / name).read_text()))
+
+
+def test_import_closures_separate_the_experiments():
+    e1 = module_closure(["holograd.experiments.gradient_variability"])
+    e5 = module_closure(["holograd.experiments.unbiased_estimator"])
+    e6 = module_closure(["holograd.experiments.pogp_verification"])
+    assert "holograd.adc" not in e1 | e5 | e6  # no experiment here uses the codebook
+    assert "holograd.directions" in e5 and "holograd.directions" in e6 and "holograd.directions" not in e1
+    assert "holograd.pogp" in e6 and "holograd.pogp" not in e5
+    assert "holograd.models" in e1 and "holograd.params" in e1  # followed through models -> params
+
+
+def test_source_hash_follows_edits(tmp_path):
+    for package in ("holograd", "paper_checks"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    module = "holograd.experiments.gradient_variability"
+    before = source_hash(module, root=tmp_path)
+    assert before == source_hash(module, root=ROOT)
+    with open(tmp_path / "holograd" / "adc.py", "a") as f:
+        f.write("\n# unrelated edit\n")
+    assert source_hash(module, root=tmp_path) == before
+    with open(tmp_path / "holograd" / "params.py", "a") as f:  # imported through models.py
+        f.write("\n# edit\n")
+    assert source_hash(module, root=tmp_path) != before
+    with pytest.raises(ValueError, match="not a file of this project"):
+        source_hash("holograd.nothing_here", root=tmp_path)

@@ -1,0 +1,130 @@
+"""The measurements of E1, E5 and E6 (holograd.experiments) against known answers."""
+
+import math
+
+import pytest
+import torch
+
+from holograd.experiments import gradient_variability as e1
+from holograd.experiments import pogp_verification as e6
+from holograd.experiments import unbiased_estimator as e5
+from holograd.experiments.setup import resolve_device
+
+CPU = torch.device("cpu")
+
+
+# --- E1 --------------------------------------------------------------------------------
+
+
+def test_gram_statistics_match_direct_computation():
+    g = torch.randn(6, 1000, generator=torch.Generator().manual_seed(0))
+    gram = e1.gram_matrix(g)
+    assert torch.allclose(gram, g.double() @ g.double().T)
+    direct = [torch.nn.functional.cosine_similarity(g[i], g[j], dim=0).item() for i in range(6) for j in range(i + 1, 6)]
+    assert e1.pairwise_cosines(gram).tolist() == pytest.approx(direct, abs=1e-6)
+
+
+def test_statistics_on_planted_gradients():
+    # g_i = mu + xi_i with ||mu||^2 = 1 and E||xi||^2 = 9: E cos(g_i, g_j) ~ 1/10 and the
+    # variance ratio E||g - mu||^2 / E||g||^2 = 9/10.  With D = 20000 and 50 gradients the
+    # statistics' standard errors are ~ 1e-3; tolerance 0.01.  Catches a variance ratio that
+    # uses the diagonal (it would be ~ 0) or cosines that are not normalised.
+    gen = torch.Generator().manual_seed(1)
+    d = 20000
+    mu = torch.randn(d, generator=gen)
+    mu /= mu.norm()
+    g = mu + torch.randn(50, d, generator=gen) * (3 / math.sqrt(d))
+    m = e1.measure(g)
+    assert m["mean_pairwise_cosine"] == pytest.approx(0.1, abs=0.01)
+    assert m["variance_ratio"] == pytest.approx(0.9, abs=0.01)
+    assert len(m["pairwise_cosines"]) == 50 * 49 // 2
+
+
+def test_leave_one_out_cosine_known_cases():
+    # orthogonal gradients: nothing of g_i lies in the others' span -> 0;
+    # gradients in a 2-D subspace: each lies in the span of the others -> 1.
+    eye = torch.eye(5, 50)
+    assert e1.leave_one_out_cosines(e1.gram_matrix(eye)).tolist() == pytest.approx([0.0] * 5, abs=1e-9)
+    basis = torch.randn(2, 50, generator=torch.Generator().manual_seed(2))
+    coeffs = torch.randn(6, 2, generator=torch.Generator().manual_seed(3))
+    assert e1.leave_one_out_cosines(e1.gram_matrix(coeffs @ basis)).tolist() == pytest.approx([1.0] * 6, abs=1e-6)
+
+
+def test_e1_run(token_cache):
+    cfg = {"model": "micro", "block_size": 16, "batch_size": 4, "n_batches": 4, "checkpoints": [3, 0], "sgd_lr": 0.5}
+    out = e1.run(cfg, 0, token_cache, CPU)
+    steps = [c["step"] for c in out["checkpoints"]]
+    assert steps == [0, 3]
+    first, last = out["checkpoints"]
+    assert first["mean_pairwise_cosine"] != last["mean_pairwise_cosine"]  # SGD moved theta
+    assert out["scale"]["steps"] == 3 and out["scale"]["D"] > 0
+
+
+# --- E5 --------------------------------------------------------------------------------
+
+
+def test_errors_of_exact_and_scaled_means():
+    g = torch.tensor([3.0, 4.0])
+    exact = e5.errors(g.clone(), g, n_directions=10, control_scale=0.5)
+    assert exact["estimator"]["r"] == 0.0 and exact["estimator"]["bias_along_g"] == 0.0
+    assert exact["control"]["bias_along_g"] == pytest.approx(-0.5)
+    assert exact["control"]["relative_error"] == pytest.approx(0.5)
+
+
+def test_e5_unbiased_and_control_rejected(token_cache):
+    # r has mean 1 and relative standard deviation ~ sqrt(2 / (N K)) = 0.044 at N K = 1024:
+    # tolerance 0.2 (4.5 sigma).  The bias along g has standard deviation sqrt(2 / (N K)) =
+    # 0.044: tolerance 0.2.  A wrong scale c gives r -> c^2 + (c-1)^2 N K / (D-1) and bias c - 1.
+    # Catches a reconstruction with the wrong scale, a K/D mix-up or correlated draws.
+    cfg = {"model": "micro", "block_size": 16, "batch_size": 4, "k": 16, "draws": [4, 64], "control_scale": 0.5, "chunk_elements": 1 << 16}
+    out = e5.run(cfg, 0, token_cache, CPU)
+    last = out["points"][-1]
+    assert last["directions"] == 1024
+    assert last["estimator"]["r"] == pytest.approx(1.0, abs=0.2)
+    assert abs(last["estimator"]["bias_along_g"]) < 0.2
+    d = out["scale"]["D"]
+    assert last["control"]["r"] == pytest.approx(0.25 + 0.25 * 1024 / (d - 1), abs=0.1)
+    assert last["control"]["bias_along_g"] == pytest.approx(-0.5, abs=0.1)
+    assert last["theory_relative_error"] == pytest.approx(math.sqrt((d - 1) / 1024))
+
+
+def test_e5_draws_must_increase():
+    with pytest.raises(ValueError, match="strictly increasing"):
+        e5.check_draws([4, 4, 16])
+
+
+# --- E6 --------------------------------------------------------------------------------
+
+
+def test_recommended_eps():
+    assert e6.recommended_eps(3e-9) == pytest.approx(1e-7)
+    assert e6.recommended_eps(1e-8) == pytest.approx(1e-7)
+    assert e6.recommended_eps(0.0) == 0.0
+
+
+def test_e6_run(token_cache):
+    cheating = {"p": [0.0, 1.0], "q": [0.0, 0.5], "m": 4, "trials": 20, "offset": 1e-2}
+    cfg = {"model": "micro", "block_size": 16, "batch_size": 2, "n_proofs": 3, "eps": 1e-4, "cheating": cheating}
+    out = e6.run(cfg, 0, token_cache, CPU)
+    assert out["max_abs_diff"]["verifier"] == 0.0  # same device, same inputs: bit-identical
+    assert 0 < out["max_abs_diff"]["float64"] < 1e-6 and out["max_abs_diff"]["backprop"] < 1e-6
+    rows = {(r["p"], r["q"]): r for r in out["cheaters"]}
+    assert rows[(1.0, 0.5)]["caught"] == 20 and rows[(1.0, 0.5)]["theory"] == 1.0  # every proof checked
+    assert rows[(0.0, 0.5)]["caught"] == 0  # nothing checked
+    assert rows[(1.0, 0.0)]["caught"] == 0 and rows[(1.0, 0.0)]["false_rejections"] == 0  # honest worker
+
+
+def test_cheater_catch_rate_matches_theory():
+    # 2000 steps, P = 1 - 0.9^5 = 0.41: the empirical rate's standard error is 0.011; the
+    # tolerance 0.045 is 4 sigma.  Catches a verifier whose sampling is not independent per proof.
+    a = [0.001 * i for i in range(50)]
+    rows = e6.simulate_cheaters(a, a, {"p": [0.1], "q": [0.5], "m": 10, "trials": 2000, "offset": 1e-2}, eps=1e-4, seed=0)
+    assert rows[0]["caught"] / 2000 == pytest.approx(rows[0]["theory"], abs=0.045)
+
+
+def test_cuda_device_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"

@@ -1,0 +1,80 @@
+"""The verdict rule, acceptance regions and confidence intervals (paper_checks.verdict,
+paper_checks.regions, holograd.stats)."""
+
+import math
+
+import pytest
+
+from holograd.stats import Estimate, mean_ci, wilson_ci
+from paper_checks.regions import Region
+from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS, decide
+
+
+def test_region_parsing_and_membership():
+    r = Region.parse("[0.2, 0.3)")
+    assert (r.low, r.high, r.low_closed, r.high_closed) == (0.2, 0.3, True, False)
+    assert r.contains(0.2) and r.contains(0.29) and not r.contains(0.3)
+    assert r.above(0.3) and not r.below(0.2) and r.below(0.19)
+    assert Region.parse("(0, inf)").contains(1e300) and not Region.parse("(0, inf)").contains(0.0)
+    assert Region.parse("[0, 1e-4]").contains(0.0)
+    assert str(Region.parse(" [0.04 ,0.10] ")) == "[0.04, 0.1]"
+
+
+@pytest.mark.parametrize("text", ["[0.3, 0.2]", "(0.1, 0.1]", "(1, 1)", "[inf, inf]"])
+def test_empty_regions_are_rejected(text):
+    with pytest.raises(ValueError, match="is empty"):
+        Region.parse(text)
+
+
+@pytest.mark.parametrize("text", ["0.04..0.10", "[0.04; 0.1]", "[a, b]", "", "[1]"])
+def test_malformed_regions_are_rejected(text):
+    with pytest.raises(ValueError, match="not an interval"):
+        Region.parse(text)
+
+
+def test_mean_ci_is_students_t():
+    # mean 2, s = 1, n = 3: half-width t_{0.975, 2} / sqrt(3) = 4.302653 / 1.732051
+    e = mean_ci([1.0, 2.0, 3.0])
+    assert e.point == 2.0 and e.n == 3
+    assert e.high - e.point == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
+    assert mean_ci([5.0]).low is None  # no interval from one seed
+    assert mean_ci([1.0, float("nan")]).low is None
+    with pytest.raises(ValueError):
+        mean_ci([])
+
+
+def test_wilson_interval_known_values():
+    # 0 of 10: Wilson upper bound z^2 / (n + z^2) = 3.8415 / 13.8415
+    e = wilson_ci(0, 10)
+    assert e.low == 0.0 and e.high == pytest.approx(3.841459 / 13.841459, rel=1e-6)
+    e = wilson_ci(50, 100)
+    assert (e.low, e.high) == pytest.approx((0.4038, 0.5962), abs=1e-4)
+    with pytest.raises(ValueError):
+        wilson_ci(3, 2)
+
+
+REGION = Region.parse("[0.04, 0.10]")
+
+
+@pytest.mark.parametrize(
+    "estimate, region, expected, words",
+    [
+        (Estimate(0.07, 0.05, 0.09, 3), REGION, PASS, "lies in"),
+        (Estimate(0.10, 0.00, 0.50, 3), REGION, PASS, "lies in"),  # the point decides PASS, however wide the CI
+        (Estimate(0.30, 0.25, 0.35, 3), REGION, FAIL, "above"),
+        (Estimate(0.01, 0.00, 0.02, 3), REGION, FAIL, "below"),
+        (Estimate(0.12, 0.09, 0.15, 3), REGION, INCONCLUSIVE, "reaches into"),
+        (Estimate(0.03, 0.01, 0.04, 3), REGION, INCONCLUSIVE, "reaches into"),  # closed end touched
+        (Estimate(0.30, 0.30, 0.30, 3), Region.parse("[0.2, 0.3)"), FAIL, "above"),  # open end: 0.3 is outside
+        (Estimate(0.50, None, None, 1), REGION, INCONCLUSIVE, "no confidence interval"),
+        (Estimate(float("nan"), None, None, 3), REGION, INCONCLUSIVE, "not finite"),
+    ],
+)
+def test_decide(estimate, region, expected, words):
+    verdict, reason = decide(estimate, region)
+    assert verdict == expected and words in reason
+
+
+def test_untestable_is_always_inconclusive():
+    verdict, reason = decide(Estimate(0.07, 0.06, 0.08, 3), REGION, untestable="the sweep misses 0.01")
+    assert verdict == INCONCLUSIVE and "the sweep misses 0.01" in reason

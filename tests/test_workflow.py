@@ -1,0 +1,160 @@
+"""The Snakemake workflow, as snakemake-workflows test theirs: lint, format, dry runs, a full
+run of the smoke config, the report, and which jobs an edit reruns.
+
+The full run happens once, in a scratch copy of the repository (module fixture), so edits
+made to test reruns never touch the working tree.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TARGET = "results/RESULTS_SUMMARY.md"
+SMOKE = ["--configfile", "config/smoke.yaml", "--"]
+
+
+def snakemake(cwd, *args, check=True):
+    result = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def planned_outputs(cwd, *args) -> list[str]:
+    """The first output of every job a dry run would execute."""
+    out = snakemake(cwd, "-n", *args).stdout
+    return sorted(m.group(1).split(",")[0] for m in re.finditer(r"^\s+output: (.+)$", out, re.M))
+
+
+def copy_repository(dest: Path) -> Path:
+    for name in ("workflow", "config", "paper_checks", "holograd"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """A scratch copy of the repository after a full run of the smoke config."""
+    repo = copy_repository(tmp_path_factory.mktemp("repo"))
+    snakemake(repo, "--cores", "2", *SMOKE, TARGET)
+    return repo
+
+
+def test_lint_and_format():
+    lint = snakemake(ROOT, "--lint", check=False)
+    assert lint.returncode == 0 and "Lints for" not in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=ROOT, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stderr
+
+
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/smoke.yaml"])
+def test_dry_run(configfile):
+    # the target goes before --configfile, which takes several values (FACTS.md)
+    out = snakemake(ROOT, "-n", "--forceall", TARGET, "--configfile", configfile).stdout
+    assert "write_summary" in out and "run_experiment" in out
+
+
+def test_configfile_replaces_the_default(tmp_path):
+    """--configfile must not be merged into config/config.yaml (its sweeps would leak in)."""
+    outputs = planned_outputs(ROOT, "--forceall", *SMOKE, TARGET)
+    assert not any("k-1/" in o for o in outputs)  # config.yaml sweeps k over [1, 16]; smoke does not
+    assert "results/runs/e5_unbiased_estimator/base/seed0.json" in outputs
+
+
+def test_bad_config_stops_with_the_key(tmp_path):
+    repo = copy_repository(tmp_path)
+    smoke = (repo / "config" / "smoke.yaml").read_text()
+    (repo / "config" / "smoke.yaml").write_text(smoke.replace("k: 16", "k: 0"))
+    result = snakemake(repo, "-n", *SMOKE, TARGET, check=False)
+    assert result.returncode != 0
+    assert "config error at experiments.e5_unbiased_estimator.k: 0 is less than the minimum of 1" in result.stderr + result.stdout
+    (repo / "config" / "smoke.yaml").write_text(smoke)
+    claims = repo / "paper_checks" / "claims.yaml"
+    claims.write_text(claims.read_text().replace('acceptance: "[0.04, 0.10]"', 'acceptance: "[0.10, 0.04]"'))
+    result = snakemake(repo, "-n", *SMOKE, TARGET, check=False)
+    assert result.returncode != 0 and "claim C2: acceptance region '[0.10, 0.04]' is empty" in result.stderr + result.stdout
+
+
+def test_smoke_outputs(smoke_run):
+    repo = smoke_run
+    summary = (repo / TARGET).read_text()
+    for claim in ("C2", "C6", "C8"):
+        verdict = json.loads((repo / "results" / "claims" / f"{claim}.json").read_text())
+        assert verdict["verdict"] in (PASS, FAIL, INCONCLUSIVE)
+        assert f"| {claim} |" in summary and (repo / verdict["figure"]).is_file()
+        assert verdict["measured"]["n"] == 2 and verdict["data_files"][0]["sha256"]
+    for name in ("e1_gradient_variability", "e5_unbiased_estimator", "e6_pogp_verification"):
+        assert (repo / "results" / "data" / f"{name}.json").is_file()
+    for name in ("gradient_variability", "unbiased_estimator", "pogp_verification"):
+        assert (repo / "results" / "figures" / f"{name}.png").stat().st_size > 10_000
+    assert list((repo / "results" / "benchmarks" / "runs").rglob("*.tsv"))
+    # properties that hold at any scale: same-device recomputation is exact, and the
+    # wrong-scale control is rejected
+    c8 = json.loads((repo / "results" / "claims" / "C8.json").read_text())
+    assert c8["verdict"] == PASS and c8["measured"]["point"] == 0.0
+    c6 = json.loads((repo / "results" / "claims" / "C6.json").read_text())
+    assert c6["details"]["negative_control"]["verdict"] == FAIL
+
+
+def test_report(smoke_run):
+    snakemake(smoke_run, "--report", "report.zip", *SMOKE, TARGET)
+    assert (smoke_run / "report.zip").stat().st_size > 10_000
+
+
+def test_nothing_to_do_after_a_run(smoke_run):
+    assert planned_outputs(smoke_run, *SMOKE, TARGET) == []
+
+
+def _edited(path: Path, old: str, new: str):
+    """Context: replace text in a file, restore it afterwards."""
+
+    class Edit:
+        def __enter__(self):
+            self.text = path.read_text()
+            assert old in self.text, f"{old!r} not in {path}"
+            path.write_text(self.text.replace(old, new, 1))
+
+        def __exit__(self, *exc):
+            path.write_text(self.text)
+
+    return Edit()
+
+
+def test_claim_edit_reruns_only_that_claim(smoke_run):
+    with _edited(smoke_run / "paper_checks" / "claims.yaml", 'acceptance: "[0.04, 0.10]"', 'acceptance: "[0.04, 0.12]"'):
+        assert planned_outputs(smoke_run, *SMOKE, TARGET) == ["results/RESULTS_SUMMARY.md", "results/claims/C2.json"]
+
+
+def test_experiment_config_edit_reruns_only_that_experiment(smoke_run):
+    with _edited(smoke_run / "config" / "smoke.yaml", "draws: [1, 4, 16]", "draws: [1, 4, 32]"):
+        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+    assert outputs == [
+        "results/RESULTS_SUMMARY.md",
+        "results/claims/C6.json",
+        "results/data/e5_unbiased_estimator.json",
+        "results/figures/unbiased_estimator.png",
+        "results/runs/e5_unbiased_estimator/base/seed0.json",
+        "results/runs/e5_unbiased_estimator/base/seed1.json",
+    ]
+
+
+def test_library_edits_rerun_the_experiments_that_import_them(smoke_run):
+    lib = smoke_run / "holograd"
+    with _edited(lib / "adc.py", '"""', '"""Edited. '):  # no experiment here uses the codebook
+        assert planned_outputs(smoke_run, *SMOKE, TARGET) == []
+    with _edited(lib / "pogp.py", '"""', '"""Edited. '):
+        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+    assert {o.split("/")[2] for o in outputs if o.startswith("results/runs/")} == {"e6_pogp_verification"}
+    assert "results/claims/C8.json" in outputs and "results/claims/C2.json" not in outputs
+    with _edited(lib / "directions.py", '"""', '"""Edited. '):  # E5 and E6 generate directions; E1 does not
+        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+    assert {o.split("/")[2] for o in outputs if o.startswith("results/runs/")} == {"e5_unbiased_estimator", "e6_pogp_verification"}
