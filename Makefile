@@ -1,5 +1,6 @@
-# Entry points.  `make test` sets up .venv and runs the test suite (what CI runs);
-# `make bench` runs the kernel benchmarks.
+# Entry points.  `make results` sets up .venv and runs the claims pipeline on the embedded
+# default; `make test` sets up .venv and runs the test suite (what CI runs); `make bench`
+# runs the kernel benchmarks.
 #
 # torch is installed first, pinned, so that installing the project never pulls a CUDA
 # build of several GB onto a CPU machine.  On a GPU machine install the CUDA build you
@@ -11,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test bench clean
+.PHONY: setup results test bench clean
 
 setup: $(STAMP)
 
@@ -21,6 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+results: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores all results/RESULTS_SUMMARY.md
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
@@ -28,4 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache benchmarks/out
+	rm -rf $(VENV) .pytest_cache benchmarks/out .snakemake
