@@ -56,7 +56,7 @@ def unbiased_estimator(data: dict, path: str | Path) -> None:
     """E5: ||mean_N(g_hat) - g|| / ||g|| against N (log-log) with theory; r against N."""
     exp, scale = data["experiment_data"], data["scale"]
     rows, theory = [], []
-    for setting, s in exp["settings"].items():
+    for s in exp["settings"].values():
         for p in s["points"]:
             for arm, name in (("estimator", f"K = {s['k']}: scale D"), ("control", f"K = {s['k']}: scale {exp['control_scale']} D (control)")):
                 rows += [{"N": p["draws"], "estimator": name, "relative error": e, "r": r} for e, r in zip(p[arm]["relative_error"]["per_seed"], p[arm]["r"]["per_seed"])]
@@ -81,7 +81,7 @@ def pogp_verification(data: dict, path: str | Path) -> None:
     exp, scale = data["experiment_data"], data["scale"]
     floor = 1e-12
     rows = []
-    for seed, proofs in exp["proofs"].items():
+    for proofs in exp["proofs"].values():
         for name in ("verifier", "verifier_threads", "backprop", "float64"):
             zeros = sum(a == b for a, b in zip(proofs["worker"], proofs[name]))
             rows += [{"path": name, "diff": max(abs(a - b), floor), "zeros": zeros} for a, b in zip(proofs["worker"], proofs[name])]

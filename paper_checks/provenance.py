@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("holograd", "paper_checks")
 
 
+class ProvenanceError(ValueError):
+    """A file was made from a different configuration than the one the stage expects."""
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

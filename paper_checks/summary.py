@@ -5,10 +5,14 @@ Every number in it is read from a verdict or data file written by the pipeline.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
+from paper_checks.provenance import read_json, write_text
 from paper_checks.verdict import NOT_RUN
+
+log = logging.getLogger("paper_checks")
 
 
 def _num(x) -> str:
@@ -117,3 +121,17 @@ def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], dat
                 lines += [f"**{cid} — {verdicts[cid]['verdict']}.** {verdicts[cid]['measured']['label']}: {_measured(verdicts[cid]['measured'])}.", ""]
                 lines += _details(verdicts[cid])
     return "\n".join(lines) + "\n"
+
+
+def write_summary(claims: list[dict], experiments: dict, verdicts: dict[str, str], data_files: dict[str, str], figures: dict[str, str], output: str) -> None:
+    """Stage 5 of the pipeline: write results/RESULTS_SUMMARY.md from the verdict and data files."""
+    text = render(
+        claims,
+        experiments,
+        {cid: read_json(p) for cid, p in verdicts.items()},
+        {key: read_json(p) for key, p in data_files.items()},
+        figures,
+        Path(output).parent,
+    )
+    write_text(text, output)
+    log.info("wrote %s", output)

@@ -1,13 +1,13 @@
 """Each claim rule on planted measurements: it must be able to PASS, FAIL and come out
 INCONCLUSIVE.  Planted per-seed values go through the real stages (run files with
-provenance -> pipeline.aggregate -> pipeline.evaluate_claim), so a rule that ignored its
+provenance -> aggregation.aggregate -> evaluation.evaluate_claim), so a rule that ignored its
 data, read the wrong field or could not fail would be caught here."""
 
 import json
 
 import pytest
 
-from paper_checks import pipeline
+from paper_checks import aggregation, evaluation, runner
 from paper_checks.catalog import load_claims, load_experiments
 from paper_checks.settings import config_hash, setting_names
 from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS
@@ -52,13 +52,13 @@ def plant(tmp_path, experiment, per_seed_metrics, section=None):
     runs = []
     for setting in setting_names(section):
         for seed, metrics in zip(section["seeds"], per_seed_metrics):
-            config = pipeline.job_config(section, setting, "cpu")
+            config = runner.job_config(section, setting, "cpu")
             record = {"experiment": experiment, "setting": setting, "seed": seed, "config": config, "config_sha256": config_hash(config), "scale": SCALE, "environment": ENV, "metrics": metrics, "wall_seconds": 1.0}
             path = tmp_path / f"{setting}-seed{seed}.json"
             path.write_text(json.dumps(record))
             runs.append(str(path))
     out = tmp_path / f"{experiment}.json"
-    pipeline.aggregate(EXPERIMENTS[experiment]["module"], experiment, section, "cpu", runs, str(out))
+    aggregation.aggregate(EXPERIMENTS[experiment]["module"], experiment, section, "cpu", runs, str(out))
     return out
 
 
@@ -66,7 +66,7 @@ def verdict_of(tmp_path, claim_id, data_file, **overrides):
     claim = {**CLAIMS[claim_id], **overrides}
     claim = {k: v for k, v in claim.items() if k != "region"}
     out, fig = tmp_path / f"{claim_id}.json", tmp_path / f"{claim_id}.png"
-    pipeline.evaluate_claim(claim, EXPERIMENTS[claim["experiment"]], str(data_file), str(out), str(fig))
+    evaluation.evaluate_claim(claim, EXPERIMENTS[claim["experiment"]], str(data_file), str(out), str(fig))
     assert fig.stat().st_size > 0
     return json.loads(out.read_text())
 
@@ -132,13 +132,13 @@ def test_aggregate_refuses_runs_from_another_config(tmp_path):
     data = plant(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3)
     runs = [r["path"] for r in json.loads(data.read_text())["runs"]]
     changed = {**SECTIONS["e6_pogp_verification"], "eps": 1e-3}
-    with pytest.raises(pipeline.ProvenanceError, match="different configuration"):
-        pipeline.aggregate(EXPERIMENTS["e6_pogp_verification"]["module"], "e6_pogp_verification", changed, "cpu", runs, str(tmp_path / "x.json"))
+    with pytest.raises(aggregation.ProvenanceError, match="different configuration"):
+        aggregation.aggregate(EXPERIMENTS["e6_pogp_verification"]["module"], "e6_pogp_verification", changed, "cpu", runs, str(tmp_path / "x.json"))
     assert not (tmp_path / "x.json").exists()
 
 
 def test_aggregate_refuses_missing_seeds(tmp_path):
     data = plant(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3)
     runs = [r["path"] for r in json.loads(data.read_text())["runs"]][:2]
-    with pytest.raises(pipeline.ProvenanceError, match="do not match"):
-        pipeline.aggregate(EXPERIMENTS["e6_pogp_verification"]["module"], "e6_pogp_verification", SECTIONS["e6_pogp_verification"], "cpu", runs, str(tmp_path / "x.json"))
+    with pytest.raises(aggregation.ProvenanceError, match="do not match"):
+        aggregation.aggregate(EXPERIMENTS["e6_pogp_verification"]["module"], "e6_pogp_verification", SECTIONS["e6_pogp_verification"], "cpu", runs, str(tmp_path / "x.json"))

@@ -84,6 +84,26 @@ def test_bad_config_stops_with_the_key(tmp_path):
     assert result.returncode != 0 and "claim C2: acceptance region '[0.10, 0.04]' is empty" in result.stderr + result.stdout
 
 
+def test_unreachable_dataset_fails_in_one_line(tmp_path):
+    """WikiText-2 offline: the job stops with one console line pointing at the embedded
+    default, the traceback goes to the job's log, and no token cache is left behind."""
+    import os
+
+    repo = copy_repository(tmp_path)
+    smoke = repo / "config" / "smoke.yaml"
+    smoke.write_text(smoke.read_text().replace("corpus: embedded", "corpus: wikitext2"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    result = subprocess.run(
+        [*SNAKEMAKE, "--cores", "1", *SMOKE, "resources/tokens/wikitext2-gpt2.pt"],
+        cwd=repo, capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert result.returncode != 0
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("DataUnavailableError: ")]
+    assert len(lines) == 1 and "corpus: embedded" in lines[0], result.stderr[-3000:]
+    assert "Traceback" in (repo / "logs" / "data" / "wikitext2-gpt2.log").read_text()
+    assert not list((repo / "resources").rglob("*.pt"))
+
+
 def test_smoke_outputs(smoke_run):
     repo = smoke_run
     summary = (repo / TARGET).read_text()
@@ -145,6 +165,18 @@ def test_experiment_config_edit_reruns_only_that_experiment(smoke_run):
         "results/runs/e5_unbiased_estimator/base/seed0.json",
         "results/runs/e5_unbiased_estimator/base/seed1.json",
     ]
+
+
+def test_later_stage_edits_rerun_no_measurement(smoke_run):
+    """Measurements depend on the experiment modules and the runner only: editing the
+    summary reruns the summary, editing aggregation reruns aggregation and what follows."""
+    pc = smoke_run / "paper_checks"
+    with _edited(pc / "summary.py", '"""', '"""Edited. '):
+        assert planned_outputs(smoke_run, *SMOKE, TARGET) == ["results/RESULTS_SUMMARY.md"]
+    with _edited(pc / "aggregation.py", '"""', '"""Edited. '):
+        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+    assert "results/data/e1_gradient_variability.json" in outputs and "results/claims/C8.json" in outputs
+    assert not [o for o in outputs if o.startswith(("results/runs/", "resources/"))]
 
 
 def test_library_edits_rerun_the_experiments_that_import_them(smoke_run):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from itertools import pairwise
 
 import torch
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def check_draws(draws: list[int]) -> list[int]:
     """The draw counts N at which the running mean is measured: positive and increasing."""
-    if not draws or any(n < 1 for n in draws) or any(b <= a for a, b in zip(draws, draws[1:])):
+    if not draws or any(n < 1 for n in draws) or any(b <= a for a, b in pairwise(draws)):
         raise ValueError(f"draws must be a strictly increasing list of positive counts, got {draws}")
     return list(draws)
 

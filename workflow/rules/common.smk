@@ -80,10 +80,18 @@ def experiment_module(wildcards):
     return EXPERIMENTS[wildcards.experiment]["module"]
 
 
-def experiment_code(wildcards):
-    """Hash of the experiment module and every project module it imports."""
+def run_code(wildcards):
+    """Hash of the sources a measurement depends on: the experiment module, the job
+    runner and every project module they import (a change elsewhere reruns nothing)."""
     return source_hash(
-        EXPERIMENTS[wildcards.experiment]["module"], "paper_checks.pipeline"
+        EXPERIMENTS[wildcards.experiment]["module"], "paper_checks.runner"
+    )
+
+
+def aggregate_code(wildcards):
+    """Hash of the sources an experiment's aggregation depends on."""
+    return source_hash(
+        EXPERIMENTS[wildcards.experiment]["module"], "paper_checks.aggregation"
     )
 
 
@@ -116,11 +124,9 @@ def claim_data(wildcards):
     return f"results/data/{claim_entry(wildcards)['experiment']}.json"
 
 
-CLAIM_CODE = source_hash(
-    "paper_checks.pipeline", "paper_checks.statistics", "paper_checks.figures"
-)
+CLAIM_CODE = source_hash("paper_checks.evaluation")
 FIGURE_CODE = source_hash("paper_checks.figures")
-SUMMARY_CODE = source_hash("paper_checks.pipeline", "paper_checks.summary")
+SUMMARY_CODE = source_hash("paper_checks.summary")
 
 
 def summary_inputs():

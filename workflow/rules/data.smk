@@ -11,7 +11,7 @@ rule prepare_embedded_tokens:
         "../envs/holograd.yaml"
     params:
         corpus="embedded",
-        code=source_hash("holograd.data", "paper_checks.pipeline"),
+        code=source_hash("holograd.data"),
     script:
         "../scripts/prepare_tokens.py"
 
@@ -25,6 +25,6 @@ rule prepare_wikitext2_tokens:
         "../envs/holograd.yaml"
     params:
         corpus="wikitext2",
-        code=source_hash("holograd.data", "paper_checks.pipeline"),
+        code=source_hash("holograd.data"),
     script:
         "../scripts/prepare_tokens.py"

@@ -17,7 +17,7 @@ rule run_experiment:
     params:
         config=job_config,
         module=experiment_module,
-        code=experiment_code,
+        code=run_code,
     script:
         "../scripts/run_experiment.py"
 
@@ -35,7 +35,7 @@ rule aggregate_experiment:
         section=experiment_section,
         device=config["device"],
         module=experiment_module,
-        code=experiment_code,
+        code=aggregate_code,
     script:
         "../scripts/aggregate_experiment.py"
 

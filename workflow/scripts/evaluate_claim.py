@@ -2,7 +2,8 @@
 
 import _project  # noqa: F401  (the repository on sys.path)
 
-from paper_checks.pipeline import evaluate_claim, setup_logging
+from paper_checks.joblog import setup_logging
+from paper_checks.evaluation import evaluate_claim
 
 setup_logging(snakemake.log[0])
 evaluate_claim(

@@ -2,7 +2,7 @@
 
 import _project  # noqa: F401  (the repository on sys.path)
 
-from paper_checks.pipeline import setup_logging
+from paper_checks.joblog import setup_logging
 
 setup_logging(snakemake.log[0])
 

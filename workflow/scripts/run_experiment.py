@@ -2,7 +2,8 @@
 
 import _project  # noqa: F401  (the repository on sys.path)
 
-from paper_checks.pipeline import run_experiment, setup_logging
+from paper_checks.joblog import setup_logging
+from paper_checks.runner import run_experiment
 
 setup_logging(snakemake.log[0], snakemake.threads)
 run_experiment(

@@ -4,7 +4,8 @@ import _project  # noqa: F401  (the repository on sys.path)
 
 from pathlib import Path
 
-from paper_checks.pipeline import setup_logging, write_summary
+from paper_checks.joblog import setup_logging
+from paper_checks.summary import write_summary
 
 setup_logging(snakemake.log[0])
 catalog = snakemake.params.catalog
