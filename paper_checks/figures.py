@@ -15,11 +15,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from holograd.stats import mean_ci  # noqa: E402
 from paper_checks.provenance import save_figure  # noqa: E402
 from paper_checks.regions import Region  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="paper")
 VERDICT_COLOURS = {"PASS": "#2a9d55", "FAIL": "#c0392b", "INCONCLUSIVE": "#d68910", "NOT RUN": "#7f8c8d"}
+
+
+def t_interval(values) -> tuple[float, float]:
+    """The verdicts' 95 % Student-t interval across seeds, as a seaborn `errorbar`.
+
+    seaborn's own ("ci", 95) bootstraps, which with three seeds draws intervals far
+    narrower than the ones the verdicts use; the figures must show the same intervals.
+    """
+    est = mean_ci(list(values))
+    return (est.point, est.point) if est.low is None else (est.low, est.high)
 
 
 def _finish(fig, title: str, path: str | Path) -> None:
@@ -47,7 +58,7 @@ def gradient_variability(data: dict, path: str | Path) -> None:
     axes[0].axhline(0.07, ls="--", c="k", lw=1, label="paper: 0.07")
     axes[0].set(xlabel="SGD steps before the measurement", ylabel="cos(g_i, g_j), i < j", title="pairwise cosines of minibatch gradients")
     axes[0].legend(fontsize=7)
-    sns.pointplot(pd.DataFrame(stats), x="step", y="value", hue="statistic", errorbar=("ci", 95), dodge=0.3, ax=axes[1], linestyle="none")
+    sns.pointplot(pd.DataFrame(stats), x="step", y="value", hue="statistic", errorbar=t_interval, dodge=0.3, ax=axes[1], linestyle="none")
     axes[1].set(xlabel="SGD steps before the measurement", ylabel="value (mean over seeds, 95% CI)", title="summary statistics")
     _finish(fig, f"E1 gradient variability — {scale['model']}, D = {scale['D']:,}, {scale['corpus']}", path)
 
@@ -63,13 +74,13 @@ def unbiased_estimator(data: dict, path: str | Path) -> None:
             theory.append({"N": p["draws"], "K": s["k"], "theory": p["theory_relative_error"]})
     df, th = pd.DataFrame(rows), pd.DataFrame(theory)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    sns.lineplot(df, x="N", y="relative error", hue="estimator", marker="o", errorbar=("ci", 95), ax=axes[0])
+    sns.lineplot(df, x="N", y="relative error", hue="estimator", marker="o", errorbar=t_interval, ax=axes[0])
     for k, grp in th.groupby("K"):
         axes[0].plot(grp["N"], grp["theory"], ls="--", c="k", lw=1, label=f"theory sqrt((D-1)/(N K)), K = {k}")
     axes[0].axhline(0.01, ls=":", c="grey", lw=1, label="plan's threshold 0.01")
     axes[0].set(xscale="log", yscale="log", xlabel="N (independent estimates averaged)", ylabel="||mean(g_hat) - g|| / ||g||")
     axes[0].legend(fontsize=6)
-    sns.lineplot(df, x="N", y="r", hue="estimator", marker="o", errorbar=("ci", 95), ax=axes[1], legend=False)
+    sns.lineplot(df, x="N", y="r", hue="estimator", marker="o", errorbar=t_interval, ax=axes[1], legend=False)
     axes[1].axhspan(0.8, 1.25, color=VERDICT_COLOURS["PASS"], alpha=0.15)
     axes[1].axhline(1.0, ls="--", c="k", lw=1)
     axes[1].set(xscale="log", yscale="log", xlabel="N", ylabel="r = ||mean - g||^2 / ((D-1)||g||^2 / NK)")

@@ -78,3 +78,17 @@ def test_decide(estimate, region, expected, words):
 def test_untestable_is_always_inconclusive():
     verdict, reason = decide(Estimate(0.07, 0.06, 0.08, 3), REGION, untestable="the sweep misses 0.01")
     assert verdict == INCONCLUSIVE and "the sweep misses 0.01" in reason
+
+
+def test_figures_draw_the_verdicts_interval():
+    """The error bars of the experiment figures are the verdicts' Student-t intervals.
+    Catches seaborn's default bootstrap ("ci", 95), which with three seeds can never reach
+    beyond the smallest and largest value, while the t interval (t_0.975,2 = 4.30) does."""
+    from paper_checks.figures import t_interval
+
+    values = [0.29, 0.32, 0.41]
+    est = mean_ci(values)
+    low, high = t_interval(values)
+    assert (low, high) == (est.low, est.high)
+    assert low < min(values) and high > max(values)
+    assert t_interval([0.5]) == (0.5, 0.5)  # one seed: no interval, a bare point
