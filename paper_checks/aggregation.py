@@ -5,24 +5,42 @@
 Before anything is combined, every run file's provenance is checked: it must carry the
 SHA-256 of exactly the job configuration the current config gives its (setting, seed), and
 the files must cover the configured settings x seeds, no more and no less.  A file left over
-from another configuration is refused (ProvenanceError) instead of being mixed in.  The
-experiment's own `aggregate(runs, section)` then computes its per-setting statistics.
+from another configuration, another token cache or other measurement code is refused
+(ProvenanceError) instead of being mixed in.  The experiment's aggregation
+(paper_checks/aggregates.py) then computes its per-setting statistics.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 
-from paper_checks.provenance import ProvenanceError, read_json, sha256_file, write_json
+from paper_checks.aggregates import AGGREGATES
+from paper_checks.files import read_json, sha256_file, write_json
+from paper_checks.provenance import ProvenanceError
 from paper_checks.runner import job_config
 from paper_checks.settings import config_hash, resolve, setting_names, sweep_of
 
 log = logging.getLogger("paper_checks")
 
 
-def aggregate(module: str, experiment: str, section: dict, device: str, runs: list[str], output: str) -> None:
-    """Check every run's provenance, then write module.aggregate(runs, section) with provenance."""
+def merged_scale(records: list[dict]) -> dict:
+    """The runs' scale: a value where all runs agree, the sorted distinct values where a
+    sweep varies it (e.g. batch_size [8, 32])."""
+    out = {}
+    for key in records[0]["scale"]:
+        values = sorted({r["scale"][key] for r in records}, key=str)
+        out[key] = values[0] if len(values) == 1 else values
+    return out
+
+
+def aggregate(experiment: str, section: dict, device: str, code: str, runs: list[str], output: str) -> None:
+    """Check every run's provenance, then write the experiment's aggregate with provenance.
+
+    A run must carry the hash of the job configuration that the current config gives its
+    (setting, seed) and of the measurement code `code` that the current source gives; all
+    runs must have read the same token cache; together they must cover the configured
+    settings x seeds exactly.
+    """
     expected = {(s, seed) for s in setting_names(section) for seed in section["seeds"]}
     records, found = [], set()
     for path in runs:
@@ -30,24 +48,31 @@ def aggregate(module: str, experiment: str, section: dict, device: str, runs: li
         want = config_hash(job_config(section, r["setting"], device))
         if r.get("config_sha256") != want:
             raise ProvenanceError(f"{path} was made from a different configuration (hash {str(r.get('config_sha256'))[:12]}, expected {want[:12]}); delete it and rerun")
+        if r.get("code_sha256") != code:
+            raise ProvenanceError(f"{path} was made by different measurement code (hash {str(r.get('code_sha256'))[:12]}, expected {code[:12]}); delete it and rerun")
         found.add((r["setting"], r["seed"]))
         r["sweep"] = sweep_of(section, r["setting"])
         records.append(r)
     if found != expected:
         raise ProvenanceError(f"{experiment}: runs {sorted(found)} do not match the configured settings x seeds {sorted(expected)}")
-    data = importlib.import_module(module).aggregate(records, section)
+    tokens = {r["tokens"]["sha256"] for r in records}
+    if len(tokens) != 1:
+        raise ProvenanceError(f"{experiment}: the runs read {len(tokens)} different token caches; delete the runs and rerun")
+    data = AGGREGATES[experiment](records, section)
     for name, s in data.get("settings", {}).items():
         s["config"] = resolve(section, name)
-    first = min(records, key=lambda r: (r["setting"], r["seed"]))
     out = {
         "experiment": experiment,
         "config": {"experiment": section, "device": device},
         "config_sha256": config_hash({"experiment": section, "device": device}),
-        "scale": {**first["scale"], "seeds": sorted(section["seeds"]), "settings": setting_names(section)},
+        "scale": {**merged_scale(records), "seeds": sorted(section["seeds"]), "settings": setting_names(section)},
         "environment": {
             "torch": sorted({r["environment"]["torch"] for r in records}),
             "devices": sorted({r["environment"]["device"] for r in records}),
+            "git_commits": sorted({r["environment"].get("git_commit", "unknown") for r in records}),
         },
+        "code_sha256": code,
+        "tokens": records[0]["tokens"],
         "runs": [{"path": str(p), "sha256": sha256_file(p), "setting": r["setting"], "seed": r["seed"]} for p, r in zip(runs, records)],
         "wall_seconds": {"runs_total": round(sum(r["wall_seconds"] for r in records), 3)},
         "experiment_data": data,

@@ -10,6 +10,7 @@ It also checks what JSON Schema cannot say (e.g. that draw counts increase).
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import jsonschema
@@ -32,6 +33,10 @@ def check_config(config: dict, schema_file: str | Path = SCHEMA_FILE) -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(f"config error at {_where(error.absolute_path)}: {error.message}")
-    e5 = config.get("experiments", {}).get("e5_unbiased_estimator")
-    if e5 and any(b <= a for a, b in zip(e5["draws"], e5["draws"][1:])):
+    experiments = config.get("experiments", {})
+    e5 = experiments.get("e5_unbiased_estimator")
+    if e5 and any(b <= a for a, b in pairwise(e5["draws"])):
         raise ConfigError(f"config error at experiments.e5_unbiased_estimator.draws: must increase, got {e5['draws']}")
+    e6 = experiments.get("e6_pogp_verification")
+    if e6 and not e6["cheating"]["offset"] > e6["eps"]:
+        raise ConfigError(f"config error at experiments.e6_pogp_verification.cheating.offset: a cheat must lie outside eps = {e6['eps']}, got {e6['cheating']['offset']}")

@@ -3,10 +3,10 @@
     evaluate_claim     results/data/<experiment>.json -> results/claims/<id>.json + <id>.png
 
 The claim's statistic (paper_checks/statistics.py) reads per-seed values from the data
-file, `holograd.stats.mean_ci` gives the mean and its 95 % Student-t interval across seeds,
-and `paper_checks.verdict.decide` compares them with the acceptance region written in
-paper_checks/claims.yaml.  The verdict file carries the reason, the data files' SHA-256, the
-config, the scale and the environment it came from.
+file; their estimate is the mean with its 95 % Student-t interval across seeds (or the worst
+case, for claims that must hold for every value), and `paper_checks.verdict.decide` compares
+it with the acceptance region written in paper_checks/claims.yaml.  The verdict file carries
+the reason, the data files' SHA-256, the config, the scale and the environment it came from.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import inspect
 import logging
 import time
 
-from holograd.stats import Estimate, mean_ci
+from holograd.experiments.setup import git_commit
+from paper_checks.stats import Estimate
 from paper_checks.figures import plot_verdict
-from paper_checks.provenance import git_commit, read_json, sha256_file, write_json
+from paper_checks.files import read_json, sha256_file, write_json
 from paper_checks.regions import Region
 from paper_checks.statistics import STATISTICS, Measurement, SelectionError
 from paper_checks.verdict import decide
@@ -36,7 +37,7 @@ def evaluate(claim: dict, data: dict) -> tuple[Measurement, Estimate, str, str]:
         measurement = statistic(data, claim["select"], **extra)
     except SelectionError as exc:
         measurement = Measurement(values=[float("nan")], seeds=[], label="not measured", untestable=str(exc))
-    estimate = mean_ci(measurement.values)
+    estimate = measurement.estimate()
     verdict, reason = decide(estimate, region, measurement.untestable)
     return measurement, estimate, verdict, reason
 
@@ -64,7 +65,7 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
         "config": data["config"],
         "config_sha256": data["config_sha256"],
         "scale": data["scale"],
-        "environment": {**data["environment"], "git_commit": git_commit()},
+        "environment": {**data["environment"], "verdict_git_commit": git_commit()},
     }
     plot_verdict(record, region_text=claim["acceptance"], path=figure)
     record["wall_seconds"] = {"runs_total": data["wall_seconds"]["runs_total"], "claim": round(time.perf_counter() - start, 3)}

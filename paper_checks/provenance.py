@@ -1,4 +1,4 @@
-"""Where a result came from: file and source hashes, the environment, atomic writes.
+"""Where a result came from: the source code it was computed by.
 
 `source_hash` is what makes a change to the library rerun exactly the jobs it affects:
 Snakemake does not track modules a script imports, so each rule carries in its params a
@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
-import os
-import subprocess
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,15 +19,7 @@ PACKAGES = ("holograd", "paper_checks")
 
 
 class ProvenanceError(ValueError):
-    """A file was made from a different configuration than the one the stage expects."""
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """A file was made from another configuration, corpus or code than the stage expects."""
 
 
 def _module_file(module: str, root: Path) -> Path | None:
@@ -85,46 +73,3 @@ def source_hash(*modules: str, root: Path = ROOT) -> str:
     for name, path in module_closure(modules, root).items():
         h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
-
-
-def git_commit(root: Path = ROOT) -> str:
-    """HEAD's commit, with "+dirty" when tracked files differ from it; "unknown" outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
-
-
-def _atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(obj, path: str | Path) -> None:
-    """JSON with sorted keys and a final newline, written atomically."""
-    text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=True) + "\n"
-    _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
-
-
-def write_text(text: str, path: str | Path) -> None:
-    _atomic(Path(path), lambda tmp: Path(tmp).write_text(text))
-
-
-def save_figure(fig, path: str | Path) -> None:
-    """fig.savefig atomically (PNG, 150 dpi, no timestamp in the metadata)."""
-    _atomic(Path(path), lambda tmp: fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None}))
-
-
-def read_json(path: str | Path):
-    return json.loads(Path(path).read_text())

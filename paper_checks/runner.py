@@ -4,8 +4,8 @@
 
 The job imports the experiment's module (named in paper_checks/experiments.yaml), calls its
 `run(config, seed, cache, device)` and writes the metrics together with their provenance:
-the job's configuration and its SHA-256 (which aggregation checks), the token cache's
-checksum, the scale it ran at and the software/device it ran on.  This module and the
+the job's configuration and its SHA-256, the hash of the code that ran, the token
+cache's checksum (aggregation checks all three), the scale it ran at and the software/device it ran on.  This module and the
 experiment module are all that a measurement's rerun depends on (workflow/rules/common.smk
 hashes exactly these sources).
 """
@@ -17,7 +17,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from paper_checks.provenance import write_json
+from paper_checks.files import write_json
 from paper_checks.settings import config_hash, resolve
 
 log = logging.getLogger("paper_checks")
@@ -28,8 +28,11 @@ def job_config(section: dict, setting: str, device: str) -> dict:
     return {"experiment": resolve(section, setting), "device": device}
 
 
-def run_experiment(module: str, experiment: str, setting: str, seed: int, config: dict, tokens: str, output: str) -> None:
-    """Run module.run(config, seed, cache, device) and write its metrics with provenance."""
+def run_experiment(module: str, experiment: str, setting: str, seed: int, config: dict, code: str, tokens: str, output: str) -> None:
+    """Run module.run(config, seed, cache, device) and write its metrics with provenance.
+
+    `code` is the hash of the measurement's source (the rule's params), recorded so that
+    aggregation can refuse runs made by other code."""
     from holograd.data import load_token_cache
     from holograd.experiments.setup import resolve_device
 
@@ -46,6 +49,7 @@ def run_experiment(module: str, experiment: str, setting: str, seed: int, config
         "seed": int(seed),
         "config": config,
         "config_sha256": config_hash(config),
+        "code_sha256": code,
         "tokens": {"path": str(tokens), "sha256": cache.meta["sha256"]},
         "scale": scale,
         "environment": environment,

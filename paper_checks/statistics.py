@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from holograd.stats import mean_ci
+from paper_checks.stats import Estimate, mean_ci, worst_case
 from paper_checks.regions import Region
 from paper_checks.verdict import FAIL, decide
 
@@ -23,6 +23,10 @@ class Measurement:
     label: str
     details: dict = field(default_factory=dict)
     untestable: str | None = None
+    reduce: str = "mean"  # "mean": mean with Student-t CI; "worst": worst case (stats.worst_case)
+
+    def estimate(self) -> Estimate:
+        return worst_case(self.values) if self.reduce == "worst" else mean_ci(self.values)
 
 
 class SelectionError(LookupError):
@@ -30,25 +34,29 @@ class SelectionError(LookupError):
 
 
 def find_setting(data: dict, select: dict) -> tuple[str, dict]:
-    """The setting whose configuration has every value of select["where"]."""
+    """The one setting whose configuration has every value of select["where"].
+
+    No match, or more than one (a `where` too loose for the sweep), cannot be tested."""
     settings, where = data["settings"], select.get("where", {})
-    for name, s in settings.items():
-        if all(s["config"].get(k) == v for k, v in where.items()):
-            return name, s
-    have = {k: [s["config"].get(k) for s in settings.values()] for k in where}
-    raise SelectionError(f"the run has no setting with {', '.join(f'{k} = {v}' for k, v in where.items())} (it has {have})")
+    matches = [(name, s) for name, s in settings.items() if all(s["config"].get(k) == v for k, v in where.items())]
+    if len(matches) == 1:
+        return matches[0]
+    wanted = ", ".join(f"{k} = {v}" for k, v in where.items()) or "no condition"
+    if not matches:
+        have = {k: [s["config"].get(k) for s in settings.values()] for k in where}
+        raise SelectionError(f"the run has no setting with {wanted} (it has {have})")
+    raise SelectionError(f"{len(matches)} settings match {wanted} ({', '.join(n for n, _ in matches)}); name one in claims.yaml's select.where")
 
 
 def _pick(items: list[dict], key: str, wanted, what: str) -> dict:
-    """items[0] for "first"/"init", items[-1] for "last"/"largest", else the one with key == wanted."""
-    if wanted in ("first", "init"):
-        return items[0]
+    """items[-1] for "last"/"largest", the one with key == 0 for "init", else key == wanted."""
     if wanted in ("last", "largest"):
         return items[-1]
+    target = 0 if wanted == "init" else wanted
     for item in items:
-        if item[key] == wanted:
+        if item[key] == target:
             return item
-    raise SelectionError(f"the run has no {what} {wanted} (it has {[i[key] for i in items]})")
+    raise SelectionError(f"the run has no {what} {target} (it has {[i[key] for i in items]})")
 
 
 def c2_pairwise_cosine(data: dict, select: dict) -> Measurement:
@@ -102,13 +110,14 @@ def c8_reproducible(data: dict, select: dict) -> Measurement:
     return Measurement(
         values=diffs["verifier"]["per_seed"],
         seeds=exp["seeds"],
-        label=f"max |a - a*| over {exp['n_proofs_per_seed']} proofs per seed (same device)",
+        label=f"max |a - a*| over all {exp['n_proofs_per_seed']} x {len(exp['seeds'])} proofs (same device)",
+        reduce="worst",
         details={
             "max_abs_diff": {name: d["overall_max"] for name, d in diffs.items()},
             "median_abs_a": exp["median_abs_a"]["point"],
             "eps": exp["eps"],
             "recommended_eps": exp["recommended_eps"],
-            "cheaters": [{k: c[k] for k in ("p", "q", "m", "theory", "theory_in_ci", "false_rejections")} | {"rate": c["rate"]["point"]} for c in exp["cheaters"]],
+            "cheaters": [{k: c[k] for k in ("p", "q", "m", "invalid_per_step", "theory", "theory_in_ci", "false_rejections")} | {"rate": c["rate"]["point"]} for c in exp["cheaters"]],
         },
     )
 

@@ -9,7 +9,7 @@ import logging
 import os
 from pathlib import Path
 
-from paper_checks.provenance import read_json, write_text
+from paper_checks.files import read_json, write_text
 from paper_checks.verdict import NOT_RUN
 
 log = logging.getLogger("paper_checks")
@@ -35,7 +35,7 @@ def _link(path: str | Path, base: Path, text: str) -> str:
 
 def claims_table(claims: list[dict], verdicts: dict[str, dict], base: Path) -> list[str]:
     lines = [
-        "| claim | statement | expected (acceptance) | measured: mean [95% CI], seeds | verdict | reason | figure |",
+        "| claim | statement | expected (acceptance) | measured [95% CI], seeds | verdict | reason | figure |",
         "|---|---|---|---|---|---|---|",
     ]
     for c in claims:
@@ -50,13 +50,18 @@ def claims_table(claims: list[dict], verdicts: dict[str, dict], base: Path) -> l
     return lines
 
 
+def _each(value, spec: str = "") -> str:
+    """A scale value, or the values a sweep gives it joined by " / "."""
+    return " / ".join(format(v, spec) for v in value) if isinstance(value, list) else format(value, spec)
+
+
 def scale_table(data: dict, paper: dict) -> list[str]:
     s = data["scale"]
     matches = s["model"] == paper["model"] and s["corpus"] == paper["corpus"]
     return [
         "| model | D | dataset | tokenizer | batch × context | SGD steps | seeds | settings | device | paper's setting | matches |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| {s['model']} | {s['D']:,} | {s['corpus']} | {s['tokenizer']} | {s['batch_size']} × {s['block_size']} | {s['steps']} "
+        f"| {_each(s['model'])} | {_each(s['D'], ',')} | {s['corpus']} | {s['tokenizer']} | {_each(s['batch_size'])} × {_each(s['block_size'])} | {_each(s['steps'])} "
         f"| {len(s['seeds'])} ({', '.join(map(str, s['seeds']))}) | {', '.join(s['settings'])} | {', '.join(data['environment']['devices'])} "
         f"| {paper['model']} on {paper['corpus']} | {'yes' if matches else 'no'} |",
     ]
@@ -85,8 +90,12 @@ def _details(v: dict) -> list[str]:
             f"- Largest |a − a*| over all proofs: verifier (same device) {mx['verifier']:.3g}; verifier with another thread count {mx['verifier_threads']:.3g}; "
             f"backprop dot product {mx['backprop']:.3g}; float64 model {mx['float64']:.3g}.",
             f"- Median |a| = {d['median_abs_a']:.3g}, so ε = {d['eps']:g} is {d['eps'] / d['median_abs_a']:.3g}× a typical proof. Recommended ε (10× the largest honest cross-path difference, rounded up to a power of ten): {d['recommended_eps']:.0e}.",
-            "- Cheater catch rate vs 1 − (1 − p)^{qm}: "
-            + "; ".join(f"p = {c['p']:g}, q = {c['q']:g}: {c['rate']:.3f} vs {c['theory']:.3f} ({'within' if c['theory_in_ci'] else 'outside'} the 95% CI)" for c in d["cheaters"])
+            "- Cheater catch rate vs 1 − (1 − p)^{n_bad}, n_bad = round(q m) invalid proofs of m per step: "
+            + "; ".join(
+                f"p = {c['p']:g}, q = {c['q']:g} (n_bad = {c['invalid_per_step']} of {c['m']}): {c['rate']:.3f} vs {c['theory']:.3f} "
+                f"({'within' if c['theory_in_ci'] else 'outside'} the 95% CI)"
+                for c in d["cheaters"]
+            )
             + f". Honest proofs rejected: {sum(c['false_rejections'] for c in d['cheaters'])}.",
         ]
         return lines
@@ -95,14 +104,16 @@ def _details(v: dict) -> list[str]:
 
 def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], data: dict[str, dict], figures: dict[str, str], base: Path) -> str:
     """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file."""
-    commits = sorted({v["environment"]["git_commit"] for v in verdicts.values()})
+    measured_at = sorted({c for v in verdicts.values() for c in v["environment"]["git_commits"]})
+    judged_at = sorted({v["environment"]["verdict_git_commit"] for v in verdicts.values()})
     lines = [
         "# HoloGrad claim checks — results",
         "",
         "Written by `snakemake results/RESULTS_SUMMARY.md`; every number below is read from the verdict files in "
         "`results/claims/` and the data files in `results/data/`. Verdict rule (paper_checks/verdict.py): **PASS** if the "
-        "mean over seeds lies in the acceptance region, **FAIL** if its whole 95% CI lies outside, **INCONCLUSIVE** otherwise.",
-        f"Git commit: {', '.join(commits) or 'unknown'}.",
+        "mean over seeds (the worst case, for a claim about every value) lies in the acceptance region, **FAIL** if its whole 95% CI "
+        "lies outside, **INCONCLUSIVE** otherwise or with fewer than two seeds.",
+        f"Measured at git commit {', '.join(measured_at) or 'unknown'}; verdicts at {', '.join(judged_at) or 'unknown'}.",
         "",
         "## Verdicts",
         "",

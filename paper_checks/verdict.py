@@ -1,9 +1,11 @@
 """The verdict rule, the same for every claim.
 
 Given the per-seed values of a claim's statistic, the point estimate is their mean and the
-95 % confidence interval is Student's t interval (holograd.stats.mean_ci).  Then
+95 % confidence interval is Student's t interval (paper_checks.stats.mean_ci); for a claim
+that must hold for every value, the estimate is the worst case (paper_checks.stats.worst_case).
+Then
 
-    PASS          if the point estimate lies in the acceptance region;
+    PASS          if the point estimate lies in the acceptance region (and has a CI);
     FAIL          if the whole 95 % CI lies outside the region (all below or all above it);
     INCONCLUSIVE  otherwise: the point lies outside but the CI reaches into the region, the
                   CI is undefined (fewer than two seeds, a non-finite value), or the run
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import math
 
-from holograd.stats import Estimate
 from paper_checks.regions import Region
+from paper_checks.stats import Estimate
 
 PASS, FAIL, INCONCLUSIVE, NOT_RUN = "PASS", "FAIL", "INCONCLUSIVE", "NOT RUN"
 
@@ -33,10 +35,11 @@ def decide(estimate: Estimate, region: Region, untestable: str | None = None) ->
         return INCONCLUSIVE, f"the run cannot test the claim: {untestable}"
     if not math.isfinite(estimate.point):
         return INCONCLUSIVE, f"the point estimate is not finite ({estimate.point})"
+    if estimate.low is None or estimate.high is None:
+        where = "inside" if region.contains(estimate.point) else "outside"
+        return INCONCLUSIVE, f"the point estimate {estimate.point:.4g} lies {where} {region} but has no confidence interval (n = {estimate.n}; it needs at least two seeds)"
     if region.contains(estimate.point):
         return PASS, f"the point estimate {estimate.point:.4g} (n = {estimate.n}) lies in the acceptance region {region}"
-    if estimate.low is None or estimate.high is None:
-        return INCONCLUSIVE, f"the point estimate {estimate.point:.4g} lies outside {region} but has no confidence interval (n = {estimate.n})"
     if region.above(estimate.low):
         return FAIL, f"the whole 95% CI {_ci(estimate)} lies above the acceptance region {region}"
     if region.below(estimate.high):

@@ -15,7 +15,9 @@ from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS
 EXPERIMENTS = load_experiments()
 CLAIMS = {c["id"]: c for c in load_claims(experiments=EXPERIMENTS)}
 SCALE = {"model": "micro", "D": 1000, "corpus": "embedded", "tokenizer": "bpe", "vocab_size": 300, "block_size": 16, "batch_size": 8, "steps": 0}
-ENV = {"torch": "x", "python": "3", "device": "cpu (test)", "threads": 1}
+ENV = {"torch": "x", "python": "3", "device": "cpu (test)", "threads": 1, "git_commit": "abc"}
+CODE = "c0de" * 16  # the measurement code's hash that aggregation expects
+TOKENS = {"path": "tokens.pt", "sha256": "70" * 32}
 
 SECTIONS = {
     "e1_gradient_variability": {"model": "micro", "block_size": 16, "batch_size": 8, "n_batches": 4, "checkpoints": [0, 5], "sgd_lr": 0.5, "seeds": [0, 1, 2]},
@@ -46,19 +48,32 @@ def e6_metrics(max_diff):
     return {"proofs": proofs, "max_abs_diff": diffs, "median_abs_a": 0.015, "recommended_eps": 1e-7, "cheaters": cheaters}
 
 
-def plant(tmp_path, experiment, per_seed_metrics, section=None):
-    """Write planted run files with valid provenance and aggregate them; returns the data file."""
+def write_runs(tmp_path, experiment, per_seed_metrics, section=None, **fields) -> list[str]:
+    """Planted run files with valid provenance (fields override record entries).
+    per_seed_metrics: one metrics dict per seed, or {setting: [...]} to plant per setting."""
     section = section or SECTIONS[experiment]
     runs = []
     for setting in setting_names(section):
-        for seed, metrics in zip(section["seeds"], per_seed_metrics):
+        metrics_of_seeds = per_seed_metrics[setting] if isinstance(per_seed_metrics, dict) else per_seed_metrics
+        for seed, metrics in zip(section["seeds"], metrics_of_seeds):
             config = runner.job_config(section, setting, "cpu")
-            record = {"experiment": experiment, "setting": setting, "seed": seed, "config": config, "config_sha256": config_hash(config), "scale": SCALE, "environment": ENV, "metrics": metrics, "wall_seconds": 1.0}
+            record = {
+                "experiment": experiment, "setting": setting, "seed": seed, "config": config, "config_sha256": config_hash(config),
+                "code_sha256": CODE, "tokens": TOKENS, "scale": SCALE, "environment": ENV, "metrics": metrics, "wall_seconds": 1.0,
+            }  # fmt: skip
+            record.update({k: v(seed) if callable(v) else v for k, v in fields.items()})
             path = tmp_path / f"{setting}-seed{seed}.json"
             path.write_text(json.dumps(record))
             runs.append(str(path))
+    return runs
+
+
+def plant(tmp_path, experiment, per_seed_metrics, section=None):
+    """Planted run files aggregated by the real stage; returns the data file."""
+    section = section or SECTIONS[experiment]
+    runs = write_runs(tmp_path, experiment, per_seed_metrics, section)
     out = tmp_path / f"{experiment}.json"
-    aggregation.aggregate(EXPERIMENTS[experiment]["module"], experiment, section, "cpu", runs, str(out))
+    aggregation.aggregate(experiment, section, "cpu", CODE, runs, str(out))
     return out
 
 
@@ -107,11 +122,44 @@ def test_c6(tmp_path, rs, control, expected, words):
 
 @pytest.mark.parametrize(
     "diffs, expected",
-    [([0.0, 0.0, 0.0], PASS), ([1e-3, 2e-3, 1.5e-3], FAIL), ([1.2e-4, 0.5e-4, 1.9e-4], INCONCLUSIVE)],
+    [
+        ([0.0, 0.0, 0.0], PASS),
+        ([0.0, 5e-5, 0.0], PASS),
+        ([1e-3, 2e-3, 1.5e-3], FAIL),
+        # one seed over eps is a counterexample: the mean of the maxima (9.7e-5) would pass
+        ([0.0, 0.0, 2.9e-4], FAIL),
+    ],
 )
 def test_c8(tmp_path, diffs, expected):
     v = verdict_of(tmp_path, "C8", plant(tmp_path, "e6_pogp_verification", [e6_metrics(d) for d in diffs]))
     assert v["verdict"] == expected, v["reason"]
+    assert v["measured"]["point"] == max(diffs)
+
+
+def test_one_seed_is_inconclusive(tmp_path):
+    """A value inside the region but from one seed has no CI: INCONCLUSIVE, never PASS."""
+    section = {**SECTIONS["e1_gradient_variability"], "seeds": [0]}
+    v = verdict_of(tmp_path, "C2", plant(tmp_path, "e1_gradient_variability", [e1_metrics(0.07)], section))
+    assert v["verdict"] == INCONCLUSIVE and "at least two seeds" in v["reason"]
+
+
+def test_claims_read_the_selected_setting_of_a_sweep(tmp_path):
+    """C6 selects k = 16 from a sweep over k: planted k = 1 values would FAIL, k = 16 PASS.
+    Catches a rule that reads the first setting, or pools the sweep."""
+    section = {**SECTIONS["e5_unbiased_estimator"], "sweep": {"k": [1, 16]}}
+    planted = {"k-1": [e5_metrics(r, 0.25) for r in (2.0, 2.1, 1.9)], "k-16": [e5_metrics(r, 0.25) for r in (1.0, 0.98, 1.03)]}
+    v = verdict_of(tmp_path, "C6", plant(tmp_path, "e5_unbiased_estimator", planted, section))
+    assert v["verdict"] == PASS and v["details"]["k"] == 16 and v["measured"]["per_seed"] == [1.0, 0.98, 1.03]
+    # a where that matches both settings cannot be tested
+    v = verdict_of(tmp_path, "C6", tmp_path / "e5_unbiased_estimator.json", select={"where": {}, "draws": "largest"})
+    assert v["verdict"] == INCONCLUSIVE and "2 settings match" in v["reason"]
+
+
+def test_init_means_step_zero(tmp_path):
+    section = {**SECTIONS["e1_gradient_variability"], "checkpoints": [3, 5]}
+    metrics = {"checkpoints": [{**e1_metrics(0.07)["checkpoints"][1], "step": s} for s in (3, 5)]}
+    v = verdict_of(tmp_path, "C2", plant(tmp_path, "e1_gradient_variability", [metrics] * 3, section), select={"where": {"batch_size": 8}, "checkpoint": "init"})
+    assert v["verdict"] == INCONCLUSIVE and "no checkpoint at step 0" in v["reason"]
 
 
 def test_editing_the_region_changes_the_verdict(tmp_path):
@@ -125,7 +173,8 @@ def test_verdict_json_fields(tmp_path):
     for key in ("claim", "statement", "expected", "acceptance", "measured", "verdict", "reason", "figure", "data_files", "config", "scale", "environment", "wall_seconds"):
         assert key in v
     assert set(v["measured"]) >= {"point", "low", "high", "n", "per_seed"}
-    assert len(v["data_files"][0]["sha256"]) == 64 and "git_commit" in v["environment"]
+    assert len(v["data_files"][0]["sha256"]) == 64
+    assert v["environment"]["git_commits"] == ["abc"] and "verdict_git_commit" in v["environment"]
 
 
 def test_aggregate_refuses_runs_from_another_config(tmp_path):
@@ -133,7 +182,18 @@ def test_aggregate_refuses_runs_from_another_config(tmp_path):
     runs = [r["path"] for r in json.loads(data.read_text())["runs"]]
     changed = {**SECTIONS["e6_pogp_verification"], "eps": 1e-3}
     with pytest.raises(aggregation.ProvenanceError, match="different configuration"):
-        aggregation.aggregate(EXPERIMENTS["e6_pogp_verification"]["module"], "e6_pogp_verification", changed, "cpu", runs, str(tmp_path / "x.json"))
+        aggregation.aggregate("e6_pogp_verification", changed, "cpu", CODE, runs, str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_aggregate_refuses_runs_from_other_code_or_corpus(tmp_path):
+    section, out = SECTIONS["e6_pogp_verification"], str(tmp_path / "x.json")
+    runs = write_runs(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3)
+    with pytest.raises(aggregation.ProvenanceError, match="different measurement code"):
+        aggregation.aggregate("e6_pogp_verification", section, "cpu", "f" * 64, runs, out)
+    runs = write_runs(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3, tokens=lambda seed: {"path": "t.pt", "sha256": str(seed)})
+    with pytest.raises(aggregation.ProvenanceError, match="3 different token caches"):
+        aggregation.aggregate("e6_pogp_verification", section, "cpu", CODE, runs, out)
     assert not (tmp_path / "x.json").exists()
 
 
@@ -141,4 +201,4 @@ def test_aggregate_refuses_missing_seeds(tmp_path):
     data = plant(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3)
     runs = [r["path"] for r in json.loads(data.read_text())["runs"]][:2]
     with pytest.raises(aggregation.ProvenanceError, match="do not match"):
-        aggregation.aggregate(EXPERIMENTS["e6_pogp_verification"]["module"], "e6_pogp_verification", SECTIONS["e6_pogp_verification"], "cpu", runs, str(tmp_path / "x.json"))
+        aggregation.aggregate("e6_pogp_verification", SECTIONS["e6_pogp_verification"], "cpu", CODE, runs, str(tmp_path / "x.json"))

@@ -1,11 +1,11 @@
 """The verdict rule, acceptance regions and confidence intervals (paper_checks.verdict,
-paper_checks.regions, holograd.stats)."""
+paper_checks.regions, paper_checks.stats)."""
 
 import math
 
 import pytest
 
-from holograd.stats import Estimate, mean_ci, wilson_ci
+from paper_checks.stats import Estimate, mean_ci, wilson_ci
 from paper_checks.regions import Region
 from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS, decide
 
@@ -92,3 +92,18 @@ def test_figures_draw_the_verdicts_interval():
     assert (low, high) == (est.low, est.high)
     assert low < min(values) and high > max(values)
     assert t_interval([0.5]) == (0.5, 0.5)  # one seed: no interval, a bare point
+
+
+def test_json_files_are_strict(tmp_path):
+    """NaN or infinity would make a file that strict JSON readers reject: they become null,
+    and null reads back as a non-finite value (no CI) rather than crashing the statistics."""
+    import json
+
+    from paper_checks.files import read_json, write_json
+
+    write_json({"cos": math.nan, "x": [1.0, math.inf], "ok": 0.5}, tmp_path / "a.json")
+    text = (tmp_path / "a.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard constant {c}"))
+    data = read_json(tmp_path / "a.json")
+    assert data == {"cos": None, "x": [1.0, None], "ok": 0.5}
+    assert mean_ci([0.1, None, 0.2]).low is None

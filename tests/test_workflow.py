@@ -30,9 +30,12 @@ def snakemake(cwd, *args, check=True):
 
 
 def planned_outputs(cwd, *args) -> list[str]:
-    """The first output of every job a dry run would execute."""
-    out = snakemake(cwd, "-n", *args).stdout
-    return sorted(m.group(1).split(",")[0] for m in re.finditer(r"^\s+output: (.+)$", out, re.M))
+    """The first output of every job a dry run would execute ([] only if Snakemake says so)."""
+    result = snakemake(cwd, "-n", *args)
+    outputs = sorted(m.group(1).split(",")[0] for m in re.finditer(r"^\s+output: (.+)$", result.stdout, re.MULTILINE))
+    if not outputs:  # an empty list must mean "nothing to do", not a parser that stopped matching
+        assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-2000:]
+    return outputs
 
 
 def copy_repository(dest: Path) -> Path:
@@ -151,7 +154,12 @@ def _edited(path: Path, old: str, new: str):
 
 def test_claim_edit_reruns_only_that_claim(smoke_run):
     with _edited(smoke_run / "paper_checks" / "claims.yaml", 'acceptance: "[0.04, 0.10]"', 'acceptance: "[0.04, 0.12]"'):
-        assert planned_outputs(smoke_run, *SMOKE, TARGET) == ["results/RESULTS_SUMMARY.md", "results/claims/C2.json"]
+        # the claim, its experiment's figure (which draws the acceptance region) and the summary
+        assert planned_outputs(smoke_run, *SMOKE, TARGET) == [
+            "results/RESULTS_SUMMARY.md",
+            "results/claims/C2.json",
+            "results/figures/gradient_variability.png",
+        ]
 
 
 def test_experiment_config_edit_reruns_only_that_experiment(smoke_run):
@@ -173,10 +181,12 @@ def test_later_stage_edits_rerun_no_measurement(smoke_run):
     pc = smoke_run / "paper_checks"
     with _edited(pc / "summary.py", '"""', '"""Edited. '):
         assert planned_outputs(smoke_run, *SMOKE, TARGET) == ["results/RESULTS_SUMMARY.md"]
-    with _edited(pc / "aggregation.py", '"""', '"""Edited. '):
-        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
-    assert "results/data/e1_gradient_variability.json" in outputs and "results/claims/C8.json" in outputs
-    assert not [o for o in outputs if o.startswith(("results/runs/", "resources/"))]
+    # the confidence intervals, the seed summaries and the source hashing feed every later stage
+    for module in ("stats.py", "aggregates.py", "provenance.py"):
+        with _edited(pc / module, '"""', '"""Edited. '):
+            outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+        assert "results/data/e1_gradient_variability.json" in outputs and "results/claims/C8.json" in outputs, module
+        assert not [o for o in outputs if o.startswith(("results/runs/", "resources/"))], module
 
 
 def test_library_edits_rerun_the_experiments_that_import_them(smoke_run):

@@ -32,7 +32,6 @@ from holograd.derivatives import flat_grad
 from holograd.experiments.setup import environment, scale, train_samples
 from holograd.models import build_model
 from holograd.params import ParamSpace
-from holograd.stats import mean_ci
 
 log = logging.getLogger(__name__)
 
@@ -122,24 +121,3 @@ def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> dict:
         "scale": scale(cfg, cache, space.dim, steps=checkpoints[-1]),
         "environment": environment(device),
     }
-
-
-def aggregate(runs: list[dict], cfg: dict) -> dict:
-    """Per setting and checkpoint: per-seed values and mean with 95 % CI of each statistic."""
-    settings = {}
-    for r in runs:
-        settings.setdefault(r["setting"], []).append(r)
-    out = {}
-    for setting, rs in settings.items():
-        rs = sorted(rs, key=lambda r: r["seed"])
-        steps = [c["step"] for c in rs[0]["metrics"]["checkpoints"]]
-        per_checkpoint = []
-        for k, step in enumerate(steps):
-            entry = {"step": step, "seeds": [r["seed"] for r in rs]}
-            for key in ("mean_pairwise_cosine", "variance_ratio", "loo_reconstruction_cosine", "grad_norm_mean"):
-                values = [r["metrics"]["checkpoints"][k][key] for r in rs]
-                entry[key] = {"per_seed": values, **mean_ci(values).as_dict()}
-            entry["pairwise_cosines"] = {str(r["seed"]): r["metrics"]["checkpoints"][k]["pairwise_cosines"] for r in rs}
-            per_checkpoint.append(entry)
-        out[setting] = {"sweep": rs[0]["sweep"], "checkpoints": per_checkpoint}
-    return {"settings": out}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+import subprocess
+from pathlib import Path
 
 import torch
 
@@ -38,12 +40,26 @@ def scale(cfg: dict, cache: TokenCache, dim: int, steps: int = 0) -> dict:
     }
 
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def git_commit(root: Path = REPOSITORY) -> str:
+    """HEAD's commit, with "+dirty" when tracked files differ from it; "unknown" outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def environment(device: torch.device) -> dict:
-    """torch version, device name and thread count of a job."""
+    """torch and Python versions, device name, thread count and git commit of a job."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})"
     return {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": name,
         "threads": torch.get_num_threads(),
+        "git_commit": git_commit(),
     }

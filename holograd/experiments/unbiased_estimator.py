@@ -29,7 +29,6 @@ from holograd.derivatives import flat_grad
 from holograd.directions import derive_seeds, project, reconstruct
 from holograd.experiments.setup import environment, scale, train_samples
 from holograd.models import build_model
-from holograd.stats import mean_ci
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> dict:
         done = n
         point = {"draws": n, "directions": n * k, **errors(total / n, g, n * k, cfg["control_scale"])}
         points.append(point)
-        eta = (time.perf_counter() - start) / (n * n) * (draws[-1] ** 2 - n * n) if n < draws[-1] else 0.0
+        eta = (time.perf_counter() - start) / n * (draws[-1] - n)  # cost grows linearly in N
         log.info("N = %d (%d directions): r = %.4f, control r = %.4f, eta %.0fs", n, n * k, point["estimator"]["r"], point["control"]["r"], eta)
     return {
         "grad_norm": float(g.norm()),
@@ -82,24 +81,3 @@ def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> dict:
         "scale": scale(cfg, cache, dim),
         "environment": environment(device),
     }
-
-
-def aggregate(runs: list[dict], cfg: dict) -> dict:
-    """Per setting (K) and draw count N: per-seed r, relative error and bias, with 95 % CIs."""
-    settings: dict[str, list[dict]] = {}
-    for r in runs:
-        settings.setdefault(r["setting"], []).append(r)
-    out = {}
-    for setting, rs in settings.items():
-        rs = sorted(rs, key=lambda r: r["seed"])
-        points = []
-        for i, p in enumerate(rs[0]["metrics"]["points"]):
-            entry = {"draws": p["draws"], "directions": p["directions"], "theory_relative_error": p["theory_relative_error"]}
-            for arm in ("estimator", "control"):
-                entry[arm] = {}
-                for key in ("r", "relative_error", "bias_along_g"):
-                    values = [r["metrics"]["points"][i][arm][key] for r in rs]
-                    entry[arm][key] = {"per_seed": values, **mean_ci(values).as_dict()}
-            points.append(entry)
-        out[setting] = {"sweep": rs[0]["sweep"], "k": rs[0]["config"]["experiment"]["k"], "seeds": [r["seed"] for r in rs], "points": points}
-    return {"control_scale": cfg["control_scale"], "settings": out}

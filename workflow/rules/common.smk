@@ -88,11 +88,7 @@ def run_code(wildcards):
     )
 
 
-def aggregate_code(wildcards):
-    """Hash of the sources an experiment's aggregation depends on."""
-    return source_hash(
-        EXPERIMENTS[wildcards.experiment]["module"], "paper_checks.aggregation"
-    )
+AGGREGATE_CODE = source_hash("paper_checks.aggregation")
 
 
 def experiment_section(wildcards):
@@ -105,6 +101,15 @@ def data_file_of_figure(wildcards):
 
 def experiment_of_figure(wildcards):
     return FIGURE_OF[wildcards.figure]
+
+
+def claims_of_figure(wildcards):
+    """The figure's claims as claims.yaml states them (expected values, acceptance regions)."""
+    return [
+        {k: c[k] for k in ("id", "expected", "acceptance")}
+        for c in ACTIVE_CLAIMS
+        if c["experiment"] == FIGURE_OF[wildcards.figure]
+    ]
 
 
 # --- claims and summary -----------------------------------------------------------------
@@ -124,9 +129,17 @@ def claim_data(wildcards):
     return f"results/data/{claim_entry(wildcards)['experiment']}.json"
 
 
+# Stages after the measurements, each hashing its own module's import closure.
 CLAIM_CODE = source_hash("paper_checks.evaluation")
 FIGURE_CODE = source_hash("paper_checks.figures")
 SUMMARY_CODE = source_hash("paper_checks.summary")
+
+
+localrules:
+    aggregate_experiment,
+    plot_experiment,
+    evaluate_claim,
+    write_summary,
 
 
 def summary_inputs():

@@ -34,8 +34,8 @@ rule aggregate_experiment:
     params:
         section=experiment_section,
         device=config["device"],
-        module=experiment_module,
-        code=aggregate_code,
+        run_code=run_code,
+        code=AGGREGATE_CODE,
     script:
         "../scripts/aggregate_experiment.py"
 
@@ -56,6 +56,7 @@ rule plot_experiment:
         "../envs/holograd.yaml"
     params:
         experiment=experiment_of_figure,
+        claims=claims_of_figure,
         code=FIGURE_CODE,
     script:
         "../scripts/plot_experiment.py"

@@ -1,13 +1,6 @@
 # Stage 5: results/RESULTS_SUMMARY.md, every claim (NOT RUN ones too) and every experiment.
 
 
-localrules:
-    aggregate_experiment,
-    plot_experiment,
-    evaluate_claim,
-    write_summary,
-
-
 rule write_summary:
     input:
         **summary_inputs(),

@@ -2,15 +2,15 @@
 
 import _project  # noqa: F401  (the repository on sys.path)
 
-from paper_checks.joblog import setup_logging
 from paper_checks.aggregation import aggregate
+from paper_checks.joblog import setup_logging
 
 setup_logging(snakemake.log[0])
 aggregate(
-    module=snakemake.params.module,
     experiment=snakemake.wildcards.experiment,
     section=snakemake.params.section,
     device=snakemake.params.device,
+    code=snakemake.params.run_code,
     runs=list(snakemake.input.runs),
     output=snakemake.output[0],
 )

@@ -2,8 +2,8 @@
 
 import _project  # noqa: F401  (the repository on sys.path)
 
-from paper_checks.joblog import setup_logging
 from paper_checks.evaluation import evaluate_claim
+from paper_checks.joblog import setup_logging
 
 setup_logging(snakemake.log[0])
 evaluate_claim(

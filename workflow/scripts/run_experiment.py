@@ -12,6 +12,7 @@ run_experiment(
     setting=snakemake.wildcards.setting,
     seed=int(snakemake.wildcards.seed),
     config=snakemake.params.config,
+    code=snakemake.params.code,
     tokens=snakemake.input.tokens,
     output=snakemake.output[0],
 )

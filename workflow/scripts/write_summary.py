@@ -9,11 +9,12 @@ from paper_checks.summary import write_summary
 
 setup_logging(snakemake.log[0])
 catalog = snakemake.params.catalog
+experiment_of_figure = {e["figure"]: key for key, e in catalog["experiments"].items()}
 write_summary(
     claims=catalog["claims"],
     experiments=catalog["experiments"],
     verdicts={Path(p).stem: p for p in snakemake.input.claims},
     data_files={Path(p).stem: p for p in snakemake.input.data},
-    figures={key: f"results/figures/{e['figure']}.png" for key, e in catalog["experiments"].items()},
+    figures={experiment_of_figure[Path(p).stem]: p for p in snakemake.input.figures},
     output=snakemake.output[0],
 )

@@ -42,8 +42,9 @@ class Estimate:
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
-    """Mean of the per-seed values and Student's t interval at `level`."""
-    xs = [float(v) for v in values]
+    """Mean of the per-seed values and Student's t interval at `level` (None, i.e. JSON null,
+    counts as a non-finite value)."""
+    xs = [math.nan if v is None else float(v) for v in values]
     n = len(xs)
     if n == 0:
         raise ValueError("mean_ci needs at least one value")
@@ -53,6 +54,19 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
     sd = math.sqrt(math.fsum((x - point) ** 2 for x in xs) / (n - 1))
     half = float(_scipy_stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return Estimate(point, point - half, point + half, n)
+
+
+def worst_case(values: Sequence[float]) -> Estimate:
+    """The largest value, as a degenerate interval [max, max]: for claims that must hold for
+    every value (e.g. every recomputed proof), where one exceedance is a counterexample and
+    averaging over seeds would hide it.  Undefined interval below two values, as mean_ci."""
+    xs = [math.nan if v is None else float(v) for v in values]
+    if not xs:
+        raise ValueError("worst_case needs at least one value")
+    top = max(xs) if all(math.isfinite(x) for x in xs) else math.nan
+    if len(xs) < 2 or not math.isfinite(top):
+        return Estimate(top, None, None, len(xs))
+    return Estimate(top, top, top, len(xs))
 
 
 def wilson_ci(successes: int, trials: int, level: float = LEVEL) -> Estimate:
