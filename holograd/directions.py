@@ -408,3 +408,38 @@ def reconstruct(
     for rows, cols, z in _stream(seed_keys(seeds, device), dim, chunk):
         out[cols] += coef[rows] @ z.to(work)
     return out.to(scalars.dtype)
+
+
+def project_reconstruct(
+    grad: Tensor,
+    seeds: Sequence[int] | Tensor,
+    *,
+    scale: float | None = None,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+) -> tuple[Tensor, Tensor]:
+    """(a, g_hat): the proofs a_j = <grad, v_j> and g_hat = (scale / K) sum_j a_j v_j, with
+    every direction generated once instead of twice.
+
+    The same quantities as `project` followed by `reconstruct` (up to float rounding: sums
+    run in another order), for a simulation in which one process plays both the workers and
+    the coordinator and nothing alters the scalars in between.  Directions are generated a
+    block of whole rows at a time (at most `chunk_elements` entries, at least one row), so a
+    row's norm is known before the row is used.
+    """
+    if grad.dim() != 1 or not grad.is_floating_point():
+        raise ValueError(f"project_reconstruct expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}")
+    dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
+    keys = seed_keys(seeds, grad.device)
+    k, work = len(keys), _work_dtype(grad.dtype)
+    factor = (float(dim) if scale is None else float(scale)) / k
+    g = grad.to(work)
+    scalars = torch.empty(k, dtype=torch.float64, device=grad.device)
+    out = torch.zeros(dim, dtype=work, device=grad.device)
+    for r0, r1 in _spans(k, max(1, chunk // dim)):
+        z = _gaussian_tile(keys[r0:r1], 0, dim, _SCRATCH)  # whole rows, float32
+        inv = _inverse_norm(_sumsq(z, _SCRATCH))
+        z = z.to(work)
+        a = (z @ g).to(torch.float64) * inv
+        scalars[r0:r1] = a
+        out += (a * inv * factor).to(work) @ z
+    return scalars.to(grad.dtype), out.to(grad.dtype)

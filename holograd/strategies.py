@@ -35,7 +35,7 @@ from holograd.aggregation import AGGREGATORS, aggregate, check_trim
 from holograd.byzantine import ATTACKS, attack, byzantine_indices, check_fraction
 from holograd.commitments import commit_batch, commit_params, step_seeds
 from holograd.derivatives import directional_derivative, flat_grad, lm_loss
-from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seed, project, random_directions, reconstruct
+from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seed, project, project_reconstruct, random_directions, reconstruct
 from holograd.estimators import cosine, variance_correction
 from holograd.params import ParamSpace
 
@@ -226,6 +226,11 @@ class HoloGradRandom(Strategy):
         batch = batches[0]
         seeds = self._proof_seeds(batches, t, self.k)
         loss, g = self._gradient(batch)
+        if self.proof_path == "backprop" and self.byzantine is None:  # nothing alters the scalars: one pass
+            _, g_hat = project_reconstruct(g, seeds, scale=self.scale, chunk_elements=self.chunk_elements)
+            if self.variance_correction:
+                g_hat *= variance_correction(self.k, self.dim)
+            return loss, g, g_hat
         if self.proof_path == "backprop":
             scalars, inv = project(g, seeds, chunk_elements=self.chunk_elements, return_inv_norms=True)
         else:

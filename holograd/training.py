@@ -7,7 +7,9 @@ progress in the log.
         every eval_every steps: held-out loss on fixed validation batches
 
 Every arm of a comparison that uses the same data_seed sees the same batches in the same
-order: worker w of step t always gets stream w.
+order: worker w of step t always gets stream w.  With `workers=N`, an arm that takes one
+batch per step (SGD, HoloGrad-Random, ADC) gets the union of the N workers' batches, so it
+sees exactly the data that Momentum-Centric's N workers see.
 """
 
 from __future__ import annotations
@@ -41,6 +43,18 @@ def eval_batches(samples: SampleSet, n_batches: int, batch_size: int, seed: int,
     return [samples.batch(batch_ids(seed, i, size, samples.n_samples, stream=EVAL_STREAM), device) for i in range(n_batches)]
 
 
+def step_batches(samples: SampleSet, per_step: int, t: int, *, batch_size: int, data_seed: int, workers: int | None = None, device=None) -> list[Batch]:
+    """The `per_step` batches of step t: worker w's batch is stream w.  With `workers` = N and
+    one batch per step, that batch is the union of the N workers' batches."""
+    streams = workers or per_step
+    ids = [batch_ids(data_seed, t, batch_size, samples.n_samples, stream=w) for w in range(streams)]
+    if per_step == streams:
+        return [samples.batch(i, device) for i in ids]
+    if per_step == 1:
+        return [samples.batch([i for worker in ids for i in worker], device)]
+    raise ValueError(f"a strategy taking {per_step} batches per step cannot share the data of {streams} workers")
+
+
 def train(
     strategy: Strategy,
     samples: SampleSet,
@@ -50,6 +64,7 @@ def train(
     data_seed: int,
     held_out: list[Batch] | None = None,
     eval_every: int = 0,
+    workers: int | None = None,
     device=None,
 ) -> list[dict]:
     """Run `steps` steps; returns one dict of StepMetrics per step (plus eval_loss when evaluated).
@@ -65,10 +80,7 @@ def train(
     start = time.perf_counter()
     for t in range(steps):
         eval_loss = mean_loss(strategy.model, held_out) if evaluate and t % eval_every == 0 else None
-        batches = [
-            samples.batch(batch_ids(data_seed, t, batch_size, samples.n_samples, stream=w), device)
-            for w in range(strategy.batches_per_step)
-        ]
+        batches = step_batches(samples, strategy.batches_per_step, t, batch_size=batch_size, data_seed=data_seed, workers=workers, device=device)
         record = strategy.step(batches, t).as_dict()
         if eval_loss is not None:
             record["eval_loss"] = eval_loss

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from holograd.data import SampleSet
@@ -33,6 +34,20 @@ def test_every_arm_sees_the_same_batches(make_model, train_samples, monkeypatch)
     # Momentum-Centric with 3 workers: worker 0 gets the same batches as the single-batch arms.
     train(make_strategy("momentum", make_model(), lr=0.1, n_workers=3), train_samples, steps=4, batch_size=4, data_seed=7)
     assert seen[0::3] == sgd and len(set(seen)) == 12
+
+
+def test_single_batch_arms_get_the_union_of_the_workers_batches(make_model, train_samples, monkeypatch):
+    """With workers=N, SGD sees per step exactly the samples Momentum-Centric's N workers see
+    (the fairness rule of E3/E7).  Catches a union that drops or repeats a worker, or that
+    takes another stream's batches."""
+    seen = _spy_batches(train_samples, monkeypatch)
+    train(make_strategy("momentum", make_model(), lr=0.1, n_workers=3), train_samples, steps=4, batch_size=4, data_seed=7)
+    workers = list(seen)
+    seen.clear()
+    train(make_strategy("sgd", make_model(), lr=0.1), train_samples, steps=4, batch_size=4, data_seed=7, workers=3)
+    assert seen == [workers[3 * t] + workers[3 * t + 1] + workers[3 * t + 2] for t in range(4)]
+    with pytest.raises(ValueError, match="cannot share the data of 3 workers"):
+        train(make_strategy("momentum", make_model(), lr=0.1, n_workers=2), train_samples, steps=1, batch_size=4, data_seed=7, workers=3)
 
 
 def test_held_out_loss_is_measured_at_start_intervals_and_end(make_model, token_cache, train_samples):
