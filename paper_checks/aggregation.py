@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 
 from paper_checks.aggregates import AGGREGATES
-from paper_checks.files import read_json, sha256_file, write_json
-from paper_checks.provenance import ProvenanceError
+from paper_checks.files import ProvenanceError, read_json, sha256_file, write_json
 from paper_checks.runner import job_config
 from paper_checks.settings import config_hash, resolve, setting_names, sweep_of
 

@@ -17,7 +17,11 @@ CLAIMS_FILE = HERE / "claims.yaml"
 EXPERIMENTS_FILE = HERE / "experiments.yaml"
 
 _CLAIM_FIELDS = {"id", "statement", "section", "experiment", "statistic", "expected", "acceptance", "select"}
+_OPTIONAL_CLAIM_FIELDS = {"part", "strict", "also_requires"}
+_PART_FIELDS = {"part", "statistic", "expected", "acceptance"}
+_OPTIONAL_PART_FIELDS = frozenset({"strict"})  # strict: PASS needs the whole 95 % CI inside the region
 _EXPERIMENT_FIELDS = {"id", "title", "module", "figure", "paper"}
+_OPTIONAL_EXPERIMENT_FIELDS = frozenset({"tuned"})  # tuned: true = a tuning job chooses its learning rates
 
 
 class CatalogError(ValueError):
@@ -31,14 +35,14 @@ def _read(path: Path):
         raise CatalogError(f"{path}: cannot be read as YAML ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
 
 
-def _check_fields(where: str, entry, fields: set[str]) -> None:
+def _check_fields(where: str, entry, fields: set[str], optional: frozenset[str] = frozenset()) -> None:
     if not isinstance(entry, dict):
         raise CatalogError(f"{where} must be a mapping, got {type(entry).__name__}")
-    missing, unknown = fields - entry.keys(), entry.keys() - fields
+    missing, unknown = fields - entry.keys(), entry.keys() - fields - optional
     if missing:
         raise CatalogError(f"{where} lacks field(s) {sorted(missing)}")
     if unknown:
-        raise CatalogError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(fields)}")
+        raise CatalogError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(fields | optional)}")
 
 
 def load_experiments(path: str | Path = EXPERIMENTS_FILE) -> dict[str, dict]:
@@ -47,7 +51,7 @@ def load_experiments(path: str | Path = EXPERIMENTS_FILE) -> dict[str, dict]:
     if not isinstance(entries, dict) or not entries:
         raise CatalogError(f"{path}: expected a mapping of experiment keys to entries")
     for key, entry in entries.items():
-        _check_fields(f"{path}: experiment {key!r}", entry, _EXPERIMENT_FIELDS)
+        _check_fields(f"{path}: experiment {key!r}", entry, _EXPERIMENT_FIELDS, _OPTIONAL_EXPERIMENT_FIELDS)
         if not str(entry["module"]).startswith("holograd.experiments."):
             raise CatalogError(f"{path}: experiment {key!r}: module must lie in holograd.experiments, got {entry['module']!r}")
     return entries
@@ -62,19 +66,29 @@ def load_claims(path: str | Path = CLAIMS_FILE, experiments: dict[str, dict] | N
     claims, seen = [], set()
     for i, entry in enumerate(doc["claims"]):
         where = f"{path}: claim {entry.get('id', f'#{i + 1}') if isinstance(entry, dict) else f'#{i + 1}'}"
-        _check_fields(where, entry, _CLAIM_FIELDS)
+        _check_fields(where, entry, _CLAIM_FIELDS, frozenset(_OPTIONAL_CLAIM_FIELDS))
         if entry["id"] in seen:
             raise CatalogError(f"{where}: duplicate claim id")
         seen.add(entry["id"])
         if entry["experiment"] not in experiments:
             raise CatalogError(f"{where}: unknown experiment {entry['experiment']!r}; known: {sorted(experiments)}")
-        if not isinstance(entry["expected"], (int, float)) or isinstance(entry["expected"], bool):
-            raise CatalogError(f"{where}: expected must be a number, got {entry['expected']!r}")
         if not isinstance(entry["select"], dict):
             raise CatalogError(f"{where}: select must be a mapping (use {{}} for none)")
-        try:
-            region = Region.parse(entry["acceptance"])
-        except ValueError as exc:
-            raise CatalogError(f"{where}: {exc}") from None
-        claims.append({**entry, "acceptance": str(entry["acceptance"]), "region": region})
+        extra = entry.get("also_requires", [])
+        if not isinstance(extra, list):
+            raise CatalogError(f"{where}: also_requires must be a list of parts")
+        for j, part in enumerate(extra):
+            _check_fields(f"{where}: also_requires #{j + 1}", part, _PART_FIELDS, _OPTIONAL_PART_FIELDS)
+        region = None
+        for part in [entry, *extra]:
+            label = f"{where}" + (f" part {part['part']}" if part.get("part") else "")
+            if not isinstance(part["expected"], (int, float)) or isinstance(part["expected"], bool):
+                raise CatalogError(f"{label}: expected must be a number, got {part['expected']!r}")
+            try:
+                parsed = Region.parse(part["acceptance"])
+            except ValueError as exc:
+                raise CatalogError(f"{label}: {exc}") from None
+            part["acceptance"] = str(part["acceptance"])
+            region = region or parsed
+        claims.append({**entry, "region": region})
     return claims

@@ -16,49 +16,77 @@ import logging
 import time
 
 from holograd.experiments.setup import git_commit
-from paper_checks.stats import Estimate
 from paper_checks.figures import plot_verdict
 from paper_checks.files import read_json, sha256_file, write_json
 from paper_checks.regions import Region
 from paper_checks.statistics import STATISTICS, Measurement, SelectionError
-from paper_checks.verdict import decide
+from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS, decide
 
 log = logging.getLogger("paper_checks")
 
 
-def evaluate(claim: dict, data: dict) -> tuple[Measurement, Estimate, str, str]:
-    """(Measurement, Estimate, verdict, reason) of a claim on its experiment's data."""
-    region = Region.parse(claim["acceptance"])
+def parts_of(claim: dict) -> list[dict]:
+    """The claim's parts: the top-level statistic first, then those under `also_requires`."""
+    first = {"part": claim.get("part", ""), "strict": claim.get("strict", False), **{k: claim[k] for k in ("statistic", "expected", "acceptance")}}
+    return [first, *claim.get("also_requires", [])]
+
+
+def combine(verdicts: list[str]) -> str:
+    """A claim with several parts passes only if every part passes, fails if any part fails."""
+    if FAIL in verdicts:
+        return FAIL
+    return PASS if all(v == PASS for v in verdicts) else INCONCLUSIVE
+
+
+def evaluate(claim: dict, data: dict) -> list[dict]:
+    """Per part of the claim: its Measurement, Estimate, verdict and reason."""
+    parts = parts_of(claim)
     statistic = STATISTICS.get(claim["id"])
     if statistic is None:
         raise KeyError(f"claim {claim['id']} has no statistic in paper_checks/statistics.py")
+    regions = [Region.parse(p["acceptance"]) for p in parts]
     try:
-        extra = {"region": region} if "region" in inspect.signature(statistic).parameters else {}
-        measurement = statistic(data, claim["select"], **extra)
+        extra = {"region": regions[0]} if "region" in inspect.signature(statistic).parameters else {}
+        measured = statistic(data, claim["select"], **extra)
     except SelectionError as exc:
-        measurement = Measurement(values=[float("nan")], seeds=[], label="not measured", untestable=str(exc))
-    estimate = measurement.estimate()
-    verdict, reason = decide(estimate, region, measurement.untestable)
-    return measurement, estimate, verdict, reason
+        measured = [Measurement(values=[float("nan")], seeds=[], label="not measured", untestable=str(exc))] * len(parts)
+    measured = measured if isinstance(measured, list) else [measured]
+    if len(measured) != len(parts):
+        raise ValueError(f"claim {claim['id']}: claims.yaml names {len(parts)} part(s), its statistic measures {len(measured)}")
+    results = []
+    for part, region, measurement in zip(parts, regions, measured):
+        estimate = measurement.estimate()
+        verdict, reason = decide(estimate, region, measurement.untestable, strict=bool(part.get("strict")))
+        results.append({**part, "measurement": measurement, "estimate": estimate, "verdict": verdict, "reason": reason})
+    return results
 
 
 def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, figure: str) -> None:
     """Write a claim's verdict JSON and its figure."""
     start = time.perf_counter()
     data = read_json(data_file)
-    measurement, estimate, verdict, reason = evaluate(claim, data)
+    results = evaluate(claim, data)
+    parts = [
+        {
+            **{k: r[k] for k in ("part", "statistic", "expected", "acceptance", "verdict", "reason")},
+            "strict": bool(r.get("strict")),
+            "measured": {"label": r["measurement"].label, "per_seed": r["measurement"].values, "seeds": r["measurement"].seeds, **r["estimate"].as_dict()},
+            "details": r["measurement"].details,
+        }
+        for r in results
+    ]
+    verdict = combine([p["verdict"] for p in parts])
+    reason = parts[0]["reason"] if len(parts) == 1 else "; ".join(f"part {p['part']}: {p['verdict']}, {p['reason']}" for p in parts)
     record = {
         "claim": claim["id"],
         "statement": claim["statement"],
         "section": claim["section"],
-        "statistic": claim["statistic"],
-        "expected": claim["expected"],
-        "acceptance": claim["acceptance"],
+        **{k: parts[0][k] for k in ("statistic", "expected", "acceptance", "measured")},
         "select": claim["select"],
-        "measured": {"label": measurement.label, "per_seed": measurement.values, "seeds": measurement.seeds, **estimate.as_dict()},
         "verdict": verdict,
         "reason": reason,
-        "details": measurement.details,
+        "details": {k: v for p in parts for k, v in p["details"].items()},
+        "parts": parts,
         "figure": str(figure),
         "experiment": {"key": claim["experiment"], "id": experiment["id"], "title": experiment["title"], "module": experiment["module"]},
         "data_files": [{"path": str(data_file), "sha256": sha256_file(data_file)}],
@@ -67,7 +95,7 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
         "scale": data["scale"],
         "environment": {**data["environment"], "verdict_git_commit": git_commit()},
     }
-    plot_verdict(record, region_text=claim["acceptance"], path=figure)
+    plot_verdict(record, path=figure)
     record["wall_seconds"] = {"runs_total": data["wall_seconds"]["runs_total"], "claim": round(time.perf_counter() - start, 3)}
     write_json(record, output)
     log.info("%s: %s (%s)", claim["id"], verdict, reason)

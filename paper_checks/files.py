@@ -17,6 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+class ProvenanceError(ValueError):
+    """A file was made from another configuration, corpus or code than the stage expects."""
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

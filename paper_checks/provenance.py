@@ -18,10 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("holograd", "paper_checks")
 
 
-class ProvenanceError(ValueError):
-    """A file was made from another configuration, corpus or code than the stage expects."""
-
-
 def _module_file(module: str, root: Path) -> Path | None:
     parts = module.split(".")
     if parts[0] not in PACKAGES:

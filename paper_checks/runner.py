@@ -1,5 +1,6 @@
 """Stage 2 of the pipeline: one measurement job, (experiment, setting, seed) -> a metrics file.
 
+    tune_experiment    -> results/tuning/<experiment>/<setting>.json   (training experiments)
     run_experiment     -> results/runs/<experiment>/<setting>/seed<seed>.json
 
 The job imports the experiment's module (named in paper_checks/experiments.yaml), calls its
@@ -17,7 +18,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from paper_checks.files import write_json
+from paper_checks.files import ProvenanceError, read_json, write_json
 from paper_checks.settings import config_hash, resolve
 
 log = logging.getLogger("paper_checks")
@@ -28,7 +29,39 @@ def job_config(section: dict, setting: str, device: str) -> dict:
     return {"experiment": resolve(section, setting), "device": device}
 
 
-def run_experiment(module: str, experiment: str, setting: str, seed: int, config: dict, code: str, tokens: str, output: str) -> None:
+def tune_experiment(module: str, experiment: str, setting: str, config: dict, code: str, tokens: str, output: str) -> None:
+    """Write module.tune(config, cache, device): each arm's learning rate, chosen on a seed of
+    its own, that every seed's job of this setting then uses."""
+    from holograd.data import load_token_cache
+    from holograd.experiments.setup import resolve_device
+
+    start = time.perf_counter()
+    cache = load_token_cache(tokens)
+    device = resolve_device(config["device"])
+    log.info("tuning %s %s on %s", experiment, setting, device)
+    tuned = importlib.import_module(module).tune(config["experiment"], cache, device)
+    record = {
+        "experiment": experiment,
+        "setting": setting,
+        "config_sha256": config_hash(config),
+        "code_sha256": code,
+        "tokens": {"path": str(tokens), "sha256": cache.meta["sha256"]},
+        "tuned": tuned,
+        "wall_seconds": round(time.perf_counter() - start, 3),
+    }
+    write_json(record, output)
+    log.info("wrote %s in %.1fs", output, record["wall_seconds"])
+
+
+def read_tuning(path: str, config: dict, code: str) -> dict:
+    """The tuned learning rates of a tuning file made from this job's config and code."""
+    record = read_json(path)
+    if record.get("config_sha256") != config_hash(config) or record.get("code_sha256") != code:
+        raise ProvenanceError(f"{path} was tuned for another configuration or code; delete it and rerun")
+    return record["tuned"]
+
+
+def run_experiment(module: str, experiment: str, setting: str, seed: int, config: dict, code: str, tokens: str, output: str, tuning: str | None = None) -> None:
     """Run module.run(config, seed, cache, device) and write its metrics with provenance.
 
     `code` is the hash of the measurement's source (the rule's params), recorded so that
@@ -41,7 +74,8 @@ def run_experiment(module: str, experiment: str, setting: str, seed: int, config
     cache = load_token_cache(tokens)
     device = resolve_device(config["device"])
     log.info("%s %s seed %d on %s: %s", experiment, setting, seed, device, config["experiment"])
-    metrics = experiment_module.run(config["experiment"], int(seed), cache, device)
+    extra = {"tuned": read_tuning(tuning, config, code)} if tuning else {}
+    metrics = experiment_module.run(config["experiment"], int(seed), cache, device, **extra)
     scale, environment = metrics.pop("scale"), metrics.pop("environment")
     record = {
         "experiment": experiment,
@@ -54,6 +88,7 @@ def run_experiment(module: str, experiment: str, setting: str, seed: int, config
         "scale": scale,
         "environment": environment,
         "metrics": metrics,
+        "tuned": extra.get("tuned"),
         "wall_seconds": round(time.perf_counter() - start, 3),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

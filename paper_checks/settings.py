@@ -21,7 +21,12 @@ def setting_names(section: dict) -> list[str]:
     (param, values), *rest = sweep.items()
     if rest:
         raise ValueError(f"a sweep varies one parameter, got {sorted(sweep)}")
-    return [f"{param}-{json.dumps(v)}" for v in values]
+    return [_name(param, v) for v in values]
+
+
+def _name(param: str, value) -> str:
+    """"k-16", "kd-0.001", "warm_start-random": a value as JSON, a string as itself."""
+    return f"{param}-{value if isinstance(value, str) else json.dumps(value)}"
 
 
 def resolve(section: dict, setting: str) -> dict:
@@ -31,10 +36,11 @@ def resolve(section: dict, setting: str) -> dict:
         if section.get("sweep"):
             raise ValueError("setting 'base' does not exist in a swept experiment")
         return cfg
-    param, _, value = setting.partition("-")
-    if param not in (section.get("sweep") or {}):
+    param = setting.partition("-")[0]
+    values = [v for v in (section.get("sweep") or {}).get(param, []) if _name(param, v) == setting]
+    if not values:
         raise ValueError(f"unknown setting {setting!r}; the settings are {setting_names(section)}")
-    cfg[param] = json.loads(value)
+    cfg[param] = values[0]
     return cfg
 
 

@@ -37,6 +37,10 @@ def _write_claims(tmp_path, mutate):
         (lambda c: c.update(expectd=0.07), "unknown field(s) ['expectd']"),
         (lambda c: c.update(expected="0.07"), "expected must be a number"),
         (lambda c: c.update(select=[1]), "select must be a mapping"),
+        # the first claim (C1) has a second part; its fields are checked the same way
+        (lambda c: c["also_requires"][0].update(acceptance="[0.03, 0.003]"), "part b: acceptance region '[0.03, 0.003]' is empty"),
+        (lambda c: c["also_requires"][0].pop("expected"), "also_requires #1 lacks field(s) ['expected']"),
+        (lambda c: c["also_requires"][0].update(strickt=True), "unknown field(s) ['strickt']"),
     ],
 )
 def test_bad_claims_are_one_line_errors(tmp_path, mutate, message):
@@ -58,6 +62,9 @@ def test_settings_of_a_sweep():
     section = {"k": 16, "draws": [1, 2], "seeds": [0, 1], "sweep": {"k": [1, 16]}}
     assert setting_names(section) == ["k-1", "k-16"]
     assert resolve(section, "k-1") == {"k": 1, "draws": [1, 2]}
+    words = {"seeds": [0], "sweep": {"warm_start": ["random", "none"]}}  # strings name settings as themselves
+    assert setting_names(words) == ["warm_start-random", "warm_start-none"]
+    assert resolve(words, "warm_start-none") == {"warm_start": "none"}
     assert sweep_of(section, "k-16") == {"k": 16}
     assert setting_names({"k": 3, "seeds": [0]}) == ["base"] and sweep_of({}, "base") == {}
     with pytest.raises(ValueError, match="unknown setting"):

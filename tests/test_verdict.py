@@ -67,7 +67,10 @@ REGION = Region.parse("[0.04, 0.10]")
         (Estimate(0.03, 0.01, 0.04, 3), REGION, INCONCLUSIVE, "reaches into"),  # closed end touched
         (Estimate(0.30, 0.30, 0.30, 3), Region.parse("[0.2, 0.3)"), FAIL, "above"),  # open end: 0.3 is outside
         (Estimate(0.50, None, None, 1), REGION, INCONCLUSIVE, "no confidence interval"),
-        (Estimate(float("nan"), None, None, 3), REGION, INCONCLUSIVE, "not finite"),
+        (Estimate(float("nan"), None, None, 3), REGION, INCONCLUSIVE, "not a number"),
+        # C1(b) reports "no K/D significant" as the interval (max K/D, inf]: inf must not be
+        # mistaken for a broken estimate (a decide() that rejected every non-finite would).
+        (Estimate(float("inf"), 0.1, float("inf"), 3), Region.parse("[0.003, 0.03]"), FAIL, "above"),
     ],
 )
 def test_decide(estimate, region, expected, words):

@@ -43,12 +43,17 @@ wildcard_constraints:
 # --- data -------------------------------------------------------------------------------
 
 
-def token_cache():
+def token_cache(vocab_size=None):
     """The token cache of the configured corpus (one file per dataset/tokenizer pair)."""
     data = config["data"]
     if data["corpus"] == "embedded":
-        return f"resources/tokens/embedded-bpe{data['vocab_size']}.pt"
+        return f"resources/tokens/embedded-bpe{vocab_size or data['vocab_size']}.pt"
     return "resources/tokens/wikitext2-gpt2.pt"
+
+
+def token_cache_of(wildcards):
+    """An experiment's token cache: its own vocab_size, if it sets one, else the data's."""
+    return token_cache(section(wildcards.experiment).get("vocab_size"))
 
 
 # --- experiments ------------------------------------------------------------------------
@@ -66,6 +71,16 @@ def run_files(wildcards):
         for setting in setting_names(s)
         for seed in s["seeds"]
     ]
+
+
+def run_inputs(wildcards):
+    """A measurement job reads the token cache, and its setting's tuning if it has one."""
+    inputs = {"tokens": token_cache_of(wildcards)}
+    if EXPERIMENTS[wildcards.experiment].get("tuned"):
+        inputs["tuning"] = (
+            f"results/tuning/{wildcards.experiment}/{wildcards.setting}.json"
+        )
+    return inputs
 
 
 def job_config(wildcards):
@@ -106,7 +121,7 @@ def experiment_of_figure(wildcards):
 def claims_of_figure(wildcards):
     """The figure's claims as claims.yaml states them (expected values, acceptance regions)."""
     return [
-        {k: c[k] for k in ("id", "expected", "acceptance")}
+        {k: c[k] for k in ("id", "expected", "acceptance", "also_requires") if k in c}
         for c in ACTIVE_CLAIMS
         if c["experiment"] == FIGURE_OF[wildcards.figure]
     ]

@@ -2,9 +2,29 @@
 # per experiment.  The experiment's module (paper_checks/experiments.yaml) does the work.
 
 
+rule tune_experiment:
+    input:
+        tokens=token_cache_of,
+    output:
+        "results/tuning/{experiment}/{setting}.json",
+    log:
+        "logs/tuning/{experiment}/{setting}.log",
+    benchmark:
+        "results/benchmarks/tuning/{experiment}/{setting}.tsv"
+    conda:
+        "../envs/holograd.yaml"
+    threads: 1
+    params:
+        config=job_config,
+        module=experiment_module,
+        code=run_code,
+    script:
+        "../scripts/tune_experiment.py"
+
+
 rule run_experiment:
     input:
-        tokens=token_cache(),
+        unpack(run_inputs),
     output:
         "results/runs/{experiment}/{setting}/seed{seed}.json",
     log:

@@ -14,5 +14,6 @@ run_experiment(
     config=snakemake.params.config,
     code=snakemake.params.code,
     tokens=snakemake.input.tokens,
+    tuning=snakemake.input.get("tuning"),
     output=snakemake.output[0],
 )

@@ -1,0 +1,17 @@
+"""Stage 2a: one (experiment, setting) tuning job: each arm's learning rate from its grid."""
+
+import _project  # noqa: F401  (the repository on sys.path)
+
+from paper_checks.joblog import setup_logging
+from paper_checks.runner import tune_experiment
+
+setup_logging(snakemake.log[0], snakemake.threads)
+tune_experiment(
+    module=snakemake.params.module,
+    experiment=snakemake.wildcards.experiment,
+    setting=snakemake.wildcards.setting,
+    config=snakemake.params.config,
+    code=snakemake.params.code,
+    tokens=snakemake.input.tokens,
+    output=snakemake.output[0],
+)
