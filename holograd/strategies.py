@@ -256,6 +256,11 @@ class HoloGradADC(HoloGradRandom):
     trains the codebook; "bootstrap": the first warm_steps steps are true-gradient SGD steps
     (not verifiable) and U starts from the SVD of their gradients; "none": ADC from step 0.
     The codebook learns from every g_hat after the warm start too (Oja step each step).
+
+    warm_lr: the learning rate of the warm-up steps (None: lr, one rate as in the paper).  A
+    warm-up step is a full-space step, random (||g_hat|| ~ sqrt(D/K) ||g||) or SGD, while an
+    ADC step moves in span(U) with scale r and captures only gamma of the gradient, so the
+    two phases may need rates orders of magnitude apart.
     """
 
     name = "adc"
@@ -273,9 +278,13 @@ class HoloGradADC(HoloGradRandom):
         normalize_update: bool = False,
         warm_start: str = "random",
         warm_steps: int = 0,
+        warm_lr: float | None = None,
         **kw,
     ):
         super().__init__(model, lr, k=k, **kw)
+        if warm_lr is not None and not warm_lr > 0:
+            raise ValueError(f"warm_lr must be > 0, got {warm_lr}")
+        self.warm_lr = lr if warm_lr is None else float(warm_lr)
         if warm_start not in ("random", "bootstrap", "none"):
             raise ValueError(f"unknown warm_start {warm_start!r}; choose random, bootstrap or none")
         if warm_steps < 0:
@@ -292,13 +301,13 @@ class HoloGradADC(HoloGradRandom):
         if t < self.warm_steps and self.warm_start == "bootstrap":
             loss, g = flat_grad(self.model, batches[0], self.space)
             self.history.append(g)
-            self._apply(g)
+            self.space.add_(g, alpha=-self.warm_lr)
             return self._metrics(t, loss.item(), g, g, scalars=self.dim, energy=self.codebook.captured_energy(g), phase="bootstrap")
         if t < self.warm_steps:  # random-direction warm-up
             loss, g, g_hat = self._random_update(batches, t)
             energy = self.codebook.captured_energy(g) if g is not None else None  # gamma_t of U_t, as below
             self.codebook.update(g_hat)
-            self._apply(g_hat)
+            self.space.add_(g_hat, alpha=-self.warm_lr)
             return self._metrics(t, loss, g, g_hat, scalars=self.k, energy=energy, phase="warmup")
         if self.history:  # end of the bootstrap: U from the gradient history
             self.codebook = DirectionCodebook.from_gradients(

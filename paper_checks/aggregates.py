@@ -9,6 +9,7 @@ depend on this code: changing how seeds are summarised reruns aggregation, not m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from paper_checks.stats import mean_ci, wilson_ci
@@ -94,9 +95,120 @@ def pogp_verification(runs: list[dict], cfg: dict) -> dict:
     }
 
 
+def _ratio(a: float | None, b: float | None) -> float:
+    return a / b if a is not None and b not in (None, 0) else math.nan
+
+
+def momentum_comparison(runs: list[dict], cfg: dict) -> dict:
+    """Per arm: per-seed loss decrease and alignment; per seed, the C3 and C4 ratios."""
+    out = {}
+    for setting, rs in _by_setting(runs).items():
+        arm_names = list(rs[0]["metrics"]["arms"])
+        arms = {}
+        for name in arm_names:
+            per = [r["metrics"]["arms"][name] for r in rs]
+            arms[name] = {
+                "lr": per[0]["lr"],
+                "loss_decrease": _seeds([p["loss_decrease"] for p in per]),
+                "alignment": _seeds([p["alignment"] for p in per]),
+                "curves": {str(r["seed"]): r["metrics"]["arms"][name]["curve"] for r in rs},
+                "stopped": [p["stopped"] for p in per if p["stopped"]],
+                **{k: per[0][k] for k in ("scalars_per_step", "scalars_per_worker_per_step", "bytes_per_step")},
+            }
+            arms[name]["loss_decrease_per_scalar"] = arms[name]["loss_decrease"]["point"] / per[0]["scalars_per_step"] if per[0]["scalars_per_step"] else None
+
+        def ratios(num: str, den: str, key: str) -> dict:
+            return _seeds([_ratio(r["metrics"]["arms"][num][key], r["metrics"]["arms"][den][key]) for r in rs])
+
+        out[setting] = {
+            "sweep": rs[0]["sweep"],
+            "seeds": [r["seed"] for r in rs],
+            "dim": rs[0]["metrics"]["dim"],
+            "random_alignment_theory": rs[0]["metrics"]["random_alignment_theory"],
+            "arms": arms,
+            "alignment_ratio": {m: ratios(m, "random_k1", "alignment") for m in ("momentum", "momentum_alg3")},
+            "decrease_ratio": {m: ratios(m, "sgd", "loss_decrease") for m in ("momentum", "momentum_alg3")},
+        }
+    return {"settings": out}
+
+
+def kd_ratio(runs: list[dict], cfg: dict) -> dict:
+    """Per K/D setting: alignment and its ratio to sqrt(K/D), loss decreases, per seed."""
+    out = {}
+    for setting, rs in _by_setting(runs).items():
+        m = [r["metrics"] for r in rs]
+        out[setting] = {
+            "sweep": rs[0]["sweep"],
+            "seeds": [r["seed"] for r in rs],
+            **{key: m[0][key] for key in ("kd", "k", "dim", "sqrt_kd", "cos_theory", "lr")},
+            "cos_mean": _seeds([x["cos_mean"] for x in m]),
+            "cos_ratio": _seeds([x["cos_mean"] / x["sqrt_kd"] for x in m]),
+            "loss_decrease": {arm: _seeds([x["loss_decrease"][arm] for x in m]) for arm in m[0]["loss_decrease"]},
+            "fraction_of_sgd": _seeds([x["fraction_of_sgd"] for x in m]),
+            "curves": {arm: {str(r["seed"]): r["metrics"]["curves"][arm] for r in rs} for arm in m[0]["curves"]},
+            "stopped": [f"seed {r['seed']} {arm}: {why}" for r in rs for arm, why in r["metrics"]["stopped"].items()],
+        }
+    return {"settings": dict(sorted(out.items(), key=lambda item: item[1]["kd"]))}
+
+
+def adc_energy(runs: list[dict], cfg: dict) -> dict:
+    """Per warm start and arm: per-seed gamma trend, loss decrease, and ADC-on minus ADC-off."""
+    out = {}
+    for setting, rs in _by_setting(runs).items():
+        names = list(rs[0]["metrics"]["arms"])
+        arms = {}
+        for name in names:
+            per = [r["metrics"]["arms"][name] for r in rs]
+            arms[name] = {
+                "lr": per[0]["lr"],
+                "loss_decrease": _seeds([p["loss_decrease"] for p in per]),
+                "energy_trend": _seeds([p["energy_trend"] for p in per]),
+                "energy": {str(r["seed"]): r["metrics"]["arms"][name]["energy"] for r in rs},
+                "curves": {str(r["seed"]): r["metrics"]["arms"][name]["curve"] for r in rs},
+                "stopped": [p["stopped"] for p in per if p["stopped"]],
+            }
+            if name != "adc_off":
+                arms[name]["advantage_over_off"] = _seeds([p["loss_decrease"] - r["metrics"]["arms"]["adc_off"]["loss_decrease"] for p, r in zip(per, rs)])
+        out[setting] = {"sweep": rs[0]["sweep"], "seeds": [r["seed"] for r in rs], "warm_start": rs[0]["metrics"]["warm_start"], "dim": rs[0]["metrics"]["dim"], "arms": arms}
+    return {"settings": out}
+
+
+def byzantine(runs: list[dict], cfg: dict) -> dict:
+    """Per strategy: the (aggregator, attack, fraction) table of relative loss decreases over
+    seeds, and per aggregator the per-seed largest tolerated fraction."""
+    out = {}
+    for setting, rs in _by_setting(runs).items():
+        table = []
+        for i, row in enumerate(rs[0]["metrics"]["rows"]):
+            per = [r["metrics"]["rows"][i] for r in rs]
+            table.append(
+                {
+                    **{k: row[k] for k in ("aggregator", "attack", "fraction")},
+                    "relative": _seeds([p["relative"] for p in per]),
+                    "loss_decrease": _seeds([p["loss_decrease"] for p in per]),
+                    "tolerated": [p["tolerated"] for p in per],
+                    "stopped": [p["stopped"] for p in per if p["stopped"]],
+                }
+            )
+        aggs = list(rs[0]["metrics"]["largest_tolerated"])
+        out[setting] = {
+            "sweep": rs[0]["sweep"],
+            "seeds": [r["seed"] for r in rs],
+            "strategy": rs[0]["metrics"]["strategy"],
+            "lr": rs[0]["metrics"]["lr"],
+            "table": table,
+            "largest_tolerated": {agg: _seeds([r["metrics"]["largest_tolerated"][agg] for r in rs]) for agg in aggs},
+        }
+    return {"tolerance": cfg["tolerance"], "settings": out}
+
+
 AGGREGATES: dict[str, Callable[[list[dict], dict], dict]] = {
     "e1_gradient_variability": gradient_variability,
     "e5_unbiased_estimator": unbiased_estimator,
     "e6_pogp_verification": pogp_verification,
+    "e3_momentum_comparison": momentum_comparison,
+    "e2_kd_ratio": kd_ratio,
+    "e4_adc_energy": adc_energy,
+    "e7_byzantine": byzantine,
 }
 """Experiment key (paper_checks/experiments.yaml) -> its aggregation."""

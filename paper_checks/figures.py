@@ -130,47 +130,178 @@ def pogp_verification(data: dict, claims: dict[str, dict], path: str | Path) -> 
     _finish(fig, f"E6 PoGP verification — {_dims(scale)}", path)
 
 
+def _curves(arms: dict) -> pd.DataFrame:
+    """Held-out loss curves of every arm and seed, one row per (arm, seed, step)."""
+    return pd.DataFrame(
+        [{"arm": arm, "seed": seed, "step": step, "held-out loss": loss} for arm, a in arms.items() for seed, curve in a["curves"].items() for step, loss in curve if loss is not None]
+    )
+
+
+def momentum_comparison(data: dict, claims: dict[str, dict], path: str | Path) -> None:
+    """E3: held-out loss per arm (mean over seeds, 95% CI); alignment |cos(d, g)| per arm."""
+    exp, scale = data["experiment_data"], data["scale"]
+    setting = next(iter(exp["settings"].values()))
+    arms = setting["arms"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    sns.lineplot(_curves(arms), x="step", y="held-out loss", hue="arm", errorbar=t_interval, ax=axes[0])
+    axes[0].set(title="held-out loss (tuned learning rate per arm)")
+    rows = [{"arm": arm, "alignment": v} for arm, a in arms.items() if arm != "sgd" for v in a["alignment"]["per_seed"] if v is not None]
+    sns.pointplot(pd.DataFrame(rows), x="arm", y="alignment", errorbar=t_interval, linestyle="none", ax=axes[1])
+    axes[1].axhline(setting["random_alignment_theory"], c="grey", ls=":", lw=1, label=f"sqrt(2/(pi D)) = {setting['random_alignment_theory']:.2g}")
+    axes[1].set(yscale="log", ylabel="|cos(direction, g)| (mean over steps)", title="alignment of the projection direction")
+    ratio = setting["alignment_ratio"]["momentum"]["point"]
+    axes[1].legend(fontsize=7, title=f"momentum / random K=1 = {ratio:.3g}", title_fontsize=7)
+    axes[1].tick_params(axis="x", labelsize=7)
+    _finish(fig, f"E3 momentum vs random — {_dims(scale)}", path)
+
+
+def kd_ratio(data: dict, claims: dict[str, dict], path: str | Path) -> None:
+    """E2: cos(g_hat, g) against K/D with sqrt(K/D); loss decrease of Random-K against K/D."""
+    exp, scale = data["experiment_data"], data["scale"]
+    settings = list(exp["settings"].values())
+    rows, train = [], []
+    for s in settings:
+        rows += [{"K/D": s["kd"], "cos(g_hat, g)": v} for v in s["cos_mean"]["per_seed"]]
+        train += [{"K/D": s["kd"], "arm": "HoloGrad-Random", "held-out loss decrease": v} for v in s["loss_decrease"]["random"]["per_seed"] if v is not None]
+        train += [{"K/D": s["kd"], "arm": "full SGD", "held-out loss decrease": v} for v in s["loss_decrease"]["sgd"]["per_seed"] if v is not None]
+    kd = [s["kd"] for s in settings]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    sns.lineplot(pd.DataFrame(rows), x="K/D", y="cos(g_hat, g)", marker="o", errorbar=t_interval, ax=axes[0], label="measured")
+    axes[0].plot(kd, [s["sqrt_kd"] for s in settings], "k--", lw=1, label="sqrt(K/D)")
+    axes[0].plot(kd, [s["cos_theory"] for s in settings], c="grey", ls=":", lw=1, label="sqrt(K/(K+D-1))")
+    axes[0].set(xscale="log", yscale="log", title="alignment on fixed gradients")
+    axes[0].legend(fontsize=7)
+    sns.lineplot(pd.DataFrame(train), x="K/D", y="held-out loss decrease", hue="arm", marker="o", errorbar=t_interval, ax=axes[1])
+    axes[1].axhline(0, c="k", lw=0.8)
+    if "C1" in claims:
+        for part in [claims["C1"], *claims["C1"].get("also_requires", [])]:
+            if part.get("part") == "b":
+                region = Region.parse(part["acceptance"])
+                axes[1].axvspan(region.low, region.high, color=VERDICT_COLOURS["PASS"], alpha=0.15, label=f"C1 (b) acceptance {region}")
+    axes[1].set(xscale="log", title=f"training, {scale['steps']} steps, tuned learning rates")
+    axes[1].legend(fontsize=7)
+    _finish(fig, f"E2 K/D sweep — {_dims(scale)}", path)
+
+
+def adc_energy(data: dict, claims: dict[str, dict], path: str | Path) -> None:
+    """E4: captured energy gamma_t per rank and warm start; held-out loss ADC-on vs ADC-off."""
+    exp, scale = data["experiment_data"], data["scale"]
+    energy, curves = [], []
+    for setting in exp["settings"].values():
+        for arm, a in setting["arms"].items():
+            for seed, values in a["energy"].items():
+                energy += [{"warm start": setting["warm_start"], "rank": arm.removeprefix("adc_r"), "step": t, "gamma": v, "seed": seed} for t, v in enumerate(values)]
+            for seed, curve in a["curves"].items():
+                curves += [{"warm start": setting["warm_start"], "arm": arm, "step": t, "held-out loss": v} for t, v in curve if v is not None]
+    n = len(exp["settings"])
+    fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 7), squeeze=False)
+    for j, warm in enumerate(s["warm_start"] for s in exp["settings"].values()):
+        e = pd.DataFrame([r for r in energy if r["warm start"] == warm])
+        if not e.empty:  # mean over seeds only: a t band on a log axis reaches below 0 and hides the lines
+            ranks = sorted(e["rank"].unique(), key=int)
+            sns.lineplot(e, x="step", y="gamma", hue="rank", hue_order=ranks, errorbar=None, ax=axes[0, j])
+        axes[0, j].set(yscale="log", ylabel="gamma (mean over seeds)", title=f"captured energy, warm start: {warm}")
+        c = pd.DataFrame([r for r in curves if r["warm start"] == warm])
+        arms = sorted(c["arm"].unique(), key=lambda a: (a == "adc_off", int(a.removeprefix("adc_r")) if a != "adc_off" else 0))
+        sns.lineplot(c, x="step", y="held-out loss", hue="arm", hue_order=arms, errorbar=t_interval, ax=axes[1, j])
+        axes[1, j].set(title="held-out loss (ADC-off = random, same K)")
+    _finish(fig, f"E4 ADC captured energy — {_dims(scale)}", path)
+
+
+def byzantine(data: dict, claims: dict[str, dict], path: str | Path) -> None:
+    """E7: heatmap of loss decrease relative to the clean run, attack x fraction, per aggregator.
+
+    A cell whose runs stopped on a non-finite loss reads "diverged"; a panel whose clean run
+    did not learn (its CI reaches 0) says so, since its ratios then divide by noise."""
+    exp, scale = data["experiment_data"], data["scale"]
+    panels = [(s["strategy"], agg) for s in exp["settings"].values() for agg in s["largest_tolerated"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.6), squeeze=False)
+    for ax, (strategy, agg) in zip(axes[0], panels):
+        setting = next(s for s in exp["settings"].values() if s["strategy"] == strategy)
+        table = [r for r in setting["table"] if r["aggregator"] == agg]
+        rows = [
+            {"attack": r["attack"], "fraction": r["fraction"], "relative": r["relative"]["point"], "label": "diverged" if r["stopped"] else f"{r['relative']['point']:.2f}"}
+            for r in table
+            if r["attack"] != "none"
+        ]
+        frame = pd.DataFrame(rows)
+        grid = frame.pivot(index="attack", columns="fraction", values="relative").astype(float)
+        labels = frame.pivot(index="attack", columns="fraction", values="label")
+        sns.heatmap(grid, annot=labels, fmt="", vmin=0, vmax=1.2, cmap="RdYlGn", cbar=False, ax=ax, annot_kws={"fontsize": 7})
+        ax.set_facecolor("0.8")  # cells without a value (diverged runs) show grey; seaborn leaves them unlabelled
+        for i, attack in enumerate(grid.index):
+            for j, fraction in enumerate(grid.columns):
+                if math.isnan(grid.loc[attack, fraction]):
+                    ax.text(j + 0.5, i + 0.5, labels.loc[attack, fraction], ha="center", va="center", fontsize=7)
+        clean = next(r["loss_decrease"] for r in table if r["attack"] == "none")
+        learns = clean["low"] is not None and clean["low"] > 0
+        note = f"clean decrease {clean['point']:.3g}" + ("" if learns else " (not > 0: ratios are noise)")
+        tolerated = setting["largest_tolerated"][agg]["point"]
+        ax.set_title(f"{strategy}, {agg}\n{note}\nlargest tolerated f: {tolerated:.2g}", fontsize=8)
+    fig.text(0.5, -0.02, f"cells: held-out loss decrease / clean run's (mean over seeds); tolerated: >= {exp['tolerance']:g}", ha="center", fontsize=8)
+    _finish(fig, f"E7 Byzantine tolerance — {_dims(scale)}", path)
+
+
 FIGURES = {
     "e1_gradient_variability": gradient_variability,
     "e5_unbiased_estimator": unbiased_estimator,
     "e6_pogp_verification": pogp_verification,
+    "e3_momentum_comparison": momentum_comparison,
+    "e2_kd_ratio": kd_ratio,
+    "e4_adc_energy": adc_energy,
+    "e7_byzantine": byzantine,
 }
 
 
 # --- claims ---------------------------------------------------------------------------
 
 
-def plot_verdict(record: dict, region_text: str, path: str | Path) -> None:
-    """Per-seed values, the mean with its 95% CI, the acceptance region and the expected value."""
-    region = Region.parse(region_text)
-    m = record["measured"]
-    rows = [(m["label"], m["per_seed"], m)]
-    control = record["details"].get("negative_control")
-    if control:
-        rows.append((f"negative control (scale {control['scale']} D)", control["r"]["per_seed"], control["r"]))
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.8 * len(rows)))
-    finite = [v for _, vals, est in rows for v in [*vals, est.get("low"), est.get("high")] if v is not None and math.isfinite(v)]
-    finite.append(record["expected"])
-    finite += [x for x in (region.low, region.high) if math.isfinite(x)]
+def _verdict_axis(ax, part: dict, rows: list[tuple[str, list, dict]]) -> None:
+    """One part of a claim: per-seed values, estimate with CI, acceptance region, expected value."""
+    region = Region.parse(part["acceptance"])
+    finite = [v for _, vals, est in rows for v in [*vals, est.get("point"), est.get("low"), est.get("high")] if v is not None and math.isfinite(v)]
+    finite += [part["expected"], *(x for x in (region.low, region.high) if math.isfinite(x))]
     lo, hi = min(finite), max(finite)
     pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1e-6
     band_lo = region.low if math.isfinite(region.low) else lo - pad
     band_hi = region.high if math.isfinite(region.high) else hi + pad
     ax.axvspan(band_lo, band_hi, color=VERDICT_COLOURS["PASS"], alpha=0.15, label=f"acceptance {region}")
-    ax.axvline(record["expected"], c="k", ls="--", lw=1, label=f"expected {record['expected']:g}")
-    for y, (label, values, est) in enumerate(rows):
-        ax.plot(values, [y] * len(values), "o", c="grey", alpha=0.6, ms=4)
-        if est.get("low") is not None:
-            ax.errorbar([est["point"]], [y], xerr=[[est["point"] - est["low"]], [est["high"] - est["point"]]], fmt="D", c="k", capsize=4)
-        elif math.isfinite(est["point"]):
-            ax.plot([est["point"]], [y], "D", c="k")
+    ax.axvline(part["expected"], c="k", ls="--", lw=1, label=f"expected {part['expected']:g}")
+    for y, (_, values, est) in enumerate(rows):
+        ax.plot([v for v in values if v is not None], [y] * len([v for v in values if v is not None]), "o", c="grey", alpha=0.6, ms=4)
+        point, low, high = est.get("point"), est.get("low"), est.get("high")
+        if low is not None and high is not None and math.isfinite(high):
+            ax.errorbar([point], [y], xerr=[[point - low], [high - point]], fmt="D", c="k", capsize=4)
+        elif point is not None and math.isfinite(point):
+            ax.plot([point], [y], "D", c="k")
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlim(lo - pad, hi + pad)
     ax.legend(fontsize=7, loc="best")
-    ax.set_xlabel("per-seed values (dots), mean with 95% CI (diamond)")
+    verdict = part["verdict"]
+    title = f"part {part['part']}: {verdict}" if part["part"] else verdict
+    ax.set_title(title, fontsize=8, color=VERDICT_COLOURS.get(verdict, "k"))
+
+
+def plot_verdict(record: dict, path: str | Path) -> None:
+    """Per part of the claim: per-seed values (dots), the estimate with its 95% CI (diamond),
+    the acceptance region and the expected value; a negative control in its own row."""
+    parts = record["parts"]
+    all_rows = []
+    for part in parts:
+        m = part["measured"]
+        rows = [(m["label"], m["per_seed"], m)]
+        control = part["details"].get("negative_control")
+        if control:
+            rows.append((f"negative control (scale {control['scale']} D)", control["r"]["per_seed"], control["r"]))
+        all_rows.append(rows)
+    heights = [0.6 + 0.8 * len(rows) for rows in all_rows]
+    fig, axes = plt.subplots(len(parts), 1, figsize=(8, 0.6 + sum(heights)), gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, part, rows in zip(axes[:, 0], parts, all_rows):
+        _verdict_axis(ax, part, rows)
+    axes[-1, 0].set_xlabel("per-seed values (dots), estimate with 95% CI (diamond)")
     verdict = record["verdict"]
-    ax.set_title(f"{record['claim']}: {verdict}", color=VERDICT_COLOURS.get(verdict, "k"), fontweight="bold")
+    fig.suptitle(f"{record['claim']}: {verdict}", color=VERDICT_COLOURS.get(verdict, "k"), fontweight="bold")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)

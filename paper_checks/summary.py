@@ -29,6 +29,10 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
+def _part(part: dict) -> str:
+    return f"{part['part']}: " if part.get("part") else ""
+
+
 def _link(path: str | Path, base: Path, text: str) -> str:
     return f"[{text}]({os.path.relpath(path, base)})"
 
@@ -39,12 +43,15 @@ def claims_table(claims: list[dict], verdicts: dict[str, dict], base: Path) -> l
         "|---|---|---|---|---|---|---|",
     ]
     for c in claims:
+        parts = [c, *c.get("also_requires", [])]
+        expected = "; ".join(f"{_part(p)}{p['expected']:g} ({p['acceptance']})" for p in parts)
         v = verdicts.get(c["id"])
         if v is None:
-            lines.append(f"| {c['id']} | {_cell(c['statement'])} | {c['expected']:g} ({c['acceptance']}) | — | **{NOT_RUN}** | experiment `{c['experiment']}` is not in the configuration | — |")
+            lines.append(f"| {c['id']} | {_cell(c['statement'])} | {expected} | — | **{NOT_RUN}** | experiment `{c['experiment']}` is not in the configuration | — |")
             continue
+        measured = "; ".join(f"{_part(p)}{_measured(p['measured'])}" for p in v["parts"])
         lines.append(
-            f"| {c['id']} | {_cell(c['statement'])} | {c['expected']:g} ({c['acceptance']}) | {_measured(v['measured'])} "
+            f"| {c['id']} | {_cell(c['statement'])} | {expected} | {measured} "
             f"| **{v['verdict']}** | {_cell(v['reason'])} | {_link(v['figure'], base, c['id'])} |"
         )
     return lines
@@ -59,7 +66,7 @@ def scale_table(data: dict, paper: dict) -> list[str]:
     s = data["scale"]
     matches = s["model"] == paper["model"] and s["corpus"] == paper["corpus"]
     return [
-        "| model | D | dataset | tokenizer | batch × context | SGD steps | seeds | settings | device | paper's setting | matches |",
+        "| model | D | dataset | tokenizer | batch × context | steps | seeds | settings | device | paper's setting | matches |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {_each(s['model'])} | {_each(s['D'], ',')} | {s['corpus']} | {s['tokenizer']} | {_each(s['batch_size'])} × {_each(s['block_size'])} | {_each(s['steps'])} "
         f"| {len(s['seeds'])} ({', '.join(map(str, s['seeds']))}) | {', '.join(s['settings'])} | {', '.join(data['environment']['devices'])} "
@@ -75,6 +82,59 @@ def _details(v: dict) -> list[str]:
             f"- Mean pairwise cosine by checkpoint (step: value): {', '.join(f'{k}: {x:.4f}' for k, x in d['all_checkpoints'].items())}.",
             f"- Variance ratio ||E g_B − g_B||²/||g_B||² (plan: ≈ 0.93): {_measured(d['variance_ratio'])}.",
             f"- Leave-one-out reconstruction cosine (projection on the span of the other gradients): {_measured(d['loo_reconstruction_cosine'])}.",
+        ]
+    if cid == "C1":
+        training = d["training_by_kd"]
+        return [
+            "- Alignment by K/D (K; mean cos; √(K/D); √(K/(K+D−1))): "
+            + "; ".join(f"{kd}: K = {c['k']}, {_num(c['cos']['point'])}, {c['sqrt_kd']:.4g}, {c['theory']:.4g}" for kd, c in d["cos_by_kd"].items())
+            + ".",
+            "- Training by K/D (held-out loss decrease of HoloGrad-Random [95% CI]; of SGD; fraction of SGD's; tuned lr): "
+            + "; ".join(f"{kd}: {_measured(t['loss_decrease'])}; {_num(t['sgd']['point'])}; {_num(t['fraction_of_sgd']['point'])}; lr {t['lr']['random']:.3g}" for kd, t in training.items())
+            + ".",
+        ]
+    if cid == "C5":
+        lines = [
+            f"- Rank by rank ({d['warm_start']} warm start; γ trend, loss decrease ADC-on − ADC-off): "
+            + "; ".join(f"{arm.removeprefix('adc_r')}: {_measured(v['energy_trend'])}, {_measured(v['advantage_over_off'])}" for arm, v in d["by_rank"].items())
+            + "."
+        ]
+        lines.append("- Held-out loss decrease per arm: " + "; ".join(f"{arm} {_measured(v)} (lr {d['lr'][arm]:.3g})" for arm, v in d["loss_decrease"].items()) + ".")
+        return lines
+    if cid == "C7":
+        table = {}
+        for r in d["table"]:
+            table.setdefault(r["aggregator"], []).append(f"{r['attack']} f={r['fraction']:g}: {_num(r['relative'])}")
+        return [
+            f"- Clean run's held-out loss decrease ({d['aggregator']}): {_measured(d['clean_loss_decrease'])}.",
+            "- Largest tolerated fraction per aggregator: " + "; ".join(f"{agg} {_measured(v)}" for agg, v in d["largest_tolerated"].items()) + ".",
+            *[f"- {agg}, loss decrease relative to the clean run: " + "; ".join(rows) + "." for agg, rows in table.items()],
+            *[
+                f"- Setting {name} ({o['strategy']}, not read by the verdict): clean loss decrease "
+                + "; ".join(f"{agg} {_measured(v)}" for agg, v in o["clean_loss_decrease"].items())
+                + "; largest tolerated fraction "
+                + "; ".join(f"{agg} {_measured(v)}" for agg, v in o["largest_tolerated"].items())
+                + "."
+                for name, o in d.get("other_settings", {}).items()
+            ],
+        ]
+    if cid == "C3":
+        lines = [
+            f"- Alignment |cos(direction, g)|: {d['variant']} {_measured(d['alignment_momentum'])}; random K = 1 {_measured(d['alignment_random_k1'])} "
+            f"(theory for a uniform direction √(2/(πD)) = {d['random_alignment_theory']:.3g}, D = {d['D']:,})."
+        ]
+        if "predicted_for_paper" in d:
+            pp = d["predicted_for_paper"]
+            lines.append(f"- With this momentum alignment, the paper's `{pp['model']}` model (D = {pp['D']:,}) would give a ratio of {pp['ratio']:.3g}: the ratio measures D as much as momentum.")
+        return lines
+    if cid == "C4":
+        ld, comm = d["loss_decrease"], d["communication"]
+        return [
+            "- Held-out loss decrease per arm (tuned learning rate): " + "; ".join(f"{arm} {_measured(ld[arm])} (lr {d['lr'][arm]:g})" for arm in ld) + ".",
+            "- Communication per step (scalars; bytes; loss decrease per scalar): " + "; ".join(
+                f"{arm} {c['scalars_per_step']:,}; {c['bytes_per_step']:,} B; {_num(c['loss_decrease_per_scalar'])}" for arm, c in comm.items()
+            ) + ".",
+            "- Other reconstruction: " + "; ".join(f"{k}: {_measured(v)}" for k, v in d["decrease_ratio_other_variant"].items()) + ".",
         ]
     if cid == "C6":
         nc = d["negative_control"]
@@ -129,7 +189,9 @@ def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], dat
         lines += ["", f"Jobs: {len(d['runs'])}, {d['wall_seconds']['runs_total']:.0f} s of job time in all.", ""]
         for cid in ids:
             if cid in verdicts:
-                lines += [f"**{cid} — {verdicts[cid]['verdict']}.** {verdicts[cid]['measured']['label']}: {_measured(verdicts[cid]['measured'])}.", ""]
+                v = verdicts[cid]
+                parts = [f"{_part(p)}{p['measured']['label']}: {_measured(p['measured'])}" + (f" → {p['verdict']}" if len(v["parts"]) > 1 else "") for p in v["parts"]]
+                lines += [f"**{cid} — {v['verdict']}.** {'; '.join(parts)}.", ""]
                 lines += _details(verdicts[cid])
     return "\n".join(lines) + "\n"
 

@@ -202,3 +202,135 @@ def test_aggregate_refuses_missing_seeds(tmp_path):
     runs = [r["path"] for r in json.loads(data.read_text())["runs"]][:2]
     with pytest.raises(aggregation.ProvenanceError, match="do not match"):
         aggregation.aggregate("e6_pogp_verification", SECTIONS["e6_pogp_verification"], "cpu", CODE, runs, str(tmp_path / "x.json"))
+
+
+# --- the training experiments' claims -------------------------------------------------------
+
+TRAINING = {"block_size": 16, "batch_size": 2, "steps": 4, "eval_every": 2, "eval_batches": 2, "tune_steps": 2, "seeds": [0, 1, 2]}
+SECTIONS.update(
+    {
+        "e2_kd_ratio": {**TRAINING, "model": "micro", "kd": 0.01, "cos_draws": 2, "lr_grid": {"sgd": [1.0], "random": [1.0]}, "sweep": {"kd": [0.001, 0.003, 0.01, 0.03, 0.1]}},
+        "e3_momentum_comparison": {**TRAINING, "model": "micro", "n_workers": 4, "k_random": 8, "beta": 0.9, "cold_start_steps": 1, "lr_grid": {}},
+        "e4_adc_energy": {**TRAINING, "model": "micro", "k": 4, "ranks": [8, 32], "warm_start": "random", "warm_steps": 2, "alpha": 1e-3, "qr_every": 5, "lr_grid": {}},
+        "e7_byzantine": {
+            **TRAINING, "model": "micro", "strategy": "momentum", "n_workers": 10, "beta": 0.9, "cold_start_steps": 1, "fractions": [0, 0.1, 0.2, 0.3],
+            "attacks": ["sign_flip"], "taus": [0.1], "tolerance": 0.8, "lr_grid": {}, "sweep": {"strategy": ["momentum"]},
+        },
+    }
+)  # fmt: skip
+CURVE = [[0, 5.0], [4, 4.9]]
+
+
+def e2_metrics(kd_ratio, decreases):
+    """Planted E2 runs: per K/D setting, one metrics dict per seed.  cos = ratio * sqrt(K/D)."""
+    out = {}
+    for kd in SECTIONS["e2_kd_ratio"]["sweep"]["kd"]:
+        out[f"kd-{kd:g}"] = [
+            {
+                "kd": kd, "k": 10, "dim": 1000, "cosines": [r * kd**0.5], "cos_mean": r * kd**0.5, "sqrt_kd": kd**0.5, "cos_theory": kd**0.5,
+                "loss_decrease": {"random": d, "sgd": 0.5}, "fraction_of_sgd": d / 0.5, "curves": {"random": CURVE, "sgd": CURVE},
+                "lr": {"random": 0.01, "sgd": 1.0}, "stopped": {},
+            }
+            for r, d in zip(kd_ratio, decreases[kd])
+        ]  # fmt: skip
+    return out
+
+
+NOISE = [-0.01, 0.0, 0.01]  # loss decreases whose CI contains 0
+SIGNAL = [0.05, 0.06, 0.055]
+
+
+@pytest.mark.parametrize(
+    "ratios, significant_from, expected, words",
+    [
+        ([1.0, 0.98, 1.02], 0.01, PASS, "part a: PASS"),
+        ([1.0, 0.98, 1.02], 0.001, FAIL, "part b: FAIL"),  # significant at the grid's smallest: threshold <= 0.001
+        ([1.0, 0.98, 1.02], None, FAIL, "part b: FAIL"),  # nothing significant up to 0.1: threshold > 0.1
+        ([0.85, 0.95, 0.8], 0.01, INCONCLUSIVE, "part a: INCONCLUSIVE"),
+        ([0.5, 0.52, 0.49], 0.01, FAIL, "part a: FAIL"),
+    ],
+)
+def test_c1(tmp_path, ratios, significant_from, expected, words):
+    grid = SECTIONS["e2_kd_ratio"]["sweep"]["kd"]
+    decreases = {kd: SIGNAL if significant_from is not None and kd >= significant_from else NOISE for kd in grid}
+    v = verdict_of(tmp_path, "C1", plant(tmp_path, "e2_kd_ratio", e2_metrics(ratios, decreases)))
+    assert v["verdict"] == expected and words in v["reason"], v["reason"]
+    assert [p["part"] for p in v["parts"]] == ["a", "b"]
+    if significant_from == 0.01:
+        assert (v["parts"][1]["measured"]["low"], v["parts"][1]["measured"]["point"]) == (0.003, 0.01)
+
+
+def e3_metrics(momentum_alignment, random_alignment, momentum_decrease, sgd_decrease):
+    def arm(alignment, decrease, scalars):
+        return {"lr": 1.0, "curve": CURVE, "loss_decrease": decrease, "stopped": None, "alignment": alignment, "scalars_per_step": scalars, "scalars_per_worker_per_step": scalars / 4, "bytes_per_step": 4 * scalars}
+
+    arms = {
+        "random_k64": arm(0.01, 0.1, 8), "random_k1": arm(random_alignment, 0.01, 1), "momentum": arm(momentum_alignment, momentum_decrease, 4),
+        "momentum_alg3": arm(momentum_alignment, momentum_decrease / 2, 4), "sgd": arm(float("nan"), sgd_decrease, 4000),
+    }  # fmt: skip
+    return {"arms": arms, "dim": 1000, "random_alignment_theory": 0.025}
+
+
+@pytest.mark.parametrize(
+    "momentum, expected",
+    [([0.18, 0.17, 0.19], PASS), ([0.005, 0.006, 0.004], FAIL), ([0.04, 0.08, 0.1], INCONCLUSIVE)],
+)
+def test_c3(tmp_path, momentum, expected):
+    v = verdict_of(tmp_path, "C3", plant(tmp_path, "e3_momentum_comparison", [e3_metrics(m, 0.001, 0.35, 1.0) for m in momentum]))
+    assert v["verdict"] == expected, v["reason"]
+    assert v["measured"]["per_seed"] == pytest.approx([m / 0.001 for m in momentum])  # momentum over random K = 1, not K = 64
+    assert v["details"]["predicted_for_paper"]["D"] == 16_058_112
+
+
+@pytest.mark.parametrize(
+    "momentum_decrease, expected",
+    [([0.35, 0.34, 0.36], PASS), ([0.01, 0.02, 0.015], FAIL), ([0.2, 0.28, 0.36], INCONCLUSIVE)],
+)
+def test_c4(tmp_path, momentum_decrease, expected):
+    v = verdict_of(tmp_path, "C4", plant(tmp_path, "e3_momentum_comparison", [e3_metrics(0.1, 0.001, d, 1.0) for d in momentum_decrease]))
+    assert v["verdict"] == expected, v["reason"]
+    assert v["measured"]["per_seed"] == pytest.approx(momentum_decrease)  # Theorem 3's variant, over SGD's 1.0
+
+
+def e4_metrics(trend, advantage):
+    def arm(energy_trend, decrease):
+        return {"lr": 0.1, "curve": CURVE, "loss_decrease": decrease, "stopped": None, "energy": [0.1, 0.1 + energy_trend], "energy_trend": energy_trend}
+
+    return {"warm_start": "random", "dim": 1000, "arms": {"adc_r8": arm(-1.0, 0.0), "adc_r32": arm(trend, 0.2 + advantage), "adc_off": {**arm(float("nan"), 0.2), "energy": []}}}
+
+
+@pytest.mark.parametrize(
+    "trends, advantages, expected, words",
+    [
+        ([0.1, 0.12, 0.11], [0.05, 0.06, 0.04], PASS, "part a: PASS"),
+        ([-0.1, -0.12, -0.11], [0.05, 0.06, 0.04], FAIL, "part a: FAIL"),
+        ([0.1, 0.12, 0.11], [-0.05, -0.06, -0.04], FAIL, "part b: FAIL"),
+        # the mean trend is positive but its CI reaches below 0: part a is strict
+        ([0.1, -0.05, 0.02], [0.05, 0.06, 0.04], INCONCLUSIVE, "does not lie wholly inside"),
+    ],
+)
+def test_c5(tmp_path, trends, advantages, expected, words):
+    v = verdict_of(tmp_path, "C5", plant(tmp_path, "e4_adc_energy", [e4_metrics(t, a) for t, a in zip(trends, advantages)]))
+    assert v["verdict"] == expected and words in v["reason"], v["reason"]
+    assert v["parts"][0]["measured"]["per_seed"] == trends  # rank 32, not rank 8 (trend -1)
+
+
+def e7_metrics(largest, clean=0.5):
+    rows = [{"aggregator": "trimmed_0.1", "attack": "none", "fraction": 0.0, "loss_decrease": clean, "stopped": None, "relative": 1.0, "tolerated": True}]
+    rows += [{"aggregator": "trimmed_0.1", "attack": "sign_flip", "fraction": f, "loss_decrease": clean if f <= largest else 0.0, "stopped": None, "relative": 1.0 if f <= largest else 0.0, "tolerated": f <= largest} for f in (0.1, 0.2, 0.3)]
+    return {"strategy": "momentum", "lr": 1.0, "rows": rows, "largest_tolerated": {"trimmed_0.1": largest}, "dim": 1000}
+
+
+@pytest.mark.parametrize(
+    "largest, clean, expected, words",
+    [
+        ([0.2, 0.2, 0.2], 0.5, PASS, "lies in"),
+        ([0.3, 0.3, 0.3], 0.5, FAIL, "above"),  # tolerates 30 %: the claimed failure at 30 % does not happen
+        ([0.0, 0.0, 0.0], 0.5, FAIL, "below"),
+        ([0.1, 0.1, 0.3], 0.5, INCONCLUSIVE, "reaches into"),
+        ([0.2, 0.2, 0.2], 0.0, INCONCLUSIVE, "not significantly above 0"),  # a clean run that does not learn
+    ],
+)
+def test_c7(tmp_path, largest, clean, expected, words):
+    v = verdict_of(tmp_path, "C7", plant(tmp_path, "e7_byzantine", [e7_metrics(f, clean) for f in largest]))
+    assert v["verdict"] == expected and words in v["reason"], v["reason"]

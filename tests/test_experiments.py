@@ -128,3 +128,89 @@ def test_cuda_device_without_cuda_is_a_clear_error():
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         resolve_device("cuda")
     assert resolve_device("auto").type == "cpu"
+
+
+# --- the training experiments (E2, E3, E4, E7) ---------------------------------------------
+
+from holograd.experiments import adc_energy as e4  # noqa: E402
+from holograd.experiments import byzantine as e7  # noqa: E402
+from holograd.experiments import kd_ratio as e2  # noqa: E402
+from holograd.experiments import momentum_comparison as e3  # noqa: E402
+from holograd.experiments.arms import Bench  # noqa: E402
+
+TRAIN = {"model": "micro", "block_size": 16, "batch_size": 2, "steps": 3, "eval_every": 3, "eval_batches": 2, "tune_steps": 2}
+
+
+class ParabolaBench(Bench):
+    """A Bench whose tuning runs are a parabola in log10(lr) with its minimum at 0.3."""
+
+    def __init__(self):
+        self.calls = []
+
+    def final_loss(self, arm, lr, seed, steps):
+        self.calls.append(lr)
+        return math.inf if lr > 100 else (math.log10(lr) - math.log10(0.3)) ** 2
+
+
+def test_tuning_extends_a_grid_whose_best_rate_is_at_an_end():
+    """A grid far below the best rate must not clip the arm at its largest value: the search
+    walks on by the grid's ratio and finds the minimum (and says when it stopped at an end)."""
+    out = ParabolaBench().tune({"kind": "sgd"}, [0.001, 0.01, 0.1], seed=0, steps=1)
+    # 1.0 is tried beyond the grid and loses to 0.1 (0.3 lies between them, nearer 0.1 in log10)
+    assert out["lr"] == pytest.approx(0.1) and out["extended"] == [pytest.approx(1.0)] and not out["at_edge"]
+    flagged = ParabolaBench().tune({"kind": "sgd"}, [1e-9, 1e-8], seed=0, steps=1, max_extensions=2)
+    assert flagged["at_edge"] and flagged["lr"] == pytest.approx(1e-6)
+
+
+def test_e2_run(token_cache):
+    cfg = {**TRAIN, "kd": 0.01, "cos_draws": 2, "lr_grid": {"sgd": [0.5], "random": [1.0]}}
+    tuned = e2.tune(cfg, token_cache, CPU)
+    out = e2.run(cfg, 0, token_cache, CPU, tuned)
+    assert out["k"] == e2.directions_for(0.01, out["dim"]) == round(0.01 * out["dim"])
+    assert tuned["random"]["lr"] == pytest.approx(out["k"] / out["dim"])  # the random grid is in units of K/D
+    assert 0 < out["cos_mean"] < 1 and out["cos_theory"] == pytest.approx(math.sqrt(out["k"] / (out["k"] + out["dim"] - 1)))
+    assert set(out["loss_decrease"]) == {"random", "sgd"}
+
+
+def test_e3_arms_share_weights_and_data(token_cache):
+    """Every arm starts from the same held-out loss (same initial weights, same held-out
+    batches); Momentum-Centric sends one scalar per worker, SGD N x D."""
+    cfg = {**TRAIN, "n_workers": 3, "k_random": 4, "beta": 0.9, "cold_start_steps": 1}
+    tuned = {name: {"lr": 0.01} for name in e3.arms(cfg)}
+    out = e3.run(cfg, 0, token_cache, CPU, tuned)
+    starts = {a["curve"][0][1] for a in out["arms"].values()}
+    assert len(starts) == 1
+    assert out["arms"]["momentum"]["scalars_per_worker_per_step"] == 1
+    assert out["arms"]["sgd"]["scalars_per_step"] == 3 * out["dim"]
+    assert out["random_alignment_theory"] == pytest.approx(math.sqrt(2 / (math.pi * out["dim"])))
+
+
+@pytest.mark.parametrize("warm_start, warm_kind", [("random", "adc_off"), ("bootstrap", "warm_sgd")])
+def test_e4_tunes_the_warm_up_rate_apart_and_records_energy_every_step(token_cache, warm_start, warm_kind):
+    """An ADC arm's warm-up takes the rate tuned for its kind of full-space step (random with
+    the same K, or SGD), its ADC steps a rate of their own.  Catches a warm-up run at the ADC
+    rate (orders of magnitude off) or a warm_lr that the runs do not receive."""
+    cfg = {**TRAIN, "k": 2, "ranks": [4], "warm_start": warm_start, "warm_steps": 1, "alpha": 1e-3, "qr_every": 5,
+           "lr_grid": {"adc": [7.0], "random": [0.02], "sgd": [0.3]}}
+    tuned = e4.tune(cfg, token_cache, CPU)
+    assert tuned["adc_r4"]["lr"] == 7.0 and tuned["adc_r4"]["warm_lr"] == tuned[warm_kind]["lr"]
+    out = e4.run(cfg, 0, token_cache, CPU, tuned)
+    assert out["arms"]["adc_r4"]["warm_lr"] == tuned[warm_kind]["lr"] and out["arms"]["adc_off"]["warm_lr"] is None
+    assert len(out["arms"]["adc_r4"]["energy"]) == cfg["steps"] and all(0 <= g <= 1 + 1e-6 for g in out["arms"]["adc_r4"]["energy"])
+    assert out["arms"]["adc_off"]["energy"] == []
+    assert e4.trend([0.1, 0.2, 0.3, 0.4, 0.5]) == pytest.approx(0.4)
+
+
+def test_largest_tolerated_fraction():
+    def row(f, attack, ok):
+        return {"aggregator": "t", "attack": attack, "fraction": f, "tolerated": ok}
+
+    rows = [row(0.0, "none", True), row(0.1, "a", True), row(0.1, "b", True), row(0.2, "a", True), row(0.2, "b", False), row(0.3, "a", True), row(0.3, "b", True)]
+    assert e7.largest_tolerated(rows, "t", ["a", "b"]) == 0.1  # every attack, every fraction up to f
+    assert e7.largest_tolerated(rows, "t", ["a"]) == 0.3
+
+
+def test_e7_random_strategy_has_only_the_mean(token_cache):
+    cfg = {**TRAIN, "strategy": "random", "n_workers": 4, "beta": 0.9, "cold_start_steps": 1, "fractions": [0, 0.25], "attacks": ["sign_flip"], "taus": [0.1], "tolerance": 0.8}
+    out = e7.run(cfg, 0, token_cache, CPU, {"clean": {"lr": 1e-3}})
+    assert {r["aggregator"] for r in out["rows"]} == {"mean"} and len(out["rows"]) == 2

@@ -103,6 +103,19 @@ def test_adc_random_warmup_trains_the_codebook(make_model, make_batch):
     assert all(m.energy is not None for m in metrics)
 
 
+@pytest.mark.parametrize("warm_start", ["random", "bootstrap"])
+def test_adc_warm_up_steps_use_warm_lr_and_adc_steps_lr(make_model, make_batch, warm_start):
+    """The warm-up moves theta by warm_lr * g_hat, the ADC phase by lr * g_hat (update_norm
+    is ||g_hat||).  Catches a warm_lr that is ignored or that leaks into the ADC phase."""
+    model = make_model()
+    adc = make_strategy("adc", model, lr=0.3, warm_lr=0.01, k=4, rank=3, warm_start=warm_start, warm_steps=2)
+    for t in range(3):
+        before = _theta(model)
+        m = adc.step([make_batch(t)], t)
+        rate = 0.01 if t < 2 else 0.3
+        assert (before - _theta(model)).norm().item() == pytest.approx(rate * m.update_norm, rel=1e-4)
+
+
 def test_momentum_centric_moves_along_the_momentum_after_the_cold_start(make_model, make_batch):
     model = make_model()
     mc = make_strategy("momentum", model, lr=0.5, n_workers=3, beta=0.9, cold_start_steps=2)
@@ -161,6 +174,7 @@ def test_steps_are_deterministic(make_model, make_batch):
         ("momentum", dict(lr=0.1, n_workers=4, beta=1.0), "beta"),
         ("adc", dict(lr=0.1, k=2, rank=10**9), "rank"),
         ("adc", dict(lr=0.1, k=2, warm_start="magic"), "warm_start"),
+        ("adc", dict(lr=0.1, k=2, warm_steps=1, warm_lr=0.0), "warm_lr"),
     ],
 )
 def test_bad_strategy_options_are_rejected(make_model, name, options, message):

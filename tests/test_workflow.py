@@ -107,19 +107,28 @@ def test_unreachable_dataset_fails_in_one_line(tmp_path):
     assert not list((repo / "resources").rglob("*.pt"))
 
 
+CLAIMS = [f"C{i}" for i in range(1, 9)]
+DATA = ["e1_gradient_variability", "e2_kd_ratio", "e3_momentum_comparison", "e4_adc_energy", "e5_unbiased_estimator", "e6_pogp_verification", "e7_byzantine"]
+FIGURES = ["gradient_variability", "kd_ratio_sweep", "momentum_vs_random", "adc_captured_energy", "unbiased_estimator", "pogp_verification", "byzantine_tolerance"]
+
+
 def test_smoke_outputs(smoke_run):
     repo = smoke_run
     summary = (repo / TARGET).read_text()
-    for claim in ("C2", "C6", "C8"):
+    for claim in CLAIMS:
         verdict = json.loads((repo / "results" / "claims" / f"{claim}.json").read_text())
         assert verdict["verdict"] in (PASS, FAIL, INCONCLUSIVE)
         assert f"| {claim} |" in summary and (repo / verdict["figure"]).is_file()
         assert verdict["measured"]["n"] == 2 and verdict["data_files"][0]["sha256"]
-    for name in ("e1_gradient_variability", "e5_unbiased_estimator", "e6_pogp_verification"):
+    for name in DATA:
         assert (repo / "results" / "data" / f"{name}.json").is_file()
-    for name in ("gradient_variability", "unbiased_estimator", "pogp_verification"):
+    for name in FIGURES:
         assert (repo / "results" / "figures" / f"{name}.png").stat().st_size > 10_000
     assert list((repo / "results" / "benchmarks" / "runs").rglob("*.tsv"))
+    # every training setting's learning rates come from its own tuning job, recorded in the runs
+    tuning = json.loads((repo / "results" / "tuning" / "e3_momentum_comparison" / "base.json").read_text())
+    run = json.loads((repo / "results" / "runs" / "e3_momentum_comparison" / "base" / "seed0.json").read_text())
+    assert {name: t["lr"] for name, t in tuning["tuned"].items()} == {name: a["lr"] for name, a in run["metrics"]["arms"].items()}
     # properties that hold at any scale: same-device recomputation is exact, and the
     # wrong-scale control is rejected
     c8 = json.loads((repo / "results" / "claims" / "C8.json").read_text())
@@ -181,22 +190,32 @@ def test_later_stage_edits_rerun_no_measurement(smoke_run):
     pc = smoke_run / "paper_checks"
     with _edited(pc / "summary.py", '"""', '"""Edited. '):
         assert planned_outputs(smoke_run, *SMOKE, TARGET) == ["results/RESULTS_SUMMARY.md"]
-    # the confidence intervals, the seed summaries and the source hashing feed every later stage
-    for module in ("stats.py", "aggregates.py", "provenance.py"):
+    # the confidence intervals and the seed summaries feed every later stage
+    for module in ("stats.py", "aggregates.py"):
         with _edited(pc / module, '"""', '"""Edited. '):
             outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
         assert "results/data/e1_gradient_variability.json" in outputs and "results/claims/C8.json" in outputs, module
         assert not [o for o in outputs if o.startswith(("results/runs/", "resources/"))], module
 
 
+def _rerun_experiments(outputs: list[str]) -> set[str]:
+    return {o.split("/")[2] for o in outputs if o.startswith(("results/runs/", "results/tuning/"))}
+
+
 def test_library_edits_rerun_the_experiments_that_import_them(smoke_run):
     lib = smoke_run / "holograd"
-    with _edited(lib / "adc.py", '"""', '"""Edited. '):  # no experiment here uses the codebook
-        assert planned_outputs(smoke_run, *SMOKE, TARGET) == []
+    training = {"e2_kd_ratio", "e3_momentum_comparison", "e4_adc_energy", "e7_byzantine"}
+    with _edited(lib / "adc.py", '"""', '"""Edited. '):  # the strategies, hence every training experiment
+        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+    assert _rerun_experiments(outputs) == training
+    assert "results/claims/C5.json" in outputs and "results/claims/C2.json" not in outputs
     with _edited(lib / "pogp.py", '"""', '"""Edited. '):
         outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
-    assert {o.split("/")[2] for o in outputs if o.startswith("results/runs/")} == {"e6_pogp_verification"}
+    assert _rerun_experiments(outputs) == {"e6_pogp_verification"}
     assert "results/claims/C8.json" in outputs and "results/claims/C2.json" not in outputs
-    with _edited(lib / "directions.py", '"""', '"""Edited. '):  # E5 and E6 generate directions; E1 does not
+    with _edited(lib / "directions.py", '"""', '"""Edited. '):  # everything that generates directions; E1 does not
         outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
-    assert {o.split("/")[2] for o in outputs if o.startswith("results/runs/")} == {"e5_unbiased_estimator", "e6_pogp_verification"}
+    assert _rerun_experiments(outputs) == {"e5_unbiased_estimator", "e6_pogp_verification"} | training
+    with _edited(lib / "experiments" / "byzantine.py", '"""', '"""Edited. '):  # one experiment's module: that experiment
+        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+    assert _rerun_experiments(outputs) == {"e7_byzantine"} and "results/claims/C7.json" in outputs

@@ -1,0 +1,119 @@
+"""Arms of a training comparison: one strategy each, trained from the same weights on the same
+data, with a learning rate tuned from a grid.
+
+An arm is a dict from the config, e.g. {"kind": "random", "k": 64} or {"kind": "momentum",
+"n_workers": 8, "variant": "theorem3"}; `kind` picks the strategy of holograd.strategies
+and the other keys are its options.  Fairness, as the experiments need it:
+
+- same weights: every arm starts from build_model(preset, seed=seed);
+- same data: step t of every arm uses batch_ids(seed, t, ...) for worker streams 0..N-1, the
+  single-batch arms taking the union of the N workers' batches (holograd.training);
+- the loss is measured on fixed held-out batches of the validation split, at t = 0, every
+  eval_every steps and after the last step; an arm's progress is its loss decrease
+  L(theta_0) - L(theta_T) on those batches;
+- learning rates: each arm's rate is the one of its grid that reaches the lowest held-out
+  loss after a short run on a separate tuning seed (a diverged run counts as +inf); the grid
+  is extended while its best rate sits at an end (Bench.tune).  A
+  scale-corrected random-direction update has norm ~ sqrt(D/K) ||g||, so one shared rate
+  would be unfair to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+
+from holograd.data import SampleSet, TokenCache
+from holograd.models import build_model
+from holograd.strategies import SGD, Byzantine, HoloGradADC, HoloGradRandom, MomentumCentric, Strategy
+from holograd.training import eval_batches, train
+
+log = logging.getLogger(__name__)
+
+KINDS = {"sgd": SGD, "random": HoloGradRandom, "adc": HoloGradADC, "momentum": MomentumCentric}
+
+
+def make_strategy(arm: dict, model: torch.nn.Module, lr: float, seed: int, byzantine: Byzantine | None = None) -> Strategy:
+    """The strategy of an arm: KINDS[arm["kind"]] with the arm's other keys as options."""
+    options = {k: v for k, v in arm.items() if k != "kind"}
+    if arm["kind"] not in KINDS:
+        raise ValueError(f"unknown arm kind {arm['kind']!r}; choose one of {sorted(KINDS)}")
+    return KINDS[arm["kind"]](model, lr, seed=seed, byzantine=byzantine, **options)
+
+
+class Bench:
+    """What every arm of one comparison shares: preset, data, held-out batches, steps."""
+
+    def __init__(self, cfg: dict, cache: TokenCache, device: torch.device, workers: int | None = None):
+        self.cfg, self.device, self.workers = cfg, device, workers
+        self.vocab_size = cache.vocab_size
+        self.samples = SampleSet(cache.splits["train"], cfg["block_size"])
+        validation = SampleSet(cache.splits["validation"], cfg["block_size"])
+        self.held_out = eval_batches(validation, cfg["eval_batches"], cfg["batch_size"], seed=0, device=device)
+
+    def model(self, seed: int) -> torch.nn.Module:
+        return build_model(self.cfg["model"], self.vocab_size, self.cfg["block_size"], seed=seed, device=self.device)
+
+    def run(self, arm: dict, lr: float, seed: int, steps: int | None = None, byzantine: Byzantine | None = None) -> dict:
+        """Train one arm from the seed's initial weights; its curve and loss decrease."""
+        steps = self.cfg["steps"] if steps is None else steps
+        strategy = make_strategy(arm, self.model(seed), lr, seed, byzantine)
+        records = train(
+            strategy,
+            self.samples,
+            steps=steps,
+            batch_size=self.cfg["batch_size"],
+            data_seed=seed,
+            held_out=self.held_out,
+            eval_every=self.cfg["eval_every"],
+            workers=self.workers,
+            device=self.device,
+        )
+        curve = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
+        stopped = next((r["stopped"] for r in records if "stopped" in r), None)
+        first, last = curve[0][1], curve[-1][1]
+        decrease = first - last if stopped is None and math.isfinite(last) else math.nan
+        return {"lr": lr, "curve": curve, "loss_decrease": decrease, "stopped": stopped, "steps": [r for r in records if "loss" in r], "dim": strategy.dim}
+
+    def final_loss(self, arm: dict, lr: float, seed: int, steps: int) -> float:
+        """Held-out loss after `steps` steps at rate lr; +inf if the run diverged."""
+        result = self.run(arm, lr, seed, steps=steps)
+        loss = result["curve"][-1][1]
+        return loss if result["stopped"] is None and math.isfinite(loss) else math.inf
+
+    def tune(self, arm: dict, grid: list[float], seed: int, steps: int, max_extensions: int = 4) -> dict:
+        """The rate with the lowest held-out loss after `steps` steps on `seed`.
+
+        The grid is a starting point: while the best rate is at an end of the rates tried
+        and strictly better than its neighbour, the search goes one grid ratio further that
+        way (at most `max_extensions` times), so a grid in the wrong place is corrected
+        rather than silently clipping an arm.  A best rate still at an end is flagged."""
+        final = {lr: self.final_loss(arm, lr, seed, steps) for lr in sorted(grid)}
+        ratio = grid[-1] / grid[-2] if len(grid) > 1 and grid[-2] > 0 else 3.0
+        ratio = ratio if ratio > 1 else 1 / ratio if ratio < 1 else 3.0
+        extended = []
+        for _ in range(max_extensions if len(final) > 1 else 0):
+            rates = sorted(final)
+            best = min(rates, key=lambda lr: final[lr])
+            if best == rates[-1] and final[best] < final[rates[-2]] - 1e-9:
+                new = best * ratio
+            elif best == rates[0] and final[best] < final[rates[1]] - 1e-9:
+                new = best / ratio
+            else:
+                break
+            final[new] = self.final_loss(arm, new, seed, steps)
+            extended.append(new)
+        rates = sorted(final)
+        best = min(rates, key=lambda lr: final[lr])
+        at_edge = len(rates) > 1 and best in (rates[0], rates[-1]) and math.isfinite(final[best])
+        log.info("tuned %s: lr %g%s (held-out loss by lr: %s)", arm, best, " (at the end of the rates tried)" if at_edge else "", {lr: round(v, 4) for lr, v in sorted(final.items())})
+        return {
+            "lr": best,
+            "final_loss_by_lr": {f"{lr:g}": v for lr, v in sorted(final.items())},
+            "extended": extended,
+            "at_edge": at_edge,
+            "tune_steps": steps,
+            "tune_seed": seed,
+        }

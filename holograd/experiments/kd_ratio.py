@@ -1,0 +1,109 @@
+"""E2 — the ratio K/D of random directions to parameters (claim C1; HoloGrad §3, Corollary).
+
+One setting per value of K/D; K = max(1, round(K/D * D)) for the model's D (or one setting
+per K, when the config sweeps `k` itself; the K/D reached is recorded either way).
+
+(a) Alignment on fixed gradients: the true gradient g of one fixed minibatch at the initial
+    weights, and `cos_draws` independent estimates g_hat = (D/K) sum_j <g, v_j> v_j of it.
+    The Corollary predicts E cos(g_hat, g) ~ sqrt(K/D) for K << D; the closer form for any K
+    is sqrt(K / (K + D - 1)), reported beside it.
+(b) Training: HoloGrad-Random with that K against full SGD, same initial weights, same
+    batches, `steps` steps, each with its tuned learning rate; the held-out loss decrease of
+    each and their ratio.
+
+Learning rates: SGD's grid is absolute; HoloGrad-Random's is in units of K/D (the rate is
+grid value x K/D), because the estimator's update has norm ~ sqrt(D/K) ||g|| and the best
+rate of a noisy descent direction scales like K/D times SGD's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+
+from holograd.data import TokenCache, batch_ids
+from holograd.derivatives import flat_grad
+from holograd.directions import derive_seeds, project, reconstruct
+from holograd.estimators import cosine
+from holograd.experiments.arms import Bench
+from holograd.experiments.setup import environment, scale
+from holograd.params import ParamSpace
+
+log = logging.getLogger(__name__)
+
+TUNE_SEED = 10_000
+"""The tuning runs' seed: their weights and batches are none of the measured seeds'."""
+
+GRADIENT_STREAM = 9
+"""Batch stream of the fixed minibatch whose gradient the alignment draws estimate."""
+
+
+def directions_for(kd: float, dim: int) -> int:
+    """K for a ratio K/D: the nearest integer, at least 1."""
+    return max(1, round(kd * dim))
+
+
+def k_of(cfg: dict, dim: int) -> int:
+    """K of a setting: `k` when the config gives K itself (the paper config's raw K list),
+    else from the ratio `kd`."""
+    return int(cfg["k"]) if cfg.get("k") else directions_for(cfg["kd"], dim)
+
+
+def arms(cfg: dict, dim: int) -> dict[str, dict]:
+    return {"random": {"kind": "random", "k": k_of(cfg, dim)}, "sgd": {"kind": "sgd"}}
+
+
+def rate_grid(cfg: dict, name: str, dim: int) -> list[float]:
+    """SGD's grid as given; HoloGrad-Random's in units of K/D."""
+    if name == "random":
+        k = k_of(cfg, dim)
+        return [lr * k / dim for lr in cfg["lr_grid"]["random"]]
+    return list(cfg["lr_grid"][name])
+
+
+def tune(cfg: dict, cache: TokenCache, device: torch.device) -> dict:
+    bench = Bench(cfg, cache, device)
+    dim = ParamSpace(bench.model(TUNE_SEED)).dim
+    return {name: bench.tune(arm, rate_grid(cfg, name, dim), TUNE_SEED, cfg["tune_steps"]) for name, arm in arms(cfg, dim).items()}
+
+
+def alignment(model: torch.nn.Module, batch, k: int, draws: int, seed: int) -> list[float]:
+    """cos(g_hat_K, g) of `draws` independent estimates of the gradient g of `batch`."""
+    space = ParamSpace(model)
+    _, g = flat_grad(model, batch, space)
+    out = []
+    for d in range(draws):
+        seeds = derive_seeds(f"e2.alignment.{d}", seed, k)
+        a, inv = project(g, seeds, return_inv_norms=True)
+        out.append(cosine(reconstruct(a, seeds, space.dim, inv_norms=inv), g))
+    return out
+
+
+def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict) -> dict:
+    bench = Bench(cfg, cache, device)
+    model = bench.model(seed)
+    dim = ParamSpace(model).dim
+    k = k_of(cfg, dim)
+    batch = bench.samples.batch(batch_ids(seed, 0, cfg["batch_size"], bench.samples.n_samples, stream=GRADIENT_STREAM), device)
+    cosines = alignment(model, batch, k, cfg["cos_draws"], seed)
+    log.info("K/D = %g (K = %d of D = %d): mean cos %.4f, sqrt(K/D) %.4f", k / dim, k, dim, sum(cosines) / len(cosines), math.sqrt(k / dim))
+    trained = {name: bench.run(arm, tuned[name]["lr"], seed) for name, arm in arms(cfg, dim).items()}
+    decrease = {name: t["loss_decrease"] for name, t in trained.items()}
+    return {
+        "kd": k / dim,  # the ratio reached (K is an integer)
+        "k": k,
+        "dim": dim,
+        "cosines": cosines,
+        "cos_mean": sum(cosines) / len(cosines),
+        "sqrt_kd": math.sqrt(k / dim),
+        "cos_theory": math.sqrt(k / (k + dim - 1)),
+        "loss_decrease": decrease,
+        "fraction_of_sgd": decrease["random"] / decrease["sgd"] if decrease["sgd"] else math.nan,
+        "curves": {name: t["curve"] for name, t in trained.items()},
+        "lr": {name: t["lr"] for name, t in trained.items()},
+        "stopped": {name: t["stopped"] for name, t in trained.items() if t["stopped"]},
+        "scale": scale(cfg, cache, dim, steps=cfg["steps"]),
+        "environment": environment(device),
+    }
