@@ -99,6 +99,20 @@ def _ratio(a: float | None, b: float | None) -> float:
     return a / b if a is not None and b not in (None, 0) else math.nan
 
 
+def _arm(rs: list[dict], name: str, statistics: tuple[str, ...], series: dict[str, str], same: tuple[str, ...] = ()) -> dict:
+    """One arm of a training comparison across the seeds' runs: its tuned rate(s), each of
+    `statistics` per seed with mean and 95 % CI, each of `series` (output key: run key) per
+    seed, the values in `same` (equal for every seed), and the runs that stopped early."""
+    per = [r["metrics"]["arms"][name] for r in rs]
+    return {
+        "lr": per[0]["lr"],
+        **{key: per[0][key] for key in same},
+        **{key: _seeds([p[key] for p in per]) for key in statistics},
+        **{out: {str(r["seed"]): p[key] for r, p in zip(rs, per)} for out, key in series.items()},
+        "stopped": [p["stopped"] for p in per if p["stopped"]],
+    }
+
+
 def momentum_comparison(runs: list[dict], cfg: dict) -> dict:
     """Per arm: per-seed loss decrease and alignment; per seed, the C3 and C4 ratios."""
     out = {}
@@ -106,16 +120,9 @@ def momentum_comparison(runs: list[dict], cfg: dict) -> dict:
         arm_names = list(rs[0]["metrics"]["arms"])
         arms = {}
         for name in arm_names:
-            per = [r["metrics"]["arms"][name] for r in rs]
-            arms[name] = {
-                "lr": per[0]["lr"],
-                "loss_decrease": _seeds([p["loss_decrease"] for p in per]),
-                "alignment": _seeds([p["alignment"] for p in per]),
-                "curves": {str(r["seed"]): r["metrics"]["arms"][name]["curve"] for r in rs},
-                "stopped": [p["stopped"] for p in per if p["stopped"]],
-                **{k: per[0][k] for k in ("scalars_per_step", "scalars_per_worker_per_step", "bytes_per_step")},
-            }
-            arms[name]["loss_decrease_per_scalar"] = arms[name]["loss_decrease"]["point"] / per[0]["scalars_per_step"] if per[0]["scalars_per_step"] else None
+            arm = _arm(rs, name, ("loss_decrease", "alignment"), {"curves": "curve"}, same=("scalars_per_step", "scalars_per_worker_per_step", "bytes_per_step"))
+            arm["loss_decrease_per_scalar"] = arm["loss_decrease"]["point"] / arm["scalars_per_step"] if arm["scalars_per_step"] else None
+            arms[name] = arm
 
         def ratios(num: str, den: str, key: str) -> dict:
             return _seeds([_ratio(r["metrics"]["arms"][num][key], r["metrics"]["arms"][den][key]) for r in rs])
@@ -158,17 +165,9 @@ def adc_energy(runs: list[dict], cfg: dict) -> dict:
         names = list(rs[0]["metrics"]["arms"])
         arms = {}
         for name in names:
-            per = [r["metrics"]["arms"][name] for r in rs]
-            arms[name] = {
-                "lr": per[0]["lr"],
-                "loss_decrease": _seeds([p["loss_decrease"] for p in per]),
-                "energy_trend": _seeds([p["energy_trend"] for p in per]),
-                "energy": {str(r["seed"]): r["metrics"]["arms"][name]["energy"] for r in rs},
-                "curves": {str(r["seed"]): r["metrics"]["arms"][name]["curve"] for r in rs},
-                "stopped": [p["stopped"] for p in per if p["stopped"]],
-            }
+            arms[name] = _arm(rs, name, ("loss_decrease", "energy_trend"), {"energy": "energy", "curves": "curve"}, same=("warm_lr",))
             if name != "adc_off":
-                arms[name]["advantage_over_off"] = _seeds([p["loss_decrease"] - r["metrics"]["arms"]["adc_off"]["loss_decrease"] for p, r in zip(per, rs)])
+                arms[name]["advantage_over_off"] = _seeds([r["metrics"]["arms"][name]["loss_decrease"] - r["metrics"]["arms"]["adc_off"]["loss_decrease"] for r in rs])
         out[setting] = {"sweep": rs[0]["sweep"], "seeds": [r["seed"] for r in rs], "warm_start": rs[0]["metrics"]["warm_start"], "dim": rs[0]["metrics"]["dim"], "arms": arms}
     return {"settings": out}
 

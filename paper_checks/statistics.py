@@ -187,7 +187,7 @@ def c1_kd_threshold(data: dict, select: dict) -> list[Measurement]:
     part_a = Measurement(
         values=[sum(s["cos_ratio"]["per_seed"][i] for s in within) / len(within) for i in range(len(seeds))] if within else [math.nan],
         seeds=seeds,
-        label=f"mean of cos / sqrt(K/D) over K/D in {[s['kd'] for s in within]}",
+        label=f"mean of cos / sqrt(K/D) over K/D in {{{', '.join(format(s['kd'], '.3g') for s in within)}}}",
         details={"cos_by_kd": {str(s["kd"]): {"k": s["k"], "cos": _estimate(s["cos_mean"]), "sqrt_kd": s["sqrt_kd"], "theory": s["cos_theory"]} for s in settings}},
         untestable=None if within else f"no K/D of the grid is <= {select.get('max_kd', 0.1)}",
     )
@@ -237,7 +237,7 @@ def c5_adc_learns(data: dict, select: dict) -> list[Measurement]:
         Measurement(
             values=arm["advantage_over_off"]["per_seed"], seeds=setting["seeds"],
             label=f"loss decrease ADC-on - ADC-off, rank {select['rank']}",
-            details={"loss_decrease": {a: _estimate(v["loss_decrease"]) for a, v in setting["arms"].items()}, "lr": {a: v["lr"] for a, v in setting["arms"].items()}},
+            details={"loss_decrease": {a: _estimate(v["loss_decrease"]) for a, v in setting["arms"].items()}, "lr": {a: v["lr"] for a, v in setting["arms"].items()}, "warm_lr": {a: v.get("warm_lr") for a, v in setting["arms"].items()}},
             untestable=untestable,
         ),
     ]  # fmt: skip
@@ -266,7 +266,7 @@ def c7_byzantine(data: dict, select: dict) -> Measurement:
     clean = next(r["loss_decrease"] for r in setting["table"] if r["aggregator"] == aggregator and r["attack"] == "none")
     untestable = None
     if clean["low"] is None or not clean["low"] > 0:  # "80 % of no progress" would be noise
-        untestable = f"the clean run's loss decrease {clean['point']:.3g} (95% CI low {clean['low']}) is not significantly above 0, so tolerance cannot be judged"
+        untestable = f"the clean run's loss decrease {clean['point']:.3g} (95% CI low {clean['low']:.3g}) is not significantly above 0, so tolerance cannot be judged"
     elif stopped:
         untestable = f"runs stopped early ({'; '.join(stopped)})"
     return Measurement(

@@ -74,6 +74,12 @@ def scale_table(data: dict, paper: dict) -> list[str]:
     ]
 
 
+def _warm(d: dict, arm: str) -> str:
+    """", warm-up lr x" for an ADC arm whose warm-up had a rate of its own."""
+    warm = d.get("warm_lr", {}).get(arm)
+    return f", warm-up lr {warm:.3g}" if warm is not None else ""
+
+
 def _details(v: dict) -> list[str]:
     d = v["details"]
     cid = v["claim"]
@@ -87,10 +93,10 @@ def _details(v: dict) -> list[str]:
         training = d["training_by_kd"]
         return [
             "- Alignment by K/D (K; mean cos; √(K/D); √(K/(K+D−1))): "
-            + "; ".join(f"{kd}: K = {c['k']}, {_num(c['cos']['point'])}, {c['sqrt_kd']:.4g}, {c['theory']:.4g}" for kd, c in d["cos_by_kd"].items())
+            + "; ".join(f"{float(kd):.3g}: K = {c['k']}, {_num(c['cos']['point'])}, {c['sqrt_kd']:.4g}, {c['theory']:.4g}" for kd, c in d["cos_by_kd"].items())
             + ".",
             "- Training by K/D (held-out loss decrease of HoloGrad-Random [95% CI]; of SGD; fraction of SGD's; tuned lr): "
-            + "; ".join(f"{kd}: {_measured(t['loss_decrease'])}; {_num(t['sgd']['point'])}; {_num(t['fraction_of_sgd']['point'])}; lr {t['lr']['random']:.3g}" for kd, t in training.items())
+            + "; ".join(f"{float(kd):.3g}: {_measured(t['loss_decrease'])}; {_num(t['sgd']['point'])}; {_num(t['fraction_of_sgd']['point'])}; lr {t['lr']['random']:.3g}" for kd, t in training.items())
             + ".",
         ]
     if cid == "C5":
@@ -99,7 +105,7 @@ def _details(v: dict) -> list[str]:
             + "; ".join(f"{arm.removeprefix('adc_r')}: {_measured(v['energy_trend'])}, {_measured(v['advantage_over_off'])}" for arm, v in d["by_rank"].items())
             + "."
         ]
-        lines.append("- Held-out loss decrease per arm: " + "; ".join(f"{arm} {_measured(v)} (lr {d['lr'][arm]:.3g})" for arm, v in d["loss_decrease"].items()) + ".")
+        lines.append("- Held-out loss decrease per arm: " + "; ".join(f"{arm} {_measured(v)} (lr {d['lr'][arm]:.3g}{_warm(d, arm)})" for arm, v in d["loss_decrease"].items()) + ".")
         return lines
     if cid == "C7":
         table = {}
@@ -184,7 +190,7 @@ def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], dat
             continue
         ids = [c["id"] for c in claims if c["experiment"] == key]
         d = data[key]
-        lines += ["", f"## {meta['id']} — {meta['title']} ({', '.join(ids)})", "", f"![{meta['title']}]({os.path.relpath(figures[key], base)})", ""]
+        lines += ([] if lines[-1] == "" else [""]) + [f"## {meta['id']} — {meta['title']} ({', '.join(ids)})", "", f"![{meta['title']}]({os.path.relpath(figures[key], base)})", ""]
         lines += scale_table(d, meta["paper"])
         lines += ["", f"Jobs: {len(d['runs'])}, {d['wall_seconds']['runs_total']:.0f} s of job time in all.", ""]
         for cid in ids:
@@ -192,8 +198,9 @@ def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], dat
                 v = verdicts[cid]
                 parts = [f"{_part(p)}{p['measured']['label']}: {_measured(p['measured'])}" + (f" → {p['verdict']}" if len(v["parts"]) > 1 else "") for p in v["parts"]]
                 lines += [f"**{cid} — {v['verdict']}.** {'; '.join(parts)}.", ""]
-                lines += _details(verdicts[cid])
-    return "\n".join(lines) + "\n"
+                details = _details(verdicts[cid])
+                lines += details + [""] if details else []
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def write_summary(claims: list[dict], experiments: dict, verdicts: dict[str, str], data_files: dict[str, str], figures: dict[str, str], output: str) -> None:

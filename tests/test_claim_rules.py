@@ -294,7 +294,7 @@ def test_c4(tmp_path, momentum_decrease, expected):
 
 def e4_metrics(trend, advantage):
     def arm(energy_trend, decrease):
-        return {"lr": 0.1, "curve": CURVE, "loss_decrease": decrease, "stopped": None, "energy": [0.1, 0.1 + energy_trend], "energy_trend": energy_trend}
+        return {"lr": 0.1, "warm_lr": 0.01, "curve": CURVE, "loss_decrease": decrease, "stopped": None, "energy": [0.1, 0.1 + energy_trend], "energy_trend": energy_trend}
 
     return {"warm_start": "random", "dim": 1000, "arms": {"adc_r8": arm(-1.0, 0.0), "adc_r32": arm(trend, 0.2 + advantage), "adc_off": {**arm(float("nan"), 0.2), "energy": []}}}
 
