@@ -1,6 +1,7 @@
 # Helpers of the workflow: config validation, the claim catalog, and functions that name
 # each rule's inputs and its slice of the configuration.
 
+import os
 import sys
 from pathlib import Path
 
@@ -91,6 +92,41 @@ def job_config(wildcards):
     }
 
 
+# What a tuning or measurement job asks its executor for (config `resources`, documented in
+# the schema): the built-in values, then `resources.default`, then the experiment's own keys.
+JOB_RESOURCES = {
+    "threads": 1,
+    "gpu": 0,
+    "gpu_model": "",
+    "mem_mb": 2000,
+    "disk_mb": 4000,
+    "runtime": 30,
+}
+
+
+def job_resources(experiment):
+    chosen = config.get("resources", {})
+    return {**JOB_RESOURCES, **chosen.get("default", {}), **chosen.get(experiment, {})}
+
+
+def job_threads(wildcards):
+    return job_resources(wildcards.experiment)["threads"]
+
+
+def job_resource(key):
+    """A resource as Snakemake takes it: a function of the job's wildcards."""
+
+    def of_job(wildcards):
+        return job_resources(wildcards.experiment)[key]
+
+    return of_job
+
+
+def job_mem_mb(wildcards, attempt):
+    """Memory grows with the attempt, so a retry after running out of memory can succeed."""
+    return job_resources(wildcards.experiment)["mem_mb"] * attempt
+
+
 def experiment_module(wildcards):
     return EXPERIMENTS[wildcards.experiment]["module"]
 
@@ -116,6 +152,15 @@ def data_file_of_figure(wildcards):
 
 def experiment_of_figure(wildcards):
     return FIGURE_OF[wildcards.figure]
+
+
+def figure_labels(wildcards):
+    """The report's labels of an experiment figure: which experiment, which claims it serves."""
+    key = FIGURE_OF[wildcards.figure]
+    return {
+        "experiment": f"{EXPERIMENTS[key]['id']}: {EXPERIMENTS[key]['title']}",
+        "claims": ", ".join(c["id"] for c in ACTIVE_CLAIMS if c["experiment"] == key),
+    }
 
 
 def claims_of_figure(wildcards):
@@ -148,17 +193,25 @@ def claim_data(wildcards):
 CLAIM_CODE = source_hash("paper_checks.evaluation")
 FIGURE_CODE = source_hash("paper_checks.figures")
 SUMMARY_CODE = source_hash("paper_checks.summary")
+CONFIG_CODE = source_hash("paper_checks.configuration")
 
 
+# Everything after the measurements is light and runs where Snakemake runs: a remote
+# executor never rents a machine for it.  So does the data preparation, which needs the
+# network once (the Hugging Face hub for WikiText-2); remote jobs get its token file as input.
 localrules:
+    prepare_embedded_tokens,
+    prepare_wikitext2_tokens,
     aggregate_experiment,
     plot_experiment,
     evaluate_claim,
+    write_config,
     write_summary,
 
 
 def summary_inputs():
     return {
+        "config": "results/config.yaml",
         "claims": [f"results/claims/{c['id']}.json" for c in ACTIVE_CLAIMS],
         "data": [f"results/data/{k}.json" for k in CONFIGURED],
         "figures": [

@@ -8,12 +8,21 @@ rule tune_experiment:
     output:
         "results/tuning/{experiment}/{setting}.json",
     log:
-        "logs/tuning/{experiment}/{setting}.log",
+        log="logs/tuning/{experiment}/{setting}.log",
+        # the benchmark file again, among the logs: executors that bring back only outputs
+        # and logs from a remote machine (Vast.ai's SSH transfer) bring it back too
+        benchmark="results/benchmarks/tuning/{experiment}/{setting}.tsv",
     benchmark:
         "results/benchmarks/tuning/{experiment}/{setting}.tsv"
     conda:
         "../envs/holograd.yaml"
-    threads: 1
+    threads: job_threads
+    resources:
+        gpu=job_resource("gpu"),
+        gpu_model=job_resource("gpu_model"),
+        mem_mb=job_mem_mb,
+        disk_mb=job_resource("disk_mb"),
+        runtime=job_resource("runtime"),
     params:
         config=job_config,
         module=experiment_module,
@@ -28,12 +37,21 @@ rule run_experiment:
     output:
         "results/runs/{experiment}/{setting}/seed{seed}.json",
     log:
-        "logs/runs/{experiment}/{setting}/seed{seed}.log",
+        log="logs/runs/{experiment}/{setting}/seed{seed}.log",
+        # the benchmark file again, among the logs: executors that bring back only outputs
+        # and logs from a remote machine (Vast.ai's SSH transfer) bring it back too
+        benchmark="results/benchmarks/runs/{experiment}/{setting}/seed{seed}.tsv",
     benchmark:
         "results/benchmarks/runs/{experiment}/{setting}/seed{seed}.tsv"
     conda:
         "../envs/holograd.yaml"
-    threads: 1
+    threads: job_threads
+    resources:
+        gpu=job_resource("gpu"),
+        gpu_model=job_resource("gpu_model"),
+        mem_mb=job_mem_mb,
+        disk_mb=job_resource("disk_mb"),
+        runtime=job_resource("runtime"),
     params:
         config=job_config,
         module=experiment_module,
@@ -68,7 +86,7 @@ rule plot_experiment:
             "results/figures/{figure}.png",
             caption="../report/experiment_figure.rst",
             category="Experiments",
-            labels={"figure": "{figure}"},
+            labels=figure_labels,
         ),
     log:
         "logs/figures/{figure}.log",

@@ -6,5 +6,6 @@ import sys
 from pathlib import Path
 
 ROOT = str(Path(__file__).resolve().parents[2])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+if ROOT in sys.path:  # first, ahead of any installed or other copy of the project
+    sys.path.remove(ROOT)
+sys.path.insert(0, ROOT)
