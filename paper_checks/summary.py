@@ -168,8 +168,9 @@ def _details(v: dict) -> list[str]:
     return []
 
 
-def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], data: dict[str, dict], figures: dict[str, str], base: Path) -> str:
-    """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file."""
+def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], data: dict[str, dict], figures: dict[str, str], base: Path, config_file: str | None = None) -> str:
+    """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file;
+    config_file: the configuration the run used (results/config.yaml), linked if given."""
     measured_at = sorted({c for v in verdicts.values() for c in v["environment"]["git_commits"]})
     judged_at = sorted({v["environment"]["verdict_git_commit"] for v in verdicts.values()})
     lines = [
@@ -179,7 +180,8 @@ def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], dat
         "`results/claims/` and the data files in `results/data/`. Verdict rule (paper_checks/verdict.py): **PASS** if the "
         "mean over seeds (the worst case, for a claim about every value) lies in the acceptance region, **FAIL** if its whole 95% CI "
         "lies outside, **INCONCLUSIVE** otherwise or with fewer than two seeds.",
-        f"Measured at git commit {', '.join(measured_at) or 'unknown'}; verdicts at {', '.join(judged_at) or 'unknown'}.",
+        f"Measured at git commit {', '.join(measured_at) or 'unknown'}; verdicts at {', '.join(judged_at) or 'unknown'}."
+        + (f" Configuration: [{os.path.relpath(config_file, base)}]({os.path.relpath(config_file, base)})." if config_file else ""),
         "",
         "## Verdicts",
         "",
@@ -203,7 +205,7 @@ def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], dat
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write_summary(claims: list[dict], experiments: dict, verdicts: dict[str, str], data_files: dict[str, str], figures: dict[str, str], output: str) -> None:
+def write_summary(claims: list[dict], experiments: dict, verdicts: dict[str, str], data_files: dict[str, str], figures: dict[str, str], output: str, config_file: str | None = None) -> None:
     """Stage 5 of the pipeline: write results/RESULTS_SUMMARY.md from the verdict and data files."""
     text = render(
         claims,
@@ -212,6 +214,8 @@ def write_summary(claims: list[dict], experiments: dict, verdicts: dict[str, str
         {key: read_json(p) for key, p in data_files.items()},
         figures,
         Path(output).parent,
+        config_file,
     )
     write_text(text, output)
     log.info("wrote %s", output)
+

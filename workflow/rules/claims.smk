@@ -6,13 +6,18 @@ rule evaluate_claim:
     input:
         data=claim_data,
     output:
-        verdict="results/claims/{claim}.json",
+        # In the report (snakemake --report): one category per claim, its figure and verdict.
+        verdict=report(
+            "results/claims/{claim}.json",
+            caption="../report/claim_verdict.rst",
+            category="{claim}",
+            labels={"claim": "{claim}", "file": "verdict (JSON)"},
+        ),
         figure=report(
             "results/claims/{claim}.png",
             caption="../report/claim_figure.rst",
-            category="Claims",
-            subcategory="{claim}",
-            labels={"claim": "{claim}"},
+            category="{claim}",
+            labels={"claim": "{claim}", "file": "figure"},
         ),
     log:
         "logs/claims/{claim}.log",

@@ -1,4 +1,24 @@
-# Stage 5: results/RESULTS_SUMMARY.md, every claim (NOT RUN ones too) and every experiment.
+# Stage 5: results/RESULTS_SUMMARY.md, every claim (NOT RUN ones too) and every experiment,
+# and the configuration the run used.
+
+
+rule write_config:
+    output:
+        report(
+            "results/config.yaml",
+            caption="../report/config.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/config.log",
+    conda:
+        "../envs/holograd.yaml"
+    params:
+        config=config,
+        sources=[os.path.relpath(f) for f in workflow.configfiles],
+        code=CONFIG_CODE,
+    script:
+        "../scripts/write_config.py"
 
 
 rule write_summary:

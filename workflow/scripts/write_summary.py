@@ -17,4 +17,5 @@ write_summary(
     data_files={Path(p).stem: p for p in snakemake.input.data},
     figures={experiment_of_figure[Path(p).stem]: p for p in snakemake.input.figures},
     output=snakemake.output[0],
+    config_file=snakemake.input.config,
 )
