@@ -11,9 +11,29 @@ import torch
 
 from holograd.data import SampleSet, batch_ids, load_token_cache, prepare_token_cache
 from holograd.models import build_model
+from pipeline import SMOKE, TARGET, run_on_fake_cluster, tracked_copy
 
 VOCAB = 300
 BLOCK = 16
+
+
+@pytest.fixture(scope="session")
+def cluster_smoke_run(tmp_path_factory):
+    """The one full run of the smoke config that the pipeline tests share: a tracked copy of
+    the repository, every measurement job submitted through a scheduler stand-in to a fresh
+    "machine" (tests/fake_cluster.py), with fake credentials in the environment.
+    Returns (repo, queue, result)."""
+    repo = tracked_copy(tmp_path_factory.mktemp("repo"))
+    queue = tmp_path_factory.mktemp("queue")
+    return repo, queue, run_on_fake_cluster(repo, queue, *SMOKE, TARGET)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(cluster_smoke_run):
+    """The repository after the smoke run, which must have succeeded."""
+    repo, _, result = cluster_smoke_run
+    assert result.returncode == 0, f"the smoke run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return repo
 
 
 @pytest.fixture(scope="session")

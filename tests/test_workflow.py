@@ -1,55 +1,23 @@
 """The Snakemake workflow, as snakemake-workflows test theirs: lint, format, dry runs, a full
 run of the smoke config, the report, and which jobs an edit reruns.
 
-The full run happens once, in a scratch copy of the repository (module fixture), so edits
-made to test reruns never touch the working tree.
+The full run happens once per test session, in a scratch copy of the repository, through a
+submitting executor (conftest.py's `smoke_run`, tested as such in test_executors.py), so
+edits made to test reruns never touch the working tree.
 """
 
 import json
 import re
-import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS
-
-ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TARGET = "results/RESULTS_SUMMARY.md"
-SMOKE = ["--configfile", "config/smoke.yaml", "--"]
-
-
-def snakemake(cwd, *args, check=True):
-    result = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def planned_outputs(cwd, *args) -> list[str]:
-    """The first output of every job a dry run would execute ([] only if Snakemake says so)."""
-    result = snakemake(cwd, "-n", *args)
-    outputs = sorted(m.group(1).split(",")[0] for m in re.finditer(r"^\s+output: (.+)$", result.stdout, re.MULTILINE))
-    if not outputs:  # an empty list must mean "nothing to do", not a parser that stopped matching
-        assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-2000:]
-    return outputs
-
-
-def copy_repository(dest: Path) -> Path:
-    for name in ("workflow", "config", "paper_checks", "holograd"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """A scratch copy of the repository after a full run of the smoke config."""
-    repo = copy_repository(tmp_path_factory.mktemp("repo"))
-    snakemake(repo, "--cores", "2", *SMOKE, TARGET)
-    return repo
+from pipeline import ROOT, SMOKE, SNAKEMAKE, TARGET, copy_repository, planned_outputs, snakemake
 
 
 def test_lint_and_format():
@@ -138,8 +106,23 @@ def test_smoke_outputs(smoke_run):
 
 
 def test_report(smoke_run):
+    """Snakemake's HTML report: one category per claim holding its figure and verdict file,
+    the experiment figures, the summary and the configuration of the run, each with a caption."""
     snakemake(smoke_run, "--report", "report.zip", *SMOKE, TARGET)
-    assert (smoke_run / "report.zip").stat().st_size > 10_000
+    with zipfile.ZipFile(smoke_run / "report.zip") as report:
+        names = report.namelist()
+        html = report.read(next(n for n in names if n.endswith("report.html"))).decode()
+    categories = json.loads(re.search(r"var categories = (\{.*?\});\n", html).group(1))
+    for claim in CLAIMS:
+        assert sorted(categories[claim]["Other"]) == [f"results/claims/{claim}.json", f"results/claims/{claim}.png"]
+    assert len(categories["Experiments"]["Other"]) == len(FIGURES)
+    assert sorted(categories["Summary"]["Other"]) == ["results/RESULTS_SUMMARY.md", "results/config.yaml"]
+    for attached in ("C3.json", "config.yaml", "RESULTS_SUMMARY.md", "momentum_vs_random.png"):
+        assert any(n.endswith("/" + attached) for n in names), attached
+    # the claim's caption carries its statement (RST-escaped: "|cos|" must not become a substitution)
+    assert "The momentum direction is about 180 times better aligned" in html and "mean |cos(m_hat_t, g_t)|" in html
+    config = yaml.safe_load((smoke_run / "results" / "config.yaml").read_text())
+    assert config["experiments"].keys() == yaml.safe_load((smoke_run / "config" / "smoke.yaml").read_text())["experiments"].keys()
 
 
 def test_nothing_to_do_after_a_run(smoke_run):
@@ -177,6 +160,7 @@ def test_experiment_config_edit_reruns_only_that_experiment(smoke_run):
     assert outputs == [
         "results/RESULTS_SUMMARY.md",
         "results/claims/C6.json",
+        "results/config.yaml",
         "results/data/e5_unbiased_estimator.json",
         "results/figures/unbiased_estimator.png",
         "results/runs/e5_unbiased_estimator/base/seed0.json",
