@@ -65,6 +65,7 @@ def train(
     held_out: list[Batch] | None = None,
     eval_every: int = 0,
     workers: int | None = None,
+    max_loss_factor: float | None = None,
     device=None,
 ) -> list[dict]:
     """Run `steps` steps; returns one dict of StepMetrics per step (plus eval_loss when evaluated).
@@ -72,6 +73,10 @@ def train(
     The held-out loss is measured at t = 0 (before any update, key "eval_loss" of step 0's
     record is the loss at theta_0), every eval_every steps, and after the last step (a final
     record with "step" = steps).
+
+    A diverging run stops early, its last record saying why under "stopped": a training loss
+    that is not finite, or (with `max_loss_factor`) one above max_loss_factor x the loss of
+    step 0.  What a stopped run measured is partial, so callers must not read it as a result.
     """
     if steps < 0 or batch_size < 1:
         raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {steps} and {batch_size}")
@@ -90,8 +95,11 @@ def train(
             eta = elapsed / (t + 1) * (steps - t - 1)
             log.info("%s step %d/%d loss %.4f cos %.4f eta %.0fs", strategy.name, t + 1, steps, record["loss"], record["cosine"], eta)
         if not math.isfinite(record["loss"]):
-            log.warning("%s: loss is not finite at step %d; stopping", strategy.name, t)
             record["stopped"] = f"non-finite loss at step {t}"
+        elif max_loss_factor is not None and record["loss"] > max_loss_factor * records[0]["loss"]:
+            record["stopped"] = f"loss {record['loss']:.4g} above {max_loss_factor:g} x the initial {records[0]['loss']:.4g} at step {t}"
+        if "stopped" in record:
+            log.warning("%s diverged: %s; stopping", strategy.name, record["stopped"])
             break
     if evaluate:
         records.append({"step": len(records), "eval_loss": mean_loss(strategy.model, held_out)})

@@ -334,3 +334,36 @@ def e7_metrics(largest, clean=0.5):
 def test_c7(tmp_path, largest, clean, expected, words):
     v = verdict_of(tmp_path, "C7", plant(tmp_path, "e7_byzantine", [e7_metrics(f, clean) for f in largest]))
     assert v["verdict"] == expected and words in v["reason"], v["reason"]
+
+
+DIVERGED = "loss 14.2 above 2 x the initial 5.7 at step 37"
+
+
+def _diverge_second_seed(experiment, runs):
+    """The PASS data of each training claim with one run of seed 1 stopped by divergence."""
+    if experiment == "e2_kd_ratio":
+        runs["kd-0.01"][1]["stopped"] = {"random": DIVERGED}
+    elif experiment == "e3_momentum_comparison":
+        runs[1]["arms"]["sgd"]["stopped"] = DIVERGED
+    elif experiment == "e4_adc_energy":
+        runs[1]["arms"]["adc_r32"]["stopped"] = DIVERGED
+    else:
+        runs[1]["rows"][1]["stopped"] = DIVERGED
+    return runs
+
+
+@pytest.mark.parametrize(
+    "claim, experiment, runs",
+    [
+        ("C1", "e2_kd_ratio", lambda: e2_metrics([1.0, 0.98, 1.02], {kd: SIGNAL if kd >= 0.01 else NOISE for kd in SECTIONS["e2_kd_ratio"]["sweep"]["kd"]})),
+        ("C4", "e3_momentum_comparison", lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.34, 0.36]]),
+        ("C5", "e4_adc_energy", lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], [0.05, 0.06, 0.04])]),
+        ("C7", "e7_byzantine", lambda: [e7_metrics(f) for f in [0.2, 0.2, 0.2]]),
+    ],
+)
+def test_a_diverged_run_makes_the_claim_inconclusive(tmp_path, claim, experiment, runs):
+    """Data that passes, except that one run stopped early on divergence: the claim is
+    INCONCLUSIVE and says which run stopped and why, never PASS or FAIL on partial data.
+    Catches a statistic that averages over what a diverged run left behind."""
+    v = verdict_of(tmp_path, claim, plant(tmp_path, experiment, _diverge_second_seed(experiment, runs())))
+    assert v["verdict"] == INCONCLUSIVE and "stopped early" in v["reason"] and DIVERGED in v["reason"], v["reason"]

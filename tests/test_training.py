@@ -70,3 +70,15 @@ def test_non_finite_loss_stops_the_run(make_model, train_samples):
     assert len(records) < 20
     assert not math.isfinite(records[-1]["loss"]) and "non-finite" in records[-1]["stopped"]
     assert torch.isfinite(torch.tensor([r["loss"] for r in records[:-1]])).all()
+
+
+def test_an_exploding_loss_stops_the_run_and_says_where(make_model, train_samples):
+    """A learning rate far too large: the loss leaves max_loss_factor x its start within a
+    few steps and the run stops there, naming the step; without the factor it would go on
+    until the loss overflows (or not at all).  Catches a check against the wrong reference
+    (the previous step's loss, or an evaluation that never runs)."""
+    records = train(make_strategy("sgd", make_model(), lr=50.0), train_samples, steps=50, batch_size=4, data_seed=0, max_loss_factor=2.0)
+    last = records[-1]
+    assert len(records) < 50 and math.isfinite(last["loss"]) and last["loss"] > 2.0 * records[0]["loss"]
+    assert last["stopped"].endswith(f"at step {last['step']}") and "above 2 x the initial" in last["stopped"]
+    assert all(r["loss"] <= 2.0 * records[0]["loss"] for r in records[:-1])

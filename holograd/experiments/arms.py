@@ -69,6 +69,7 @@ class Bench:
             held_out=self.held_out,
             eval_every=self.cfg["eval_every"],
             workers=self.workers,
+            max_loss_factor=self.cfg.get("max_loss_factor"),
             device=self.device,
         )
         curve = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
