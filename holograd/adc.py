@@ -129,6 +129,15 @@ class DirectionCodebook:
 
     # --- learning ----------------------------------------------------------------------
 
+    def state_dict(self) -> dict:
+        """What the next update depends on: U and the number of updates so far."""
+        return {"U": self.U.clone(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["U"].shape != self.U.shape:
+            raise ValueError(f"codebook state of shape {tuple(state['U'].shape)} does not fit a ({self.dim}, {self.rank}) codebook")
+        self.U, self.updates = state["U"].to(device=self.U.device, dtype=self.U.dtype), int(state["updates"])
+
     def step_size(self) -> float:
         """alpha_t: constant, or alpha_0 / sqrt(t + 1)."""
         return self.alpha if self.alpha_schedule == "constant" else self.alpha / math.sqrt(self.updates + 1)

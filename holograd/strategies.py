@@ -128,6 +128,18 @@ class Strategy(ABC):
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         """Update the model in place from the step's batches (batches_per_step of them)."""
 
+    # --- state, for checkpoints (holograd.checkpoint) ---------------------------------------
+
+    def state_dict(self) -> dict:
+        """A snapshot of everything a later step depends on: the weights, plus a subclass's
+        own state (momentum, codebook, ...).  Proof seeds and directions are functions of
+        (seed, step, j), so no random generator state is needed."""
+        return {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state_dict() snapshot, bit for bit."""
+        self.model.load_state_dict(state["model"])
+
     # --- helpers -------------------------------------------------------------------------
 
     def _check_batches(self, batches: Sequence) -> None:
@@ -183,6 +195,13 @@ class SGD(Strategy):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"SGD momentum must lie in [0, 1), got {momentum}")
         self.momentum, self.buffer = float(momentum), None
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "buffer": None if self.buffer is None else self.buffer.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.buffer = None if state["buffer"] is None else state["buffer"].to(self.space.device)
 
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         self._check_batches(batches)
@@ -296,6 +315,14 @@ class HoloGradADC(HoloGradRandom):
         )
         self.history: list[Tensor] = []
 
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "codebook": self.codebook.state_dict(), "history": [g.clone() for g in self.history]}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.codebook.load_state_dict(state["codebook"])
+        self.history = [g.to(self.space.device) for g in state["history"]]
+
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         self._check_batches(batches)
         if t < self.warm_steps and self.warm_start == "bootstrap":
@@ -380,6 +407,13 @@ class MomentumCentric(Strategy):
     @property
     def batches_per_step(self) -> int:
         return self.n_workers
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "momentum": self.momentum.clone(), "sigma": self.sigma}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.momentum, self.sigma = state["momentum"].to(self.space.device), float(state["sigma"])
 
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         self._check_batches(batches)

@@ -21,6 +21,7 @@ import time
 import torch
 from torch import nn
 
+from holograd.checkpoint import Checkpoint
 from holograd.data import Batch, SampleSet, batch_ids
 from holograd.derivatives import lm_loss
 from holograd.strategies import Strategy
@@ -66,6 +67,8 @@ def train(
     eval_every: int = 0,
     workers: int | None = None,
     max_loss_factor: float | None = None,
+    checkpoint: Checkpoint | None = None,
+    key: str | None = None,
     device=None,
 ) -> list[dict]:
     """Run `steps` steps; returns one dict of StepMetrics per step (plus eval_loss when evaluated).
@@ -77,13 +80,23 @@ def train(
     A diverging run stops early, its last record saying why under "stopped": a training loss
     that is not finite, or (with `max_loss_factor`) one above max_loss_factor x the loss of
     step 0.  What a stopped run measured is partial, so callers must not read it as a result.
+
+    With a `checkpoint`, the run saves its records and the strategy's state under `key` every
+    checkpoint.every steps, and a run found there in progress goes on from its saved step
+    (holograd.checkpoint: the result is the uninterrupted run's, bit for bit).
     """
     if steps < 0 or batch_size < 1:
         raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {steps} and {batch_size}")
     records: list[dict] = []
+    first = 0
+    saved = checkpoint.progress(key) if checkpoint is not None else None
+    if saved is not None:
+        strategy.load_state_dict(saved["state"])
+        records, first = list(saved["records"]), saved["step"]
+        log.info("%s resumes at step %d/%d", strategy.name, first, steps)
     evaluate = bool(held_out) and eval_every > 0
     start = time.perf_counter()
-    for t in range(steps):
+    for t in range(first, steps):
         eval_loss = mean_loss(strategy.model, held_out) if evaluate and t % eval_every == 0 else None
         batches = step_batches(samples, strategy.batches_per_step, t, batch_size=batch_size, data_seed=data_seed, workers=workers, device=device)
         record = strategy.step(batches, t).as_dict()
@@ -92,7 +105,7 @@ def train(
         records.append(record)
         if t % max(1, steps // 20) == 0 or t == steps - 1:
             elapsed = time.perf_counter() - start
-            eta = elapsed / (t + 1) * (steps - t - 1)
+            eta = elapsed / (t + 1 - first) * (steps - t - 1)
             log.info("%s step %d/%d loss %.4f cos %.4f eta %.0fs", strategy.name, t + 1, steps, record["loss"], record["cosine"], eta)
         if not math.isfinite(record["loss"]):
             record["stopped"] = f"non-finite loss at step {t}"
@@ -101,6 +114,8 @@ def train(
         if "stopped" in record:
             log.warning("%s diverged: %s; stopping", strategy.name, record["stopped"])
             break
+        if checkpoint is not None and checkpoint.due(t + 1) and t + 1 < steps:
+            checkpoint.save_progress(key, t + 1, records, strategy.state_dict())
     if evaluate:
         records.append({"step": len(records), "eval_loss": mean_loss(strategy.model, held_out)})
     return records

@@ -37,10 +37,15 @@ def smoke_run(cluster_smoke_run):
 
 
 @pytest.fixture(scope="session")
-def token_cache(tmp_path_factory):
+def token_cache_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("cache") / "embedded.pt"
     prepare_token_cache("embedded", path, vocab_size=VOCAB)
-    return load_token_cache(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def token_cache(token_cache_file):
+    return load_token_cache(token_cache_file)
 
 
 @pytest.fixture(scope="session")

@@ -20,11 +20,13 @@ and the other keys are its options.  Fairness, as the experiments need it:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
 import torch
 
+from holograd import checkpoint
 from holograd.data import SampleSet, TokenCache
 from holograd.models import build_model
 from holograd.strategies import SGD, Byzantine, HoloGradADC, HoloGradRandom, MomentumCentric, Strategy
@@ -57,8 +59,18 @@ class Bench:
         return build_model(self.cfg["model"], self.vocab_size, self.cfg["block_size"], seed=seed, device=self.device)
 
     def run(self, arm: dict, lr: float, seed: int, steps: int | None = None, byzantine: Byzantine | None = None) -> dict:
-        """Train one arm from the seed's initial weights; its curve and loss decrease."""
+        """Train one arm from the seed's initial weights; its curve and loss decrease.
+
+        In a job with an active checkpoint (holograd.checkpoint), a run the job finished
+        before it was killed returns its saved result, and a run it was in the middle of
+        goes on from its last saved step."""
         steps = self.cfg["steps"] if steps is None else steps
+        saving = checkpoint.active()
+        key = None
+        if saving is not None:
+            key = saving.next_key({"arm": arm, "lr": lr, "seed": seed, "steps": steps, "byzantine": byzantine and dataclasses.asdict(byzantine)})
+            if (done := saving.result(key)) is not None:
+                return done
         strategy = make_strategy(arm, self.model(seed), lr, seed, byzantine)
         records = train(
             strategy,
@@ -70,13 +82,18 @@ class Bench:
             eval_every=self.cfg["eval_every"],
             workers=self.workers,
             max_loss_factor=self.cfg.get("max_loss_factor"),
+            checkpoint=saving,
+            key=key,
             device=self.device,
         )
         curve = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
         stopped = next((r["stopped"] for r in records if "stopped" in r), None)
         first, last = curve[0][1], curve[-1][1]
         decrease = first - last if stopped is None and math.isfinite(last) else math.nan
-        return {"lr": lr, "curve": curve, "loss_decrease": decrease, "stopped": stopped, "steps": [r for r in records if "loss" in r], "dim": strategy.dim}
+        result = {"lr": lr, "curve": curve, "loss_decrease": decrease, "stopped": stopped, "steps": [r for r in records if "loss" in r], "dim": strategy.dim}
+        if saving is not None:
+            saving.finish(key, result)
+        return result
 
     def final_loss(self, arm: dict, lr: float, seed: int, steps: int) -> float:
         """Held-out loss after `steps` steps at rate lr; +inf if the run diverged."""

@@ -1,0 +1,140 @@
+"""Resumable jobs: a job's progress saved every N steps, so a killed job goes on where it stopped.
+
+A measurement job is a sequence of training runs (the arms of a comparison, the rates of a
+tuning grid, ...), each a loop of steps.  Its checkpoint file holds
+
+    identity   what the job is (hash of its configuration, its code and its seed); a file
+               with another identity is from another job or other code and is not used
+    done       {run key: result} of the runs that finished
+    current    the run in progress: its key, its next step, its step records so far and the
+               strategy's state (weights, momentum, codebook, ...: Strategy.state_dict)
+
+Run keys number the runs in the order the job starts them ("3:" + what the run is), so a
+job that repeats the same computation finds its own runs again, in the same order.
+
+Resuming reproduces the uninterrupted run exactly: every random draw of a step is a
+function of (seed, step, j), the held-out batches are fixed, and the strategy's state comes
+back bit for bit, so the resumed job computes the same numbers in the same order.
+
+The file is replaced atomically (temporary file in the same folder, fsync, rename): a job
+killed while saving leaves the previous checkpoint, never a truncated one.  The job runner
+opens it with `checkpointing(...)`; training code reaches it through `active()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+_ACTIVE: ContextVar[Checkpoint | None] = ContextVar("holograd_checkpoint", default=None)
+
+
+def active() -> Checkpoint | None:
+    """The checkpoint of the job running in this context, or None (nothing is saved)."""
+    return _ACTIVE.get()
+
+
+def save_atomically(obj: object, path: Path) -> None:
+    """torch.save to a temporary file next to `path`, flushed to disk, then renamed onto it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Checkpoint:
+    """One job's saved progress (see the module docstring); `every` steps between saves."""
+
+    def __init__(self, path: str | Path, identity: str, every: int):
+        if every < 0:
+            raise ValueError(f"checkpoint interval must be >= 0 steps, got {every}")
+        self.path, self.identity, self.every = Path(path), identity, int(every)
+        self.done: dict[str, dict] = {}
+        self.current: dict | None = None
+        self.started = 0  # runs started so far by this process: numbers the run keys
+        self.saves = 0
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unreadable: start over rather than fail the job
+            log.warning("ignoring unreadable checkpoint %s (%s); starting over", self.path, exc)
+            return
+        if saved.get("identity") != self.identity:
+            log.warning("ignoring checkpoint %s: it belongs to another configuration or code; starting over", self.path)
+            return
+        self.done, self.current = saved["done"], saved["current"]
+        at = f", run {self.current['key']} at step {self.current['step']}" if self.current else ""
+        log.info("resuming from %s: %d run(s) done%s", self.path, len(self.done), at)
+
+    def _save(self) -> None:
+        save_atomically({"identity": self.identity, "done": self.done, "current": self.current}, self.path)
+        self.saves += 1
+
+    def next_key(self, what: dict) -> str:
+        """The key of the next run this job starts: its number and a description of it."""
+        key = f"{self.started}:{json.dumps(what, sort_keys=True, default=str)}"
+        self.started += 1
+        return key
+
+    def result(self, key: str) -> dict | None:
+        """The saved result of a finished run, or None."""
+        return self.done.get(key)
+
+    def progress(self, key: str) -> dict | None:
+        """{"step", "records", "state"} of the run `key` if it was in progress, else None."""
+        return self.current if self.current is not None and self.current["key"] == key else None
+
+    def due(self, steps_done: int) -> bool:
+        return self.every > 0 and steps_done % self.every == 0
+
+    def save_progress(self, key: str, step: int, records: list[dict], state: dict) -> None:
+        """Save the run `key` before its step `step` (records: the steps before it)."""
+        self.current = {"key": key, "step": step, "records": records, "state": state}
+        self._save()
+
+    def finish(self, key: str, result: dict) -> None:
+        """Record a finished run (its result is what a resumed job returns for it)."""
+        self.done[key] = result
+        self.current = None
+        self._save()
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def checkpointing(path: str | Path | None, identity: str, every: int) -> Iterator[Checkpoint | None]:
+    """Make a Checkpoint active for the code run inside; its file is removed when that code
+    returns (the job's output then holds everything) and kept when it raises or is killed.
+    With path None or every = 0, nothing is saved."""
+    if path is None or every == 0:
+        yield None
+        return
+    checkpoint = Checkpoint(path, identity, every)
+    token = _ACTIVE.set(checkpoint)
+    try:
+        yield checkpoint
+    finally:
+        _ACTIVE.reset(token)
+    checkpoint.remove()
