@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from paper_checks.aggregates import AGGREGATES
-from paper_checks.files import ProvenanceError, read_json, sha256_file, write_json
+from paper_checks.files import TIMING, ProvenanceError, content_sha256, read_json, write_json
 from paper_checks.runner import job_config
 from paper_checks.settings import config_hash, resolve, setting_names, sweep_of
 
@@ -72,8 +72,8 @@ def aggregate(experiment: str, section: dict, device: str, code: str, runs: list
         },
         "code_sha256": code,
         "tokens": records[0]["tokens"],
-        "runs": [{"path": str(p), "sha256": sha256_file(p), "setting": r["setting"], "seed": r["seed"]} for p, r in zip(runs, records)],
-        "wall_seconds": {"runs_total": round(sum(r["wall_seconds"] for r in records), 3)},
+        "runs": [{"path": str(p), "sha256": content_sha256(p), "setting": r["setting"], "seed": r["seed"]} for p, r in zip(runs, records)],
+        TIMING: {"runs_wall_seconds": round(sum(r[TIMING]["wall_seconds"] for r in records), 3)},
         "experiment_data": data,
     }
     write_json(out, output)

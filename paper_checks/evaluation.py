@@ -15,9 +15,9 @@ import inspect
 import logging
 import time
 
-from holograd.experiments.setup import git_commit
 from paper_checks.figures import plot_verdict
-from paper_checks.files import read_json, sha256_file, write_json
+from paper_checks.files import TIMING, content_sha256, read_json, write_json
+from paper_checks.provenance import git_commit
 from paper_checks.regions import Region
 from paper_checks.statistics import STATISTICS, Measurement, SelectionError
 from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS, decide
@@ -89,13 +89,13 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
         "parts": parts,
         "figure": str(figure),
         "experiment": {"key": claim["experiment"], "id": experiment["id"], "title": experiment["title"], "module": experiment["module"]},
-        "data_files": [{"path": str(data_file), "sha256": sha256_file(data_file)}],
+        "data_files": [{"path": str(data_file), "sha256": content_sha256(data_file)}],
         "config": data["config"],
         "config_sha256": data["config_sha256"],
         "scale": data["scale"],
         "environment": {**data["environment"], "verdict_git_commit": git_commit()},
     }
     plot_verdict(record, path=figure)
-    record["wall_seconds"] = {"runs_total": data["wall_seconds"]["runs_total"], "claim": round(time.perf_counter() - start, 3)}
+    record[TIMING] = {"runs_wall_seconds": data[TIMING]["runs_wall_seconds"], "claim_wall_seconds": round(time.perf_counter() - start, 3)}
     write_json(record, output)
     log.info("%s: %s (%s)", claim["id"], verdict, reason)

@@ -4,6 +4,10 @@ Every output goes through a temporary file in its own folder and a rename, so a 
 killed leaves either the old file or the new one, never a half-written file that looks
 finished.  JSON is written with sorted keys (reruns diff cleanly) and without NaN or
 infinity, which strict JSON readers reject: a non-finite number is written as null.
+
+Two runs of the same job write the same bytes, except in one field, `timing`, which holds
+every wall time and timestamp of a file.  A file's provenance hash (content_sha256) leaves
+that field out, so the files that cite it do not differ either.
 """
 
 from __future__ import annotations
@@ -17,16 +21,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+TIMING = "timing"
+"""The field of a results file that holds its wall times and timestamps, and nothing else."""
+
+
 class ProvenanceError(ValueError):
     """A file was made from another configuration, corpus or code than the stage expects."""
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def content_sha256(path: str | Path) -> str:
+    """SHA-256 of a JSON results file without its `timing` field: equal for two runs of a job."""
+    content = {k: v for k, v in read_json(path).items() if k != TIMING}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:

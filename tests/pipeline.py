@@ -53,8 +53,10 @@ def tracked_copy(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    # fixed dates: two copies of the same tree get the same commit, as results record it
+    dates = {"GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z"}
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
-        subprocess.run([*git, *command], cwd=dest, check=True, capture_output=True)
+        subprocess.run([*git, *command], cwd=dest, check=True, capture_output=True, env={**os.environ, **dates})
     return dest
 
 

@@ -90,6 +90,13 @@ def _config():
         (lambda c: c["experiments"]["e5_unbiased_estimator"].update(draws=[4, 2]), "must increase"),
         (lambda c: c["data"].update(corpus="c4"), "data.corpus"),
         (lambda c: c.update(devices="cpu"), "'devices' was unexpected"),
+        (lambda c: c["experiments"]["e7_byzantine"].update(taus=[0.5]), "experiments.e7_byzantine.taus.0"),
+        (lambda c: c["experiments"]["e7_byzantine"].update(fractions=[0, 1.5]), "experiments.e7_byzantine.fractions.1"),
+        (lambda c: c["experiments"]["e6_pogp_verification"]["cheating"].update(q=[1.2]), "cheating.q.0"),
+        (lambda c: c["experiments"]["e4_adc_energy"].update(ranks=[0, 8]), "experiments.e4_adc_energy.ranks.0"),
+        (lambda c: c["experiments"]["e4_adc_energy"].update(warm_steps="10"), "experiments.e4_adc_energy.warm_steps"),
+        (lambda c: c["experiments"]["e3_momentum_comparison"].update(max_loss_factor=1.0), "max_loss_factor"),
+        (lambda c: c.update(checkpoint_every=-1), "checkpoint_every"),
     ],
 )
 def test_bad_config_names_the_key(mutate, where):

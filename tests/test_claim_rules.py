@@ -59,7 +59,7 @@ def write_runs(tmp_path, experiment, per_seed_metrics, section=None, **fields) -
             config = runner.job_config(section, setting, "cpu")
             record = {
                 "experiment": experiment, "setting": setting, "seed": seed, "config": config, "config_sha256": config_hash(config),
-                "code_sha256": CODE, "tokens": TOKENS, "scale": SCALE, "environment": ENV, "metrics": metrics, "wall_seconds": 1.0,
+                "code_sha256": CODE, "tokens": TOKENS, "scale": SCALE, "environment": ENV, "metrics": metrics, "timing": {"wall_seconds": 1.0},
             }  # fmt: skip
             record.update({k: v(seed) if callable(v) else v for k, v in fields.items()})
             path = tmp_path / f"{setting}-seed{seed}.json"
@@ -170,7 +170,7 @@ def test_editing_the_region_changes_the_verdict(tmp_path):
 
 def test_verdict_json_fields(tmp_path):
     v = verdict_of(tmp_path, "C8", plant(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3))
-    for key in ("claim", "statement", "expected", "acceptance", "measured", "verdict", "reason", "figure", "data_files", "config", "scale", "environment", "wall_seconds"):
+    for key in ("claim", "statement", "expected", "acceptance", "measured", "verdict", "reason", "figure", "data_files", "config", "scale", "environment", "timing"):
         assert key in v
     assert set(v["measured"]) >= {"point", "low", "high", "n", "per_seed"}
     assert len(v["data_files"][0]["sha256"]) == 64

@@ -201,6 +201,15 @@ def test_e4_tunes_the_warm_up_rate_apart_and_records_energy_every_step(token_cac
     assert e4.trend([0.1, 0.2, 0.3, 0.4, 0.5]) == pytest.approx(0.4)
 
 
+def test_e4_rank_above_d_fails_at_the_start_in_one_line(token_cache):
+    """A codebook rank larger than D cannot exist: the job stops before training with an
+    error naming the rank and D (the config schema cannot know D)."""
+    cfg = {**TRAIN, "k": 2, "ranks": [10**6], "warm_start": "none", "warm_steps": 1, "alpha": 1e-3, "qr_every": 5,
+           "lr_grid": {"adc": [7.0], "random": [0.02], "sgd": [0.3]}}
+    with pytest.raises(ValueError, match=r"codebook rank must lie in \[1, D=\d+\], got 1000000"):
+        e4.tune(cfg, token_cache, CPU)
+
+
 def test_largest_tolerated_fraction():
     def row(f, attack, ok):
         return {"aggregator": "t", "attack": attack, "fraction": f, "tolerated": ok}

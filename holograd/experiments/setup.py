@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import platform
-import subprocess
-from pathlib import Path
 
 import torch
 
@@ -40,26 +38,13 @@ def scale(cfg: dict, cache: TokenCache, dim: int, steps: int = 0) -> dict:
     }
 
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-
-
-def git_commit(root: Path = REPOSITORY) -> str:
-    """HEAD's commit, with "+dirty" when tracked files differ from it; "unknown" outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
-
-
 def environment(device: torch.device) -> dict:
-    """torch and Python versions, device name, thread count and git commit of a job."""
+    """torch and Python versions, device name and thread count of a job (the pipeline adds
+    the git commit: paper_checks.provenance.git_commit)."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})"
     return {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": name,
         "threads": torch.get_num_threads(),
-        "git_commit": git_commit(),
     }

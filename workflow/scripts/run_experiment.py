@@ -3,7 +3,7 @@
 import _project  # noqa: F401  (the repository on sys.path)
 
 from paper_checks.joblog import setup_logging
-from paper_checks.runner import run_experiment
+from paper_checks.runner import checkpoint_file, run_experiment
 
 setup_logging(snakemake.log[0], snakemake.threads)
 run_experiment(
@@ -16,4 +16,8 @@ run_experiment(
     tokens=snakemake.input.tokens,
     tuning=snakemake.input.get("tuning"),
     output=snakemake.output[0],
+    # read from the config, not the rule's params: how often progress is saved does not
+    # change the results, so changing it must not rerun the job
+    checkpoint=checkpoint_file(snakemake.output[0]),
+    checkpoint_every=snakemake.config["checkpoint_every"],
 )

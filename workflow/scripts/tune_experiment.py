@@ -3,7 +3,7 @@
 import _project  # noqa: F401  (the repository on sys.path)
 
 from paper_checks.joblog import setup_logging
-from paper_checks.runner import tune_experiment
+from paper_checks.runner import checkpoint_file, tune_experiment
 
 setup_logging(snakemake.log[0], snakemake.threads)
 tune_experiment(
@@ -14,4 +14,8 @@ tune_experiment(
     code=snakemake.params.code,
     tokens=snakemake.input.tokens,
     output=snakemake.output[0],
+    # read from the config, not the rule's params: how often progress is saved does not
+    # change the results, so changing it must not rerun the job
+    checkpoint=checkpoint_file(snakemake.output[0]),
+    checkpoint_every=snakemake.config["checkpoint_every"],
 )
