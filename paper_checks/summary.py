@@ -37,7 +37,9 @@ def _link(path: str | Path, base: Path, text: str) -> str:
     return f"[{text}]({os.path.relpath(path, base)})"
 
 
-def claims_table(claims: list[dict], verdicts: dict[str, dict], base: Path) -> list[str]:
+def claims_table(claims: list[dict], verdicts: dict[str, dict], base: Path, not_run: dict[str, str] | None = None) -> list[str]:
+    """One row per claim; a claim without a verdict is NOT RUN, with `not_run`'s reason or,
+    by default, because its experiment is not in the configuration."""
     lines = [
         "| claim | statement | expected (acceptance) | measured [95% CI], seeds | verdict | reason | figure |",
         "|---|---|---|---|---|---|---|",
@@ -47,7 +49,8 @@ def claims_table(claims: list[dict], verdicts: dict[str, dict], base: Path) -> l
         expected = "; ".join(f"{_part(p)}{p['expected']:g} ({p['acceptance']})" for p in parts)
         v = verdicts.get(c["id"])
         if v is None:
-            lines.append(f"| {c['id']} | {_cell(c['statement'])} | {expected} | — | **{NOT_RUN}** | experiment `{c['experiment']}` is not in the configuration | — |")
+            reason = (not_run or {}).get(c["id"], f"experiment `{c['experiment']}` is not in the configuration")
+            lines.append(f"| {c['id']} | {_cell(c['statement'])} | {expected} | — | **{NOT_RUN}** | {_cell(reason)} | — |")
             continue
         measured = "; ".join(f"{_part(p)}{_measured(p['measured'])}" for p in v["parts"])
         lines.append(
@@ -168,9 +171,21 @@ def _details(v: dict) -> list[str]:
     return []
 
 
-def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], data: dict[str, dict], figures: dict[str, str], base: Path, config_file: str | None = None) -> str:
+def render(
+    claims: list[dict],
+    experiments: dict,
+    verdicts: dict[str, dict],
+    data: dict[str, dict],
+    figures: dict[str, str],
+    base: Path,
+    config_file: str | None = None,
+    not_run: dict[str, str] | None = None,
+    failed: int = 0,
+) -> str:
     """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file;
-    config_file: the configuration the run used (results/config.yaml), linked if given."""
+    config_file: the configuration the run used (results/config.yaml), linked if given;
+    not_run: claim id -> why it has no verdict; failed: jobs that failed in the run
+    (paper_checks.failures), said at the top."""
     measured_at = sorted({c for v in verdicts.values() for c in v["environment"]["git_commits"]})
     judged_at = sorted({v["environment"]["verdict_git_commit"] for v in verdicts.values()})
     lines = [
@@ -183,9 +198,15 @@ def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], dat
         f"Measured at git commit {', '.join(measured_at) or 'unknown'}; verdicts at {', '.join(judged_at) or 'unknown'}."
         + (f" Configuration: [{os.path.relpath(config_file, base)}]({os.path.relpath(config_file, base)})." if config_file else ""),
         "",
+        *(
+            ["", f"**This run did not finish: {failed} job(s) failed.** The claims they stopped are NOT RUN below, each with its failure; the others were judged in this run."]
+            if failed
+            else []
+        ),
+        "",
         "## Verdicts",
         "",
-        *claims_table(claims, verdicts, base),
+        *claims_table(claims, verdicts, base, not_run),
     ]
     for key, meta in experiments.items():
         if key not in data:
@@ -194,7 +215,7 @@ def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], dat
         d = data[key]
         lines += ([] if lines[-1] == "" else [""]) + [f"## {meta['id']} — {meta['title']} ({', '.join(ids)})", "", f"![{meta['title']}]({os.path.relpath(figures[key], base)})", ""]
         lines += scale_table(d, meta["paper"])
-        lines += ["", f"Jobs: {len(d['runs'])}, {d['wall_seconds']['runs_total']:.0f} s of job time in all.", ""]
+        lines += ["", f"Jobs: {len(d['runs'])}, {d['timing']['runs_wall_seconds']:.0f} s of job time in all.", ""]
         for cid in ids:
             if cid in verdicts:
                 v = verdicts[cid]
@@ -205,8 +226,19 @@ def render(claims: list[dict], experiments: dict, verdicts: dict[str, dict], dat
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write_summary(claims: list[dict], experiments: dict, verdicts: dict[str, str], data_files: dict[str, str], figures: dict[str, str], output: str, config_file: str | None = None) -> None:
-    """Stage 5 of the pipeline: write results/RESULTS_SUMMARY.md from the verdict and data files."""
+def write_summary(
+    claims: list[dict],
+    experiments: dict,
+    verdicts: dict[str, str],
+    data_files: dict[str, str],
+    figures: dict[str, str],
+    output: str,
+    config_file: str | None = None,
+    not_run: dict[str, str] | None = None,
+    failed: int = 0,
+) -> None:
+    """Stage 5 of the pipeline: write results/RESULTS_SUMMARY.md from the verdict and data
+    files (after a failed run: from those of the claims judged in it, see render)."""
     text = render(
         claims,
         experiments,
@@ -215,6 +247,8 @@ def write_summary(claims: list[dict], experiments: dict, verdicts: dict[str, str
         figures,
         Path(output).parent,
         config_file,
+        not_run,
+        failed,
     )
     write_text(text, output)
     log.info("wrote %s", output)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS
-from pipeline import ROOT, SMOKE, SNAKEMAKE, TARGET, copy_repository, planned_outputs, snakemake
+from pipeline import FAKE_KEY, ROOT, SMOKE, SNAKEMAKE, TARGET, copy_repository, planned_outputs, snakemake
 
 
 def test_lint_and_format():
@@ -112,6 +112,8 @@ def test_report(smoke_run):
     with zipfile.ZipFile(smoke_run / "report.zip") as report:
         names = report.namelist()
         html = report.read(next(n for n in names if n.endswith("report.html"))).decode()
+        # the run had fake credentials in its environment (conftest.py): none is in the report
+        assert not [n for n in names if FAKE_KEY.encode() in report.read(n)]
     categories = json.loads(re.search(r"var categories = (\{.*?\});\n", html).group(1))
     for claim in CLAIMS:
         assert sorted(categories[claim]["Other"]) == [f"results/claims/{claim}.json", f"results/claims/{claim}.png"]

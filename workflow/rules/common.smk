@@ -19,13 +19,25 @@ from paper_checks.catalog import (
     load_experiments,
 )
 from paper_checks.config_check import check_config
-from paper_checks.provenance import source_hash
-from paper_checks.settings import resolve, setting_names
+from paper_checks.failures import failed_jobs, not_run_reasons
+from paper_checks.files import content_sha256, read_json
+from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit, source_hash
+from paper_checks.settings import config_hash, resolve, setting_names
+from paper_checks.summary import write_summary
 
 # One line naming the offending key (Snakemake's validate prints the whole schema), then
 # Snakemake's validate to fill in the schema's defaults.
 check_config(config)
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+
+# The commit every result records, read here where Snakemake runs and handed to every job,
+# also to those on remote machines, which receive the tracked files but not .git.
+os.environ.setdefault(GIT_COMMIT_VARIABLE, git_commit(REPO))
+
+
+envvars:
+    GIT_COMMIT_VARIABLE,
+
 
 EXPERIMENTS = load_experiments(EXPERIMENTS_FILE)
 CLAIMS = load_claims(CLAIMS_FILE, EXPERIMENTS)
@@ -131,12 +143,14 @@ def experiment_module(wildcards):
     return EXPERIMENTS[wildcards.experiment]["module"]
 
 
-def run_code(wildcards):
+def experiment_code(experiment):
     """Hash of the sources a measurement depends on: the experiment module, the job
     runner and every project module they import (a change elsewhere reruns nothing)."""
-    return source_hash(
-        EXPERIMENTS[wildcards.experiment]["module"], "paper_checks.runner"
-    )
+    return source_hash(EXPERIMENTS[experiment]["module"], "paper_checks.runner")
+
+
+def run_code(wildcards):
+    return experiment_code(wildcards.experiment)
 
 
 AGGREGATE_CODE = source_hash("paper_checks.aggregation")
@@ -226,3 +240,69 @@ def summary_catalog():
         "claims": [{k: v for k, v in c.items() if k != "region"} for c in CLAIMS],
         "experiments": EXPERIMENTS,
     }
+
+
+# --- after a failure --------------------------------------------------------------------
+
+
+def judged_in_this_configuration(claim):
+    """The claim's verdict file, if it exists and was judged from the current configuration
+    and measurement code (a verdict left from an earlier run is not)."""
+    verdict, data = (
+        f"results/claims/{claim['id']}.json",
+        f"results/data/{claim['experiment']}.json",
+    )
+    if not (os.path.exists(verdict) and os.path.exists(data)):
+        return None
+    v, d = read_json(verdict), read_json(data)
+    section_hash = config_hash(
+        {"experiment": section(claim["experiment"]), "device": config["device"]}
+    )
+    current = (
+        v.get("config_sha256") == section_hash
+        and d.get("code_sha256") == experiment_code(claim["experiment"])
+        and v["data_files"][0]["sha256"] == content_sha256(data)
+    )
+    return verdict if current else None
+
+
+def summary_after_failure(snakemake_logs):
+    """When jobs fail, a run that was to write the summary still writes it: the claims judged
+    in this run, and every other claim NOT RUN with the failure that stopped it."""
+    targets = set(workflow.dag_settings.targets)
+    if targets and not targets & {"all", "results/RESULTS_SUMMARY.md"}:
+        return
+    text = "\n".join(Path(p).read_text() for p in snakemake_logs if Path(p).is_file())
+    failed = failed_jobs(text)
+    token_users = {}
+    for key in CONFIGURED:
+        token_users.setdefault(token_cache(section(key).get("vocab_size")), []).append(
+            key
+        )
+    reasons = not_run_reasons(failed, ACTIVE_CLAIMS, FIGURE_OF, token_users)
+    verdicts = {}
+    for claim in ACTIVE_CLAIMS:
+        if claim["id"] not in reasons:
+            verdicts[claim["id"]] = judged_in_this_configuration(claim)
+            if verdicts[claim["id"]] is None:
+                reasons[claim["id"]] = (
+                    "not judged: the run stopped before it (run with --keep-going to finish the other claims)"
+                )
+    verdicts = {cid: path for cid, path in verdicts.items() if path}
+    judged = {c["experiment"] for c in ACTIVE_CLAIMS if c["id"] in verdicts}
+    write_summary(
+        claims=summary_catalog()["claims"],
+        experiments=EXPERIMENTS,
+        verdicts=verdicts,
+        data_files={k: f"results/data/{k}.json" for k in judged},
+        figures={k: f"results/figures/{EXPERIMENTS[k]['figure']}.png" for k in judged},
+        output="results/RESULTS_SUMMARY.md",
+        config_file=(
+            "results/config.yaml" if os.path.exists("results/config.yaml") else None
+        ),
+        not_run=reasons,
+        failed=len(failed),
+    )
+    logger.warning(
+        f"{len(failed)} job(s) failed; results/RESULTS_SUMMARY.md lists the claims they stopped as NOT RUN"
+    )

@@ -39,3 +39,10 @@ rule write_summary:
         code=SUMMARY_CODE,
     script:
         "../scripts/write_summary.py"
+
+
+# A run with failed jobs ends here (after every job that does not depend on them, as the
+# profiles set keep-going): the summary still lists every claim, NOT RUN ones with the
+# failure that stopped them (summary_after_failure, rules/common.smk).
+onerror:
+    summary_after_failure(log)

@@ -1,0 +1,117 @@
+"""Reliability of the pipeline as a whole: a second smoke run, killed twice on the way, ends
+with the same results as the first; a run with a failed job still writes a summary that
+names the failure.
+
+The second run (fixture `interrupted_smoke_run`) runs locally with `--retries 1`:
+1. as soon as a measurement job has saved progress, every running measurement job is killed
+   with SIGKILL while Snakemake lives on (a preempted machine): Snakemake retries the jobs,
+   which resume from their checkpoints;
+2. later, Snakemake and all its jobs are killed with SIGKILL together (the machine that runs
+   Snakemake dies); after `snakemake --unlock` (Snakemake's guard against two runs in one
+   folder, which a SIGKILL cannot release) the same command goes on: jobs that finished
+   before the kill are not run again, the jobs that were cut off resume.
+Its results must equal the first smoke run's (conftest.py's `smoke_run`, made through a
+submitting executor), byte for byte apart from each file's `timing` field.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from paper_checks.files import TIMING
+from paper_checks.verdict import NOT_RUN
+from pipeline import SMOKE, SNAKEMAKE, TARGET, snakemake, tracked_copy
+
+RESULTS = ("runs", "tuning", "data", "claims")
+
+
+def _wait_for(condition, process, timeout=300.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, "the run ended before the kill point"
+        assert time.monotonic() < end, "the kill point was never reached"
+        time.sleep(0.01)
+
+
+def _files(repo: Path, folder: str) -> dict[str, Path]:
+    return {str(p.relative_to(repo)): p for p in sorted((repo / "results" / folder).rglob("*.json"))}
+
+
+@pytest.fixture(scope="session")
+def interrupted_smoke_run(tmp_path_factory):
+    repo = tracked_copy(tmp_path_factory.mktemp("second"))
+    command = [*SNAKEMAKE, "--cores", "2", "--retries", "1", *SMOKE, TARGET]
+    with open(repo / "first.out", "w") as out:
+        run = subprocess.Popen(command, cwd=repo, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        saves = repo / "results" / "checkpoints" / "runs"
+        _wait_for(lambda: saves.exists() and any(saves.rglob("*.pt")), run)
+        preempted = subprocess.run(["pkill", "-KILL", "-s", str(run.pid), "-f", "run_experiment"], check=False).returncode == 0
+        runs = repo / "results" / "runs"
+        _wait_for(lambda: len(list(runs.rglob("*.json"))) >= 12 and any(saves.rglob("*.pt")), run)
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    finished = {path: p.stat().st_mtime_ns for path, p in _files(repo, "runs").items()}
+    snakemake(repo, "--unlock", *SMOKE, TARGET)
+    second = snakemake(repo, "--cores", "2", *SMOKE, TARGET)
+    return repo, preempted, finished, second
+
+
+def test_a_killed_job_is_retried_and_resumes(interrupted_smoke_run):
+    repo, preempted, _, _ = interrupted_smoke_run
+    assert preempted, "no measurement job was running at the first kill point"
+    first = (repo / "first.out").read_text()
+    assert "Trying to restart job" in first  # Snakemake's retry
+    logs = [p.read_text() for p in (repo / "logs" / "runs").rglob("*.log")]
+    assert sum("resuming from" in log for log in logs) >= 2  # the preempted job(s) and those cut off by the second kill
+
+
+def test_the_rerun_after_a_kill_goes_on_where_the_run_stopped(interrupted_smoke_run):
+    repo, _, finished, second = interrupted_smoke_run
+    assert finished, "no job had finished at the second kill point"
+    now = {path: p.stat().st_mtime_ns for path, p in _files(repo, "runs").items()}
+    assert all(now[path] == mtime for path, mtime in finished.items())  # not run again
+    assert len(now) > len(finished)
+    assert not list((repo / "results" / "checkpoints").rglob("*.pt"))  # every resumed job finished and cleaned up
+
+
+def test_two_runs_of_the_smoke_pipeline_give_the_same_results(smoke_run, interrupted_smoke_run):
+    """Determinism: every results file of the second run equals the first run's, except
+    under `timing` (wall times and timestamps); files without timing, byte for byte."""
+    repo = interrupted_smoke_run[0]
+    compared = 0
+    for folder in RESULTS:
+        first, second = _files(smoke_run, folder), _files(repo, folder)
+        assert sorted(first) == sorted(second) and first
+        for path in first:
+            a, b = json.loads(first[path].read_text()), json.loads(second[path].read_text())
+            assert TIMING in a, f"{path} has no timing field"
+            a.pop(TIMING), b.pop(TIMING)
+            assert a == b, f"{path} differs between two runs of the same configuration"
+            compared += 1
+    assert compared >= 40
+
+
+def test_a_failed_job_leaves_a_summary_that_names_it(tmp_path):
+    """A job that fails (an E4 codebook rank above D, which only the job can know) stops its
+    experiment's claim, the other experiment is still judged (keep-going), and the summary
+    lists C5 as NOT RUN with the job's error, the rest as not configured."""
+    repo = tracked_copy(tmp_path)
+    config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    config["experiments"] = {k: v for k, v in config["experiments"].items() if k in ("e4_adc_energy", "e6_pogp_verification")}
+    config["experiments"]["e4_adc_energy"]["ranks"] = [8, 1000000]
+    (repo / "config" / "failing.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(repo, "--configfile", "config/failing.yaml", "--", TARGET, check=False)
+    assert result.returncode != 0
+    summary = (repo / TARGET).read_text()
+    assert "This run did not finish: 1 job(s) failed." in summary
+    rows = {line.split(" | ")[0].strip("| "): line for line in summary.splitlines() if line.startswith("| C")}
+    assert sorted(rows) == [f"C{i}" for i in range(1, 9)]
+    assert f"**{NOT_RUN}**" in rows["C5"] and "ValueError: codebook rank must lie in [1, D=22880], got 1000000" in rows["C5"]
+    assert "**PASS**" in rows["C8"] or "**FAIL**" in rows["C8"] or "**INCONCLUSIVE**" in rows["C8"]
+    assert all(f"**{NOT_RUN}** | experiment `" in rows[c] for c in ("C1", "C2", "C3", "C4", "C6", "C7"))
