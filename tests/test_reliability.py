@@ -15,8 +15,7 @@ submitting executor), byte for byte apart from each file's `timing` field.
 """
 
 import json
-import os
-import signal
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -43,6 +42,15 @@ def _files(repo: Path, folder: str) -> dict[str, Path]:
     return {str(p.relative_to(repo)): p for p in sorted((repo / "results" / folder).rglob("*.json"))}
 
 
+def _recorded_as_finished(snakemake_output: Path) -> set[str]:
+    """Outputs of the measurement jobs that Snakemake reported finished before the kill (a
+    job whose output was written but not yet recorded is, rightly, run again)."""
+    text = snakemake_output.read_text()
+    outputs = dict(re.findall(r"^\s+output: (results/runs/\S+)\n(?:\s+.*\n)*?\s+jobid: (\d+)$", text, re.MULTILINE))
+    done = set(re.findall(r"^Finished jobid: (\d+) \(Rule: run_experiment\)$", text, re.MULTILINE))
+    return {output for output, jobid in outputs.items() if jobid in done}
+
+
 @pytest.fixture(scope="session")
 def interrupted_smoke_run(tmp_path_factory):
     repo = tracked_copy(tmp_path_factory.mktemp("second"))
@@ -54,9 +62,9 @@ def interrupted_smoke_run(tmp_path_factory):
         preempted = subprocess.run(["pkill", "-KILL", "-s", str(run.pid), "-f", "run_experiment"], check=False).returncode == 0
         runs = repo / "results" / "runs"
         _wait_for(lambda: len(list(runs.rglob("*.json"))) >= 12 and any(saves.rglob("*.pt")), run)
-        os.killpg(run.pid, signal.SIGKILL)
+        subprocess.run(["pkill", "-KILL", "-s", str(run.pid)], check=True)  # Snakemake and every job it started
         run.wait()
-    finished = {path: p.stat().st_mtime_ns for path, p in _files(repo, "runs").items()}
+    finished = {path: p.stat().st_mtime_ns for path, p in _files(repo, "runs").items() if path in _recorded_as_finished(repo / "first.out")}
     snakemake(repo, "--unlock", *SMOKE, TARGET)
     second = snakemake(repo, "--cores", "2", *SMOKE, TARGET)
     return repo, preempted, finished, second
@@ -73,7 +81,7 @@ def test_a_killed_job_is_retried_and_resumes(interrupted_smoke_run):
 
 def test_the_rerun_after_a_kill_goes_on_where_the_run_stopped(interrupted_smoke_run):
     repo, _, finished, second = interrupted_smoke_run
-    assert finished, "no job had finished at the second kill point"
+    assert len(finished) >= 8, "too few jobs had finished at the second kill point"
     now = {path: p.stat().st_mtime_ns for path, p in _files(repo, "runs").items()}
     assert all(now[path] == mtime for path, mtime in finished.items())  # not run again
     assert len(now) > len(finished)
@@ -94,7 +102,7 @@ def test_two_runs_of_the_smoke_pipeline_give_the_same_results(smoke_run, interru
             a.pop(TIMING), b.pop(TIMING)
             assert a == b, f"{path} differs between two runs of the same configuration"
             compared += 1
-    assert compared >= 40
+    assert compared >= 30
 
 
 def test_a_failed_job_leaves_a_summary_that_names_it(tmp_path):

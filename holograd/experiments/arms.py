@@ -26,7 +26,7 @@ import math
 
 import torch
 
-from holograd import checkpoint
+from holograd.checkpoint import active as active_checkpoint
 from holograd.data import SampleSet, TokenCache
 from holograd.models import build_model
 from holograd.strategies import SGD, Byzantine, HoloGradADC, HoloGradRandom, MomentumCentric, Strategy
@@ -65,7 +65,7 @@ class Bench:
         before it was killed returns its saved result, and a run it was in the middle of
         goes on from its last saved step."""
         steps = self.cfg["steps"] if steps is None else steps
-        saving = checkpoint.active()
+        saving = active_checkpoint()
         key = None
         if saving is not None:
             key = saving.next_key({"arm": arm, "lr": lr, "seed": seed, "steps": steps, "byzantine": byzantine and dataclasses.asdict(byzantine)})
