@@ -99,6 +99,11 @@ def _ratio(a: float | None, b: float | None) -> float:
     return a / b if a is not None and b not in (None, 0) else math.nan
 
 
+def _difference(a: float | None, b: float | None) -> float:
+    """a - b; NaN if either is missing (JSON null: e.g. the loss decrease of a diverged run)."""
+    return a - b if a is not None and b is not None else math.nan
+
+
 def _arm(rs: list[dict], name: str, statistics: tuple[str, ...], series: dict[str, str], same: tuple[str, ...] = ()) -> dict:
     """One arm of a training comparison across the seeds' runs: its tuned rate(s), each of
     `statistics` per seed with mean and 95 % CI, each of `series` (output key: run key) per
@@ -167,7 +172,7 @@ def adc_energy(runs: list[dict], cfg: dict) -> dict:
         for name in names:
             arms[name] = _arm(rs, name, ("loss_decrease", "energy_trend"), {"energy": "energy", "curves": "curve"}, same=("warm_lr",))
             if name != "adc_off":
-                arms[name]["advantage_over_off"] = _seeds([r["metrics"]["arms"][name]["loss_decrease"] - r["metrics"]["arms"]["adc_off"]["loss_decrease"] for r in rs])
+                arms[name]["advantage_over_off"] = _seeds([_difference(r["metrics"]["arms"][name]["loss_decrease"], r["metrics"]["arms"]["adc_off"]["loss_decrease"]) for r in rs])
         out[setting] = {"sweep": rs[0]["sweep"], "seeds": [r["seed"] for r in rs], "warm_start": rs[0]["metrics"]["warm_start"], "dim": rs[0]["metrics"]["dim"], "arms": arms}
     return {"settings": out}
 

@@ -130,6 +130,14 @@ def _estimate(stat: dict) -> dict:
     return {k: stat[k] for k in ("point", "low", "high", "n")}
 
 
+def _stopped(arms: dict, names: list[str]) -> str | None:
+    """Why the claim cannot be judged if a run of one of the arms it reads stopped early
+    (diverged): "runs stopped early (arm: reason; ...)", else None.  Arms the claim does not
+    read do not matter to it."""
+    stopped = [f"{arm}: {why}" for arm in names for why in arms[arm]["stopped"]]
+    return f"runs stopped early ({'; '.join(stopped)})" if stopped else None
+
+
 def c3_momentum_alignment(data: dict, select: dict) -> Measurement:
     """Alignment ratio |cos(m_hat, g)| / |cos(v, g)| of the named Momentum-Centric variant."""
     from holograd.models import param_count
@@ -151,7 +159,10 @@ def c3_momentum_alignment(data: dict, select: dict) -> Measurement:
         paper_dim = param_count(paper["model"], paper["vocab_size"], paper["block_size"])
         details["predicted_for_paper"] = {**paper, "D": paper_dim, "ratio": momentum["point"] / math.sqrt(2 / (math.pi * paper_dim))}
     ratio = setting["alignment_ratio"][variant]
-    return Measurement(values=ratio["per_seed"], seeds=setting["seeds"], label=f"alignment ratio {variant} / random K=1 (D = {setting['dim']:,})", details=details)
+    return Measurement(
+        values=ratio["per_seed"], seeds=setting["seeds"], label=f"alignment ratio {variant} / random K=1 (D = {setting['dim']:,})",
+        details=details, untestable=_stopped(arms, [variant, "random_k1"]),
+    )  # fmt: skip
 
 
 def c4_momentum_progress(data: dict, select: dict) -> Measurement:
@@ -168,9 +179,7 @@ def c4_momentum_progress(data: dict, select: dict) -> Measurement:
         "communication": {arm: {k: a[k] for k in ("scalars_per_step", "scalars_per_worker_per_step", "bytes_per_step", "loss_decrease_per_scalar")} for arm, a in arms.items()},
         "decrease_ratio_other_variant": {k: _estimate(v) for k, v in setting["decrease_ratio"].items() if k != variant},
     }
-    stopped = [f"{arm}: {s}" for arm, a in arms.items() for s in a["stopped"]]
-    untestable = f"runs stopped early ({'; '.join(stopped)})" if stopped else None
-    return Measurement(values=ratio["per_seed"], seeds=setting["seeds"], label=f"loss decrease {variant} / full SGD", details=details, untestable=untestable)
+    return Measurement(values=ratio["per_seed"], seeds=setting["seeds"], label=f"loss decrease {variant} / full SGD", details=details, untestable=_stopped(arms, [variant, "sgd"]))
 
 
 def c1_kd_threshold(data: dict, select: dict) -> list[Measurement]:
@@ -225,8 +234,7 @@ def c5_adc_learns(data: dict, select: dict) -> list[Measurement]:
         raise SelectionError(f"the run has no codebook of rank {select['rank']} (it has {[a for a in setting['arms'] if a != 'adc_off']})")
     arm = setting["arms"][arm_name]
     by_rank = {a: {"energy_trend": _estimate(v["energy_trend"]), "advantage_over_off": _estimate(v["advantage_over_off"])} for a, v in setting["arms"].items() if a != "adc_off"}
-    stopped = [f"{a}: {s}" for a, v in setting["arms"].items() for s in v["stopped"]]
-    untestable = f"runs stopped early ({'; '.join(stopped)})" if stopped else None
+    untestable = _stopped(setting["arms"], [arm_name, "adc_off"])
     common = {"setting": name, "rank": select["rank"], "warm_start": setting["warm_start"]}
     return [
         Measurement(
@@ -262,13 +270,18 @@ def c7_byzantine(data: dict, select: dict) -> Measurement:
     if aggregator not in setting["largest_tolerated"]:
         raise SelectionError(f"the run has no aggregator {aggregator} (it has {list(setting['largest_tolerated'])})")
     values = setting["largest_tolerated"][aggregator]
+    # An attacked run that diverged was not tolerated (its loss decrease is NaN, so it fails
+    # the 80 % test): that is a measurement, not a gap.  A clean run that diverged leaves
+    # nothing to compare with.
     stopped = [f"{r['aggregator']} {r['attack']} f={r['fraction']}: {s}" for r in setting["table"] for s in r["stopped"]]
-    clean = next(r["loss_decrease"] for r in setting["table"] if r["aggregator"] == aggregator and r["attack"] == "none")
+    clean_row = next(r for r in setting["table"] if r["aggregator"] == aggregator and r["attack"] == "none")
+    clean = clean_row["loss_decrease"]
     untestable = None
-    if clean["low"] is None or not clean["low"] > 0:  # "80 % of no progress" would be noise
-        untestable = f"the clean run's loss decrease {clean['point']:.3g} (95% CI low {clean['low']:.3g}) is not significantly above 0, so tolerance cannot be judged"
-    elif stopped:
-        untestable = f"runs stopped early ({'; '.join(stopped)})"
+    if clean_row["stopped"]:
+        untestable = f"runs stopped early (the clean run: {'; '.join(clean_row['stopped'])})"
+    elif clean["low"] is None or not clean["low"] > 0:  # "80 % of no progress" would be noise
+        low = "undefined" if clean["low"] is None else f"{clean['low']:.3g}"
+        untestable = f"the clean run's loss decrease {clean['point']:.3g} (95% CI low {low}) is not significantly above 0, so tolerance cannot be judged"
     return Measurement(
         values=values["per_seed"],
         seeds=setting["seeds"],

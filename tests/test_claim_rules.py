@@ -340,15 +340,18 @@ DIVERGED = "loss 14.2 above 2 x the initial 5.7 at step 37"
 
 
 def _diverge_second_seed(experiment, runs):
-    """The PASS data of each training claim with one run of seed 1 stopped by divergence."""
+    """The PASS data of each training claim with one run of seed 1 stopped by divergence,
+    as a job writes it: the stopped run's loss decrease is NaN, which JSON holds as null."""
     if experiment == "e2_kd_ratio":
-        runs["kd-0.01"][1]["stopped"] = {"random": DIVERGED}
-    elif experiment == "e3_momentum_comparison":
-        runs[1]["arms"]["sgd"]["stopped"] = DIVERGED
+        run = runs["kd-0.01"][1]
+        run["stopped"] = {"random": DIVERGED}
+        run["loss_decrease"]["random"] = run["fraction_of_sgd"] = None
+    elif experiment == "e3_momentum_comparison":  # C3 reads the momentum arm, C4 it and SGD
+        runs[1]["arms"]["momentum"].update(stopped=DIVERGED, loss_decrease=None)
     elif experiment == "e4_adc_energy":
-        runs[1]["arms"]["adc_r32"]["stopped"] = DIVERGED
-    else:
-        runs[1]["rows"][1]["stopped"] = DIVERGED
+        runs[1]["arms"]["adc_r32"].update(stopped=DIVERGED, loss_decrease=None)
+    else:  # the clean run (row 0): an attacked run that diverged is a measured "not tolerated"
+        runs[1]["rows"][0].update(stopped=DIVERGED, loss_decrease=None, relative=None, tolerated=False)
     return runs
 
 
@@ -356,6 +359,7 @@ def _diverge_second_seed(experiment, runs):
     "claim, experiment, runs",
     [
         ("C1", "e2_kd_ratio", lambda: e2_metrics([1.0, 0.98, 1.02], {kd: SIGNAL if kd >= 0.01 else NOISE for kd in SECTIONS["e2_kd_ratio"]["sweep"]["kd"]})),
+        ("C3", "e3_momentum_comparison", lambda: [e3_metrics(m, 0.001, 0.35, 1.0) for m in [0.18, 0.17, 0.19]]),
         ("C4", "e3_momentum_comparison", lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.34, 0.36]]),
         ("C5", "e4_adc_energy", lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], [0.05, 0.06, 0.04])]),
         ("C7", "e7_byzantine", lambda: [e7_metrics(f) for f in [0.2, 0.2, 0.2]]),
@@ -367,3 +371,31 @@ def test_a_diverged_run_makes_the_claim_inconclusive(tmp_path, claim, experiment
     Catches a statistic that averages over what a diverged run left behind."""
     v = verdict_of(tmp_path, claim, plant(tmp_path, experiment, _diverge_second_seed(experiment, runs())))
     assert v["verdict"] == INCONCLUSIVE and "stopped early" in v["reason"] and DIVERGED in v["reason"], v["reason"]
+
+
+@pytest.mark.parametrize(
+    "claim, experiment, runs, arm",
+    [
+        ("C4", "e3_momentum_comparison", lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.34, 0.36]], "momentum_alg3"),
+        ("C5", "e4_adc_energy", lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], [0.05, 0.06, 0.04])], "adc_r8"),
+    ],
+)
+def test_a_diverged_arm_the_claim_does_not_read_leaves_its_verdict(tmp_path, claim, experiment, runs, arm):
+    """C4 reads Theorem 3's arm and SGD, C5 the selected rank and ADC-off: another arm that
+    diverged is reported but does not make the claim untestable.  Catches a rule that
+    gives up on any stop in the experiment (as this one did on the default run, where
+    Algorithm 3 diverged on two seeds)."""
+    planted = runs()
+    planted[1]["arms"][arm].update(stopped=DIVERGED, loss_decrease=None)
+    v = verdict_of(tmp_path, claim, plant(tmp_path, experiment, planted))
+    assert v["verdict"] == PASS, v["reason"]
+
+
+def test_an_attacked_run_that_diverged_was_not_tolerated(tmp_path):
+    """C7: a run that diverged under attack at 30 % is a measured failure to tolerate it,
+    so the verdict stands (PASS: tolerates 20 %, not 30 %), not INCONCLUSIVE."""
+    runs = [e7_metrics(0.2) for _ in range(3)]
+    for run in runs:
+        run["rows"][3].update(stopped=DIVERGED, loss_decrease=None, relative=None, tolerated=False)
+    v = verdict_of(tmp_path, "C7", plant(tmp_path, "e7_byzantine", runs))
+    assert v["verdict"] == PASS and DIVERGED in json.dumps(v["details"]["stopped_runs"]), v["reason"]
