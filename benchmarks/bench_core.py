@@ -8,7 +8,10 @@
 | random_directions (dense, unit rows) | torch.randn                        | (reported)    |
 | project + reconstruct, K=64, D=1e6   | torch.randn                        | >= 20 %       |
 | JVP directional derivative, "tiny"   | forward + backward                 | <= 3x         |
+| one training step per strategy (SGD, Random K, ADC, Momentum-Centric) per preset | the forward + backward passes the step needs (1; N for Momentum-Centric's N workers) | (reported) |
 
+A training step's ratio to its forward + backward passes is what the HoloGrad machinery
+(directions, projection, synthesis, codebook, aggregation) adds to the gradient it needs.
 Rates count direction entries per second: project and reconstruct each touch K x D entries,
 so "project + reconstruct" is 2 K D entries over the time of both calls (reconstruct reusing
 the norms that project returns, as a training step does).  Times are medians of repeats.
@@ -25,10 +28,21 @@ from pathlib import Path
 
 import torch
 
+from holograd.data import Batch
 from holograd.derivatives import directional_derivative, flat_grad
 from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seeds, inverse_norms, project, random_directions, reconstruct
 from holograd.models import build_model
 from holograd.params import ParamSpace
+from holograd.strategies import make_strategy
+
+# The strategies as the training experiments run them (learning rates small enough that
+# repeated steps stay finite; speed does not depend on them).
+STEP_STRATEGIES = {
+    "sgd": {"lr": 1e-3},
+    "random_k64": {"name": "random", "lr": 1e-6, "k": 64},
+    "adc_r32_k8": {"name": "adc", "lr": 1e-3, "k": 8, "rank": 32, "warm_start": "none"},
+    "momentum_n4": {"name": "momentum", "lr": 1e-3, "n_workers": 4},
+}
 
 
 def _sync(device: str) -> None:
@@ -93,6 +107,23 @@ def bench_jvp(device: str, repeats: int, preset: str, vocab: int, block: int, ba
     return {"preset": preset, "dim": space.dim, "batch": batch, "block": block, "jvp_s": t_jvp, "forward_backward_s": t_bp}
 
 
+def bench_training_steps(device: str, repeats: int, preset: str, vocab: int, block: int, batch: int) -> dict:
+    """Seconds per strategy.step against the forward + backward passes it needs."""
+    gen = torch.Generator().manual_seed(0)
+    batches = [Batch(tuple(range(i * batch, (i + 1) * batch)), torch.randint(0, vocab, (batch, block + 1), generator=gen).to(device)) for i in range(4)]
+    out = {"preset": preset, "batch": batch, "block": block, "strategies": {}}
+    for label, options in STEP_STRATEGIES.items():
+        options = dict(options)
+        strategy = make_strategy(options.pop("name", label), build_model(preset, vocab, block, seed=0, device=device), **options)
+        step_batches = batches[: strategy.batches_per_step]
+        t = iter(range(10**9))  # a fresh step index each call: fresh proof seeds, as in training
+        t_step = timed(lambda: strategy.step(step_batches, next(t)), device, repeats)
+        t_grad = timed(lambda: [flat_grad(strategy.model, b, strategy.space) for b in step_batches], device, repeats)
+        out["dim"] = strategy.dim
+        out["strategies"][label] = {"step_s": t_step, "forward_backward_s": t_grad, "ratio": t_step / t_grad}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/out/core.json")
@@ -104,6 +135,8 @@ def main() -> None:
     gen = bench_generation(args.device, repeats, k=64, dim=dim)
     pr = bench_project_reconstruct(args.device, repeats, k=64, dim=dim)
     jvp = bench_jvp(args.device, repeats, "tiny", vocab=50257, block=64, batch=8)
+    presets = ["micro"] if args.quick else ["micro", "tiny", "small"]
+    steps = [bench_training_steps(args.device, repeats, p, vocab=1024, block=64, batch=8) for p in presets]
     randn = gen["randn_per_s"]
     ratios = {
         "generator_vs_randn": gen["generator_per_s"] / randn,
@@ -119,7 +152,7 @@ def main() -> None:
     result = {
         "machine": {"device": args.device, "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "cpu": platform.processor() or platform.machine(), "quick": args.quick},
-        "generation": gen, "project_reconstruct": pr, "jvp": jvp, "ratios": ratios,
+        "generation": gen, "project_reconstruct": pr, "jvp": jvp, "training_steps": steps, "ratios": ratios,
         "targets_met": {k: (ratios[k] >= v if op == ">=" else ratios[k] <= v) for k, (op, v) in targets.items()},
     }
     out = Path(args.out)
@@ -138,6 +171,10 @@ def main() -> None:
         print(f"{name:44s} {value:14.3f}  {mark}")
     print(f"JVP {jvp['jvp_s'] * 1e3:.1f} ms vs forward+backward {jvp['forward_backward_s'] * 1e3:.1f} ms "
           f"({jvp['preset']}, D={jvp['dim']:,}, batch {jvp['batch']}x{jvp['block']})")
+    print(f"one training step vs the forward+backward passes it needs (batch 8x64, vocabulary 1024):")
+    for st in steps:
+        cells = ", ".join(f"{name} {v['step_s'] * 1e3:.1f} ms = {v['ratio']:.2f}x" for name, v in st["strategies"].items())
+        print(f"  {st['preset']:6s} D={st['dim']:>10,}: {cells}")
     print(f"wrote {out}")
 
 
