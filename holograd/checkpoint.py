@@ -26,13 +26,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
 import torch
+
+from holograd.data import save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +42,6 @@ _ACTIVE: ContextVar[Checkpoint | None] = ContextVar("holograd_checkpoint", defau
 def active() -> Checkpoint | None:
     """The checkpoint of the job running in this context, or None (nothing is saved)."""
     return _ACTIVE.get()
-
-
-def save_atomically(obj: object, path: Path) -> None:
-    """torch.save to a temporary file next to `path`, flushed to disk, then renamed onto it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Checkpoint:
@@ -69,7 +54,6 @@ class Checkpoint:
         self.done: dict[str, dict] = {}
         self.current: dict | None = None
         self.started = 0  # runs started so far by this process: numbers the run keys
-        self.saves = 0
         self._load()
 
     def _load(self) -> None:
@@ -89,7 +73,6 @@ class Checkpoint:
 
     def _save(self) -> None:
         save_atomically({"identity": self.identity, "done": self.done, "current": self.current}, self.path)
-        self.saves += 1
 
     def next_key(self, what: dict) -> str:
         """The key of the next run this job starts: its number and a description of it."""

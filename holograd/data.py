@@ -124,13 +124,16 @@ def tokens_checksum(splits: dict[str, Tensor]) -> str:
     return h.hexdigest()
 
 
-def _atomic_save(obj, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then rename: never half-written."""
+def save_atomically(obj: object, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, flushed to disk, then renamed onto
+    `path`: a crash or a kill leaves the old file or the new one, never a half-written one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -186,7 +189,7 @@ def prepare_token_cache(
         "n_tokens": {k: int(v.numel()) for k, v in splits.items()},
         "sha256": tokens_checksum(splits),
     }
-    _atomic_save({"meta": meta, "splits": splits}, path)
+    save_atomically({"meta": meta, "splits": splits}, path)
     if tokenizer_path is not None and tokenizer_json is not None:
         try:
             _atomic_write_text(tokenizer_json, Path(tokenizer_path))

@@ -17,7 +17,7 @@ import logging
 from paper_checks.aggregates import AGGREGATES
 from paper_checks.files import TIMING, ProvenanceError, content_sha256, read_json, write_json
 from paper_checks.runner import job_config
-from paper_checks.settings import config_hash, resolve, setting_names, sweep_of
+from paper_checks.settings import config_hash, experiment_config, resolve, setting_names, sweep_of
 
 log = logging.getLogger("paper_checks")
 
@@ -62,8 +62,8 @@ def aggregate(experiment: str, section: dict, device: str, code: str, runs: list
         s["config"] = resolve(section, name)
     out = {
         "experiment": experiment,
-        "config": {"experiment": section, "device": device},
-        "config_sha256": config_hash({"experiment": section, "device": device}),
+        "config": experiment_config(section, device),
+        "config_sha256": config_hash(experiment_config(section, device)),
         "scale": {**merged_scale(records), "seeds": sorted(section["seeds"]), "settings": setting_names(section)},
         "environment": {
             "torch": sorted({r["environment"]["torch"] for r in records}),

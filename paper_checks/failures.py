@@ -33,16 +33,12 @@ class FailedJob:
     logs: tuple[str, ...]
 
     def error(self, root: Path = Path(".")) -> str:
-        """The line of the job's log that names its error, or where to look."""
-        for log in self.logs[:1]:
-            path = root / log
-            if path.is_file():
-                lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
-                exceptions = [line for line in lines if _EXCEPTION.match(line)]
-                if exceptions:
-                    return f"{exceptions[-1]} (log: {log})"
-                return f"no exception in its log {log}: killed?"
-        return "see the Snakemake log"
+        """The line of the job's (first) log that names its error, or where to look."""
+        if not self.logs or not (root / self.logs[0]).is_file():
+            return "see the Snakemake log"
+        log = self.logs[0]
+        exceptions = [line.strip() for line in (root / log).read_text(errors="replace").splitlines() if _EXCEPTION.match(line.strip())]
+        return f"{exceptions[-1]} (log: {log})" if exceptions else f"no exception in its log {log}: killed?"
 
 
 def _paths(text: str) -> tuple[str, ...]:
@@ -61,15 +57,15 @@ def failed_jobs(snakemake_log: str) -> list[FailedJob]:
 
 def experiments_of(output: str, claims: list[dict], figure_of: dict[str, str], token_users: dict[str, list[str]]) -> list[str]:
     """The experiments whose claims a failed job's output stops."""
-    parts = Path(output).parts
-    if len(parts) >= 3 and parts[0] == "results" and parts[1] in ("runs", "tuning"):
-        return [parts[2]]
-    if len(parts) == 3 and parts[0] == "results" and parts[1] == "data":
-        return [Path(parts[2]).stem]
-    if len(parts) == 3 and parts[0] == "results" and parts[1] == "figures":
-        return [figure_of[Path(parts[2]).stem]] if Path(parts[2]).stem in figure_of else []
-    if len(parts) == 3 and parts[0] == "results" and parts[1] == "claims":
-        return [c["experiment"] for c in claims if c["id"] == Path(parts[2]).stem]
+    match Path(output).parts:
+        case ("results", "runs" | "tuning", experiment, *_):
+            return [experiment]
+        case ("results", "data", name):
+            return [Path(name).stem]
+        case ("results", "figures", name):
+            return [figure_of[Path(name).stem]] if Path(name).stem in figure_of else []
+        case ("results", "claims", name):
+            return [c["experiment"] for c in claims if c["id"] == Path(name).stem]
     return token_users.get(output, [])
 
 

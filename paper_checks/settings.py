@@ -55,3 +55,8 @@ def sweep_of(section: dict, setting: str) -> dict:
 def config_hash(obj) -> str:
     """SHA-256 of the canonical JSON of a configuration (sorted keys): its provenance mark."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def experiment_config(section: dict, device: str) -> dict:
+    """What an experiment's data file (and each of its verdicts) was made from, as hashed."""
+    return {"experiment": section, "device": device}

@@ -226,19 +226,10 @@ def render(
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write_summary(
-    claims: list[dict],
-    experiments: dict,
-    verdicts: dict[str, str],
-    data_files: dict[str, str],
-    figures: dict[str, str],
-    output: str,
-    config_file: str | None = None,
-    not_run: dict[str, str] | None = None,
-    failed: int = 0,
-) -> None:
+def write_summary(claims: list[dict], experiments: dict, verdicts: dict[str, str], data_files: dict[str, str], figures: dict[str, str], output: str, **options) -> None:
     """Stage 5 of the pipeline: write results/RESULTS_SUMMARY.md from the verdict and data
-    files (after a failed run: from those of the claims judged in it, see render)."""
+    files (after a failed run: from those of the claims judged in it).  `options` are
+    render's: config_file, not_run, failed."""
     text = render(
         claims,
         experiments,
@@ -246,9 +237,7 @@ def write_summary(
         {key: read_json(p) for key, p in data_files.items()},
         figures,
         Path(output).parent,
-        config_file,
-        not_run,
-        failed,
+        **options,
     )
     write_text(text, output)
     log.info("wrote %s", output)

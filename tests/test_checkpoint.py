@@ -84,7 +84,8 @@ def test_saving_replaces_the_file_atomically(tmp_path, monkeypatch):
     save_atomically({"n": 1}, path)
 
     def broken(obj, f):
-        f.write(b"partial")
+        with open(f, "wb") as out:
+            out.write(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken)

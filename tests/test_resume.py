@@ -116,7 +116,7 @@ def _observe(zygote, workdir: Path, args: dict, kill_after: float | None = None,
     zygote.stdin.write(json.dumps({**args, "workdir": str(workdir)}) + "\n")
     zygote.stdin.flush()
     pid = int(zygote.stdout.readline())
-    first = done = None
+    first = None
     killed = False
     while not output.exists() and not killed:
         now = time.perf_counter() - start

@@ -22,7 +22,7 @@ from paper_checks.config_check import check_config
 from paper_checks.failures import failed_jobs, not_run_reasons
 from paper_checks.files import content_sha256, read_json
 from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit, source_hash
-from paper_checks.settings import config_hash, resolve, setting_names
+from paper_checks.settings import config_hash, experiment_config, resolve, setting_names
 from paper_checks.summary import write_summary
 
 # One line naming the offending key (Snakemake's validate prints the whole schema), then
@@ -256,7 +256,7 @@ def judged_in_this_configuration(claim):
         return None
     v, d = read_json(verdict), read_json(data)
     section_hash = config_hash(
-        {"experiment": section(claim["experiment"]), "device": config["device"]}
+        experiment_config(section(claim["experiment"]), config["device"])
     )
     current = (
         v.get("config_sha256") == section_hash
