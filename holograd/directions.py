@@ -423,19 +423,24 @@ def project_reconstruct(
     The same quantities as `project` followed by `reconstruct` (up to float rounding: sums
     run in another order), for a simulation in which one process plays both the workers and
     the coordinator and nothing alters the scalars in between.  Directions are generated a
-    block of whole rows at a time (at most `chunk_elements` entries, at least one row), so a
-    row's norm is known before the row is used.
+    block of whole rows at a time (at most `chunk_elements` entries), so a row's norm is
+    known before the row is used.  When one row alone is larger than the chunk (D >
+    chunk_elements), it falls back to `project` and `reconstruct`, which stream over column
+    tiles and generate every direction twice: the chunk bound holds for any K and D.
     """
     if grad.dim() != 1 or not grad.is_floating_point():
         raise ValueError(f"project_reconstruct expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}")
     dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
+    if dim > chunk:
+        scalars, inv = project(grad, seeds, chunk_elements=chunk, return_inv_norms=True)
+        return scalars, reconstruct(scalars, seeds, dim, scale=scale, inv_norms=inv, chunk_elements=chunk)
     keys = seed_keys(seeds, grad.device)
     k, work = len(keys), _work_dtype(grad.dtype)
     factor = (float(dim) if scale is None else float(scale)) / k
     g = grad.to(work)
     scalars = torch.empty(k, dtype=torch.float64, device=grad.device)
     out = torch.zeros(dim, dtype=work, device=grad.device)
-    for r0, r1 in _spans(k, max(1, chunk // dim)):
+    for r0, r1 in _spans(k, chunk // dim):
         z = _gaussian_tile(keys[r0:r1], 0, dim, _SCRATCH)  # whole rows, float32
         inv = _inverse_norm(_sumsq(z, _SCRATCH))
         z = z.to(work)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from holograd.directions import DEFAULT_CHUNK_ELEMENTS, check_seeds, project, random_directions, reconstruct
+from holograd.directions import DEFAULT_CHUNK_ELEMENTS, project_reconstruct
 
 
 def estimate_gradient(
@@ -34,19 +34,11 @@ def estimate_gradient(
 ) -> tuple[Tensor, Tensor]:
     """(a, g_hat): the K proofs a_j = <grad, v_j> and g_hat = (scale/K) sum_j a_j v_j.
 
-    scale defaults to D (the scale-corrected estimator).  When the K x D direction matrix
-    fits in `chunk_elements` it is generated once and used for both halves; otherwise
-    projection and reconstruction stream over chunks, sharing the direction norms.
+    scale defaults to D (the scale-corrected estimator).  Every direction is generated once
+    and used for both halves (`project_reconstruct`), holding at most `chunk_elements`
+    entries of the K x D direction matrix at a time.
     """
-    seeds = check_seeds(seeds)
-    dim, k = grad.numel(), len(seeds)
-    scale = float(dim) if scale is None else float(scale)
-    if k * dim <= chunk_elements:
-        v = random_directions(seeds, dim, device=grad.device, dtype=grad.dtype)  # (K, D)
-        scalars = v @ grad
-        return scalars, (scale / k) * (scalars @ v)
-    scalars, inv = project(grad, seeds, chunk_elements=chunk_elements, return_inv_norms=True)
-    return scalars, reconstruct(scalars, seeds, dim, scale=scale, inv_norms=inv, chunk_elements=chunk_elements)
+    return project_reconstruct(grad, seeds, scale=scale, chunk_elements=chunk_elements)
 
 
 def cosine(a: Tensor, b: Tensor) -> float:

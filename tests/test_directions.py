@@ -245,3 +245,27 @@ def test_project_reconstruct_in_one_pass_equals_two_passes(dtype):
     assert a1.dtype == g1.dtype == dtype
     torch.testing.assert_close(a1, a2, rtol=tol, atol=tol * g.norm().item() / dim**0.5)
     torch.testing.assert_close(g1, g2, rtol=tol, atol=tol * g2.abs().max().item())
+
+
+@pytest.mark.parametrize("chunk", [12_000, 3_000])
+def test_project_reconstruct_generates_each_direction_once_within_the_chunk(monkeypatch, chunk):
+    """With whole rows fitting the chunk (D = 5,003 <= 12,000) every direction entry is
+    generated exactly once; with D above the chunk it falls back to column tiles (norm pass
+    shared, so twice).  Either way no tile exceeds the chunk: a fused pass that generated a
+    whole D-row regardless of the chunk (the bound the issue sets for any K) fails here."""
+    from holograd.directions import project_reconstruct
+
+    seen = []
+    real = directions._gaussian_tile
+
+    def spy(keys, start, stop, *args):
+        seen.append(len(keys) * (stop - start))
+        return real(keys, start, stop, *args)
+
+    monkeypatch.setattr(directions, "_gaussian_tile", spy)
+    dim, seeds = 5_003, list(range(37))
+    g = torch.randn(dim, generator=torch.Generator().manual_seed(4))
+    a1, g1 = project_reconstruct(g, seeds, chunk_elements=chunk)
+    assert max(seen) <= chunk
+    assert sum(seen) == (1 if dim <= chunk else 2) * len(seeds) * dim
+    torch.testing.assert_close(g1, reconstruct(project(g, seeds), seeds, dim), rtol=1e-5, atol=1e-5 * g1.abs().max().item())

@@ -26,7 +26,8 @@ import torch
 
 from holograd.data import TokenCache, batch_ids
 from holograd.derivatives import flat_grad
-from holograd.directions import derive_seeds, project, reconstruct
+from holograd.directions import derive_seeds
+from holograd.estimators import estimate_gradient
 from holograd.experiments.setup import environment, scale, train_samples
 from holograd.models import build_model
 
@@ -67,9 +68,10 @@ def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> dict:
     points, done, start = [], 0, time.perf_counter()
     for n in draws:
         block = seeds[done * k : n * k]
-        a, inv = project(g, block, chunk_elements=cfg["chunk_elements"], return_inv_norms=True)
-        # sum of the (n - done) estimates (D/K) sum_j a_j v_j = (D (n - done) / (K (n - done))) sum a v
-        total += reconstruct(a, block, dim, scale=dim * (n - done), inv_norms=inv, chunk_elements=cfg["chunk_elements"]).to(torch.float64)
+        # sum of the (n - done) estimates (D/K) sum_j a_j v_j = (D (n - done) / (K (n - done))) sum a v,
+        # every direction generated once for its proof and its share of the synthesis
+        _, block_sum = estimate_gradient(g, block, scale=dim * (n - done), chunk_elements=cfg["chunk_elements"])
+        total += block_sum.to(torch.float64)
         done = n
         point = {"draws": n, "directions": n * k, **errors(total / n, g, n * k, cfg["control_scale"])}
         points.append(point)
