@@ -34,7 +34,7 @@ from holograd.adc import DirectionCodebook
 from holograd.aggregation import AGGREGATORS, aggregate, check_trim
 from holograd.byzantine import ATTACKS, attack, byzantine_indices, check_fraction
 from holograd.commitments import commit_batch, commit_params, step_seeds
-from holograd.derivatives import directional_derivative, flat_grad, lm_loss
+from holograd.derivatives import directional_derivative, flat_grad, lm_loss, worker_gradients
 from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seed, project, project_reconstruct, random_directions, reconstruct
 from holograd.estimators import cosine, variance_correction
 from holograd.params import ParamSpace
@@ -372,6 +372,9 @@ class MomentumCentric(Strategy):
     The first cold_start_steps steps (and any step with m = 0) use a fresh random direction
     Dir(s_t) in place of m_hat.  Since g_hat is parallel to m_hat, the momentum's direction
     changes only during the cold start; afterwards the update moves along a fixed line.
+
+    On the backprop path the N workers' gradients come from one vectorised pass
+    (`worker_gradients`: vmap over the stacked batches), each still its own batch's.
     """
 
     name = "momentum"
@@ -424,17 +427,16 @@ class MomentumCentric(Strategy):
             d = random_directions([seed], self.dim, device=self.space.device, dtype=self.space.dtype)[0]
         else:
             d = self.momentum / m_norm
-        losses, scalars, g_sum = [], [], None
-        for batch in batches:  # worker i
-            loss, g_i = self._gradient(batch)
-            losses.append(loss)
-            if g_i is not None:
-                g_sum = g_i if g_sum is None else g_sum.add_(g_i)
-            if self.proof_path == "backprop":
-                scalars.append(g_i @ d)
-            else:
-                scalars.append(self._jvp_scalars(batch, [d])[0])
-        a = self._corrupt(torch.stack(scalars), t)
+        if self.proof_path == "backprop":  # the N workers' gradients in one vectorised pass
+            losses, grads = worker_gradients(self.model, batches, self.space)
+            scalars, g = grads @ d, grads.mean(dim=0)  # g: gradient of the union batch (equal sizes)
+            loss = losses.mean().item()
+        else:  # each worker's proof by its own forward-mode JVP
+            scalars = torch.stack([self._jvp_scalars(batch, [d])[0] for batch in batches])
+            per_worker = [self._gradient(batch) for batch in batches]
+            loss = sum(l for l, _ in per_worker) / len(batches)
+            g = torch.stack([g_i for _, g_i in per_worker]).mean(dim=0) if self.track_gradient else None
+        a = self._corrupt(scalars, t)
         abar = aggregate(a, self.aggregator, self.tau)
         if self.variant == "theorem3":
             g_hat = abar * d
@@ -443,9 +445,8 @@ class MomentumCentric(Strategy):
             self.sigma = 0.9 * self.sigma + 0.1 * g_hat.norm().item()
         self._apply(g_hat)
         self.momentum.mul_(self.beta).add_(g_hat, alpha=1.0 - self.beta)
-        g = None if g_sum is None else g_sum / len(batches)  # gradient of the union batch (equal sizes)
         extra = {"direction_cosine": cosine(d, g) if g is not None else float("nan")}
-        return self._metrics(t, sum(losses) / len(losses), g, g_hat, scalars=self.n_workers, phase="cold" if cold else "main", extra=extra)
+        return self._metrics(t, loss, g, g_hat, scalars=self.n_workers, phase="cold" if cold else "main", extra=extra)
 
 
 STRATEGIES: dict[str, type[Strategy]] = {
