@@ -223,3 +223,24 @@ def test_e7_random_strategy_has_only_the_mean(token_cache):
     cfg = {**TRAIN, "strategy": "random", "n_workers": 4, "beta": 0.9, "cold_start_steps": 1, "fractions": [0, 0.25], "attacks": ["sign_flip"], "taus": [0.1], "tolerance": 0.8}
     out = e7.run(cfg, 0, token_cache, CPU, {"clean": {"lr": 1e-3}})
     assert {r["aggregator"] for r in out["rows"]} == {"mean"} and len(out["rows"]) == 2
+
+
+def test_e7_a_trimmed_mean_that_drops_nothing_reuses_the_mean_s_runs(token_cache, monkeypatch):
+    """With N = 4, tau = 0.1 trims floor(0.4) = 0 scalars: that trimmed mean is the mean, so
+    its rows are the mean's runs (trained once), while tau = 0.25 trims one at each end and
+    trains its own.  A cache keyed too loosely (ignoring the attack or the fraction) would
+    reuse a run for a different attack and fail the count."""
+    calls = []
+    real = Bench.run
+
+    def counting(self, arm, lr, seed, steps=None, byzantine=None):
+        calls.append((arm.get("aggregator"), byzantine))
+        return real(self, arm, lr, seed, steps=steps, byzantine=byzantine)
+
+    monkeypatch.setattr(Bench, "run", counting)
+    cfg = {**TRAIN, "strategy": "momentum", "n_workers": 4, "beta": 0.9, "cold_start_steps": 1, "fractions": [0, 0.25], "attacks": ["sign_flip", "extreme"], "taus": [0.1, 0.25], "tolerance": 0.8}
+    out = e7.run(cfg, 0, token_cache, CPU, {"clean": {"lr": 1.0}})
+    assert e7.effective({"aggregator": "trimmed_mean", "tau": 0.1}, 4) == {"aggregator": "mean"}
+    assert len(out["rows"]) == 3 * 3 and len(calls) == 2 * 3  # mean and trimmed_0.25 trained, trimmed_0.1 reused
+    by = {(r["aggregator"], r["attack"]): r["loss_decrease"] for r in out["rows"]}
+    assert all(by[("trimmed_0.1", a)] == by[("mean", a)] for a in ("none", "sign_flip", "extreme"))
