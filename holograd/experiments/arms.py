@@ -28,6 +28,7 @@ import torch
 
 from holograd.checkpoint import active as active_checkpoint
 from holograd.data import SampleSet, TokenCache
+from holograd.directions import DEFAULT_CHUNK_ELEMENTS
 from holograd.models import build_model
 from holograd.strategies import SGD, Byzantine, HoloGradADC, HoloGradRandom, MomentumCentric, Strategy
 from holograd.training import eval_batches, train
@@ -37,9 +38,11 @@ log = logging.getLogger(__name__)
 KINDS = {"sgd": SGD, "random": HoloGradRandom, "adc": HoloGradADC, "momentum": MomentumCentric}
 
 
-def make_strategy(arm: dict, model: torch.nn.Module, lr: float, seed: int, byzantine: Byzantine | None = None) -> Strategy:
+def make_strategy(
+    arm: dict, model: torch.nn.Module, lr: float, seed: int, byzantine: Byzantine | None = None, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
+) -> Strategy:
     """The strategy of an arm: KINDS[arm["kind"]] with the arm's other keys as options."""
-    options = {k: v for k, v in arm.items() if k != "kind"}
+    options = {"chunk_elements": chunk_elements, **{k: v for k, v in arm.items() if k != "kind"}}
     if arm["kind"] not in KINDS:
         raise ValueError(f"unknown arm kind {arm['kind']!r}; choose one of {sorted(KINDS)}")
     return KINDS[arm["kind"]](model, lr, seed=seed, byzantine=byzantine, **options)
@@ -71,7 +74,7 @@ class Bench:
             key = saving.next_key({"arm": arm, "lr": lr, "seed": seed, "steps": steps, "byzantine": byzantine and dataclasses.asdict(byzantine)})
             if (done := saving.result(key)) is not None:
                 return done
-        strategy = make_strategy(arm, self.model(seed), lr, seed, byzantine)
+        strategy = make_strategy(arm, self.model(seed), lr, seed, byzantine, self.cfg.get("chunk_elements", DEFAULT_CHUNK_ELEMENTS))
         records = train(
             strategy,
             self.samples,

@@ -25,7 +25,7 @@ import torch
 
 from holograd.data import TokenCache, batch_ids
 from holograd.derivatives import flat_grad
-from holograd.directions import derive_seeds
+from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seeds
 from holograd.estimators import cosine, estimate_gradient
 from holograd.experiments.arms import Bench
 from holograd.experiments.setup import environment, scale
@@ -69,14 +69,14 @@ def tune(cfg: dict, cache: TokenCache, device: torch.device) -> dict:
     return {name: bench.tune(arm, rate_grid(cfg, name, dim), TUNE_SEED, cfg["tune_steps"]) for name, arm in arms(cfg, dim).items()}
 
 
-def alignment(model: torch.nn.Module, batch, k: int, draws: int, seed: int) -> list[float]:
+def alignment(model: torch.nn.Module, batch, k: int, draws: int, seed: int, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> list[float]:
     """cos(g_hat_K, g) of `draws` independent estimates of the gradient g of `batch`."""
     space = ParamSpace(model)
     _, g = flat_grad(model, batch, space)
     out = []
     for d in range(draws):
         seeds = derive_seeds(f"e2.alignment.{d}", seed, k)
-        out.append(cosine(estimate_gradient(g, seeds)[1], g))
+        out.append(cosine(estimate_gradient(g, seeds, chunk_elements=chunk_elements)[1], g))
     return out
 
 
@@ -86,7 +86,7 @@ def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: di
     dim = ParamSpace(model).dim
     k = k_of(cfg, dim)
     batch = bench.samples.batch(batch_ids(seed, 0, cfg["batch_size"], bench.samples.n_samples, stream=GRADIENT_STREAM), device)
-    cosines = alignment(model, batch, k, cfg["cos_draws"], seed)
+    cosines = alignment(model, batch, k, cfg["cos_draws"], seed, cfg.get("chunk_elements", DEFAULT_CHUNK_ELEMENTS))
     log.info("K/D = %g (K = %d of D = %d): mean cos %.4f, sqrt(K/D) %.4f", k / dim, k, dim, sum(cosines) / len(cosines), math.sqrt(k / dim))
     trained = {name: bench.run(arm, tuned[name]["lr"], seed) for name, arm in arms(cfg, dim).items()}
     decrease = {name: t["loss_decrease"] for name, t in trained.items()}
