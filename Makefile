@@ -1,6 +1,9 @@
 # Entry points.  `make results` sets up .venv and runs the claims pipeline on the embedded
 # default; `make test` sets up .venv and runs the test suite (what CI runs); `make bench`
-# runs the kernel benchmarks.
+# runs every benchmark (kernels, the work-model estimates of the default and paper suites,
+# the smoke and default pipelines; about 25 minutes on 2 CPU cores), `make bench-quick`
+# the quick kernel benchmark and the smoke pipeline (a few minutes).  All write
+# benchmarks/out/*.json and print a table.
 #
 # torch is installed first, pinned, so that installing the project never pulls a CUDA
 # build of several GB onto a CPU machine.  On a GPU machine install the CUDA build you
@@ -12,7 +15,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup results test bench clean
+.PHONY: setup results test bench bench-quick clean
 
 setup: $(STAMP)
 
@@ -30,6 +33,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/estimate_suite.py --config config/config.yaml
+	$(BIN)/python benchmarks/estimate_suite.py --config config/paper.yaml
+	$(BIN)/python benchmarks/bench_pipeline.py --config smoke
+	$(BIN)/python benchmarks/bench_pipeline.py --config default
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/bench_core.py --quick
+	$(BIN)/python benchmarks/bench_pipeline.py --config smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache benchmarks/out .snakemake

@@ -35,14 +35,19 @@ import pandas as pd
 from job_times import job_table, summarise
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit  # noqa: E402
 CONFIGS = {"default": None, "smoke": "config/smoke.yaml"}
 TARGET_SECONDS = {"default": 600.0, "smoke": 90.0}
 TARGET_MAX_RSS_MB = 2000.0
 
 
 def tracked_copy(destination: Path) -> None:
-    """The repository's git-tracked files, as they are in the working tree, under destination."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    """The repository's files (tracked, and new ones git does not ignore), as they are in the
+    working tree, under destination: what a fresh checkout with these edits would hold."""
+    listed = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    files = subprocess.run(listed, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
@@ -55,7 +60,11 @@ def run_pipeline(workdir: Path, config: str | None, cores: int, target: str, log
     command = [sys.executable, "-m", "snakemake", target, "--cores", str(cores)]
     if config:
         command += ["--configfile", config]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        GIT_COMMIT_VARIABLE: git_commit(ROOT),  # the copy has no .git: results record this checkout's commit
+    }
     start = time.perf_counter()
     with open(log, "w") as out:
         result = subprocess.run(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env)
