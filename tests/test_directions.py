@@ -140,8 +140,8 @@ def test_chunked_projection_and_reconstruction_equal_dense(chunk):
                           gaussian_block(seed_keys(seeds), 0, dim).double().norm(dim=1).reciprocal(), rtol=1e-8, atol=0)
 
 
-def test_streaming_never_holds_more_than_the_chunk(monkeypatch):
-    # Generating all K directions at once (K x D entries) would break this bound.
+def tile_sizes(monkeypatch) -> list[int]:
+    """The number of entries of every tile the generator produces from now on, in order."""
     seen = []
     real = directions._gaussian_tile
 
@@ -150,6 +150,12 @@ def test_streaming_never_holds_more_than_the_chunk(monkeypatch):
         return real(keys, start, stop, *args)
 
     monkeypatch.setattr(directions, "_gaussian_tile", spy)
+    return seen
+
+
+def test_streaming_never_holds_more_than_the_chunk(monkeypatch):
+    # Generating all K directions at once (K x D entries) would break this bound.
+    seen = tile_sizes(monkeypatch)
     seeds, dim, chunk = list(range(300)), 20_000, 5000
     g = torch.randn(dim)
     a = project(g, seeds, chunk_elements=chunk)
@@ -255,14 +261,7 @@ def test_project_reconstruct_generates_each_direction_once_within_the_chunk(monk
     whole D-row regardless of the chunk (the bound the issue sets for any K) fails here."""
     from holograd.directions import project_reconstruct
 
-    seen = []
-    real = directions._gaussian_tile
-
-    def spy(keys, start, stop, *args):
-        seen.append(len(keys) * (stop - start))
-        return real(keys, start, stop, *args)
-
-    monkeypatch.setattr(directions, "_gaussian_tile", spy)
+    seen = tile_sizes(monkeypatch)
     dim, seeds = 5_003, list(range(37))
     g = torch.randn(dim, generator=torch.Generator().manual_seed(4))
     a1, g1 = project_reconstruct(g, seeds, chunk_elements=chunk)
