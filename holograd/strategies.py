@@ -92,8 +92,45 @@ def _count(name: str, value: int) -> int:
     return int(value)
 
 
+@dataclass
+class ProofPlan:
+    """What the workers of step t are asked to prove: slot j is the directional derivative
+    a_j = <g_{B_b(j)}, v_j> of the step's batch b(j) = batch_of[j] along direction v_j.
+
+    Everything here is a function of the state every party holds (theta_t, the step's batch
+    ids, the run's seed), so the coordinator, the workers and the verifier derive the same
+    plan without exchanging it.  seeds: the direction seeds of the slots (HoloGrad-Random,
+    ADC), or the one seed of a cold-start direction (Momentum-Centric); shared: the one
+    direction all slots project on (Momentum-Centric), else None.
+    """
+
+    step: int
+    seeds: list[int]
+    batch_of: list[int]
+    phase: str = "main"
+    shared: Tensor | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.batch_of)
+
+    def seed_of(self, j: int) -> int:
+        """The seed that names slot j's direction (a shared direction's seed, or 0 for m_hat)."""
+        if len(self.seeds) == self.size:
+            return self.seeds[j]
+        return self.seeds[0] if self.seeds else 0
+
+
 class Strategy(ABC):
-    """Shared machinery: the flat parameter space, proof seeds, proofs and the update."""
+    """Shared machinery: the flat parameter space, proof seeds, proofs and the update.
+
+    A verifiable strategy's step is the protocol's three parts, which holograd.distributed
+    runs on separate processes and `step` runs in one:
+
+        plan = strategy.plan(batches, t)                   # every party, identically
+        a_j  = strategy.prove(plan, batches, j)            # the worker holding slot j (JVP)
+        strategy.conclude(plan, a, kept=...)               # every party: synthesise, update
+    """
 
     name = "strategy"
 
@@ -128,6 +165,56 @@ class Strategy(ABC):
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         """Update the model in place from the step's batches (batches_per_step of them)."""
 
+    # --- the protocol's parts (verifiable strategies) -------------------------------------
+
+    def plan(self, batches: Sequence, t: int) -> ProofPlan:
+        """The proofs step t asks for (see ProofPlan)."""
+        raise TypeError(f"{self.name} sends gradients, not proofs: it has no proof plan")
+
+    def direction(self, plan: ProofPlan, j: int) -> Tensor:
+        """v_j, the direction of slot j, regenerated from the plan."""
+        raise TypeError(f"{self.name} sends gradients, not proofs: it has no proof directions")
+
+    def prove(self, plan: ProofPlan, batches: Sequence, j: int) -> Tensor:
+        """a_j = <g_B, v_j> by forward-mode JVP (one forward pass, no gradient): what the
+        worker holding slot j computes, and what a verifier recomputes to check it."""
+        batch = batches[plan.batch_of[j]]
+        return directional_derivative(self.model, batch, self.direction(plan, j), self.space)[1].detach()
+
+    def synthesise(self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None) -> Tensor:
+        """g_hat from the proofs of the slots in `kept` (all slots when None)."""
+        raise TypeError(f"{self.name} sends gradients, not proofs: it synthesises nothing")
+
+    def conclude(
+        self,
+        plan: ProofPlan,
+        scalars: Tensor,
+        *,
+        kept: Sequence[int] | None = None,
+        loss: float = float("nan"),
+        g: Tensor | None = None,
+        inv_norms: Tensor | None = None,
+    ) -> StepMetrics:
+        """Synthesise g_hat from the kept proofs and apply it (and the strategy's own state
+        updates).  A step whose proofs were all dropped moves nothing ("skipped").
+        loss and g only feed the metrics."""
+        if kept is not None and len(kept) == 0:
+            zero = torch.zeros(self.dim, device=self.space.device, dtype=self.space.dtype)
+            return self._metrics(plan.step, loss, g, zero, scalars=0, phase="skipped")
+        return self._update(plan, self.synthesise(plan, scalars, kept, inv_norms), loss, g)
+
+    def _update(self, plan: ProofPlan, g_hat: Tensor, loss: float, g: Tensor | None) -> StepMetrics:
+        """Apply g_hat and report the step."""
+        raise TypeError(f"{self.name} sends gradients, not proofs")
+
+    def _jvp_step(self, batches: Sequence, t: int) -> StepMetrics:
+        """The protocol in one process: every slot proved by JVP, Byzantine slots attacked,
+        all proofs kept."""
+        plan = self.plan(batches, t)
+        loss, g = self._observe(batches)
+        scalars = torch.stack([self.prove(plan, batches, j) for j in range(plan.size)])
+        return self.conclude(plan, self._corrupt(scalars, t), loss=loss, g=g)
+
     # --- state, for checkpoints (holograd.checkpoint) ---------------------------------------
 
     def state_dict(self) -> dict:
@@ -159,11 +246,15 @@ class Strategy(ABC):
         loss, g = flat_grad(self.model, batch, self.space)
         return loss.item(), g
 
-    def _jvp_scalars(self, batch, tangents: Iterable[Tensor]) -> Tensor:
-        """Proofs by forward-mode JVP, one per tangent (the worker's reference computation).
-
-        Tangents may be a generator, so that only one direction is held at a time."""
-        return torch.stack([directional_derivative(self.model, batch, v, self.space)[1] for v in tangents]).detach()
+    def _observe(self, batches: Sequence) -> tuple[float, Tensor | None]:
+        """The step's mean loss and true gradient g (mean over its batches), for the
+        metrics only: no update depends on them."""
+        if len(batches) == 1:
+            return self._gradient(batches[0])
+        per_batch = [self._gradient(batch) for batch in batches]
+        loss = sum(l for l, _ in per_batch) / len(batches)
+        g = torch.stack([g_i for _, g_i in per_batch]).mean(dim=0) if self.track_gradient else None
+        return loss, g
 
     def _corrupt(self, scalars: Tensor, t: int) -> Tensor:
         return self.byzantine.corrupt(scalars, t) if self.byzantine else scalars
@@ -183,6 +274,14 @@ class Strategy(ABC):
             scalars=scalars,
             **kw,
         )
+
+
+def _kept(plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None, inv_norms: Tensor | None) -> tuple[list[int], Tensor, Tensor | None]:
+    """The seeds, scalars (and inverse norms) of the kept slots; all of them when kept is None."""
+    if kept is None:
+        return plan.seeds, scalars, inv_norms
+    index = torch.tensor(list(kept), dtype=torch.long, device=scalars.device)
+    return [plan.seeds[j] for j in kept], scalars[index], None if inv_norms is None else inv_norms[index.to(inv_norms.device)]
 
 
 class SGD(Strategy):
@@ -240,32 +339,42 @@ class HoloGradRandom(Strategy):
         self.k = _count("K", k)
         self.scale, self.variance_correction = scale, variance_correction
 
-    def _random_update(self, batches: Sequence, t: int) -> tuple[float, Tensor | None, Tensor]:
-        """(loss, g, g_hat) of one random-direction step (also ADC's warm-up)."""
-        batch = batches[0]
-        seeds = self._proof_seeds(batches, t, self.k)
-        loss, g = self._gradient(batch)
-        if self.proof_path == "backprop" and self.byzantine is None:  # nothing alters the scalars: one pass
-            _, g_hat = project_reconstruct(g, seeds, scale=self.scale, chunk_elements=self.chunk_elements)
+    def plan(self, batches: Sequence, t: int) -> ProofPlan:
+        """K slots on the step's one batch, direction j = Dir(s_{t,j})."""
+        return ProofPlan(t, self._proof_seeds(batches, t, self.k), [0] * self.k)
+
+    def direction(self, plan: ProofPlan, j: int) -> Tensor:
+        return random_directions([plan.seeds[j]], self.dim, device=self.space.device, dtype=self.space.dtype)[0]
+
+    def synthesise(self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None) -> Tensor:
+        """g_hat = (scale/K') sum_{j kept} a_j v_j over the K' kept slots (unbiased for any
+        K'), times sqrt(K'/D) with variance_correction."""
+        seeds, scalars, inv_norms = _kept(plan, scalars, kept, inv_norms)
+        g_hat = reconstruct(scalars, seeds, self.dim, scale=self.scale, inv_norms=inv_norms, chunk_elements=self.chunk_elements)
+        if self.variance_correction:
+            g_hat *= variance_correction(len(seeds), self.dim)
+        return g_hat
+
+    def _update(self, plan: ProofPlan, g_hat: Tensor, loss: float, g: Tensor | None) -> StepMetrics:
+        self._apply(g_hat)
+        return self._metrics(plan.step, loss, g, g_hat, scalars=self.k)
+
+    def _backprop_step(self, plan: ProofPlan, batches: Sequence, t: int) -> StepMetrics:
+        """Slots proved as <g, v_j> from one backprop gradient (a random-direction step)."""
+        loss, g = self._gradient(batches[0])
+        if self.byzantine is None:  # nothing alters the scalars: project and synthesise in one pass
+            _, g_hat = project_reconstruct(g, plan.seeds, scale=self.scale, chunk_elements=self.chunk_elements)
             if self.variance_correction:
                 g_hat *= variance_correction(self.k, self.dim)
-            return loss, g, g_hat
-        if self.proof_path == "backprop":
-            scalars, inv = project(g, seeds, chunk_elements=self.chunk_elements, return_inv_norms=True)
-        else:
-            vs = (random_directions([s], self.dim, device=self.space.device, dtype=self.space.dtype)[0] for s in seeds)
-            scalars, inv = self._jvp_scalars(batch, vs), None
-        scalars = self._corrupt(scalars, t)
-        g_hat = reconstruct(scalars, seeds, self.dim, scale=self.scale, inv_norms=inv, chunk_elements=self.chunk_elements)
-        if self.variance_correction:
-            g_hat *= variance_correction(self.k, self.dim)
-        return loss, g, g_hat
+            return self._update(plan, g_hat, loss, g)
+        scalars, inv = project(g, plan.seeds, chunk_elements=self.chunk_elements, return_inv_norms=True)
+        return self.conclude(plan, self._corrupt(scalars, t), loss=loss, g=g, inv_norms=inv)
 
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         self._check_batches(batches)
-        loss, g, g_hat = self._random_update(batches, t)
-        self._apply(g_hat)
-        return self._metrics(t, loss, g, g_hat, scalars=self.k)
+        if self.proof_path == "jvp":
+            return self._jvp_step(batches, t)
+        return self._backprop_step(self.plan(batches, t), batches, t)
 
 
 class HoloGradADC(HoloGradRandom):
@@ -323,6 +432,41 @@ class HoloGradADC(HoloGradRandom):
         self.codebook.load_state_dict(state["codebook"])
         self.history = [g.to(self.space.device) for g in state["history"]]
 
+    def plan(self, batches: Sequence, t: int) -> ProofPlan:
+        """K slots on the step's batch: random directions during a random warm-up, codebook
+        directions afterwards.  The first step after a bootstrap builds U from its gradients."""
+        if t < self.warm_steps and self.warm_start == "bootstrap":
+            raise TypeError("ADC's bootstrap warm-up steps are SGD steps: they send gradients, not proofs")
+        if t >= self.warm_steps and self.history:  # end of the bootstrap: U from the gradient history
+            self.codebook = DirectionCodebook.from_gradients(self.history, self.codebook.rank, seed=self.seed, **self.codebook_options)
+            self.history = []
+        phase = "warmup" if t < self.warm_steps else "main"
+        return ProofPlan(t, self._proof_seeds(batches, t, self.k), [0] * self.k, phase=phase)
+
+    def direction(self, plan: ProofPlan, j: int) -> Tensor:
+        if plan.phase == "warmup":
+            return super().direction(plan, j)
+        return self.codebook.directions([plan.seeds[j]])[0]
+
+    def synthesise(self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None) -> Tensor:
+        """g_hat = (r/K') U sum_{j kept} a_j z_j/||z_j|| (times sqrt(K'/r) with
+        variance_correction); a random-direction g_hat during the warm-up."""
+        if plan.phase == "warmup":
+            return super().synthesise(plan, scalars, kept, inv_norms)
+        seeds, scalars, _ = _kept(plan, scalars, kept, None)
+        g_hat = self.codebook.reconstruct(scalars, seeds, scale=self.scale)
+        if self.variance_correction:
+            g_hat *= variance_correction(len(seeds), self.codebook.rank)
+        return g_hat
+
+    def _update(self, plan: ProofPlan, g_hat: Tensor, loss: float, g: Tensor | None) -> StepMetrics:
+        """gamma_t of U_t, then the codebook learns from g_hat and theta moves (the warm-up
+        at its own rate)."""
+        energy = self.codebook.captured_energy(g) if g is not None else None
+        self.codebook.update(g_hat)
+        self.space.add_(g_hat, alpha=-(self.warm_lr if plan.phase == "warmup" else self.lr))
+        return self._metrics(plan.step, loss, g, g_hat, scalars=self.k, energy=energy, phase=plan.phase)
+
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         self._check_batches(batches)
         if t < self.warm_steps and self.warm_start == "bootstrap":
@@ -330,36 +474,14 @@ class HoloGradADC(HoloGradRandom):
             self.history.append(g)
             self.space.add_(g, alpha=-self.warm_lr)
             return self._metrics(t, loss.item(), g, g, scalars=self.dim, energy=self.codebook.captured_energy(g), phase="bootstrap")
-        if t < self.warm_steps:  # random-direction warm-up
-            loss, g, g_hat = self._random_update(batches, t)
-            energy = self.codebook.captured_energy(g) if g is not None else None  # gamma_t of U_t, as below
-            self.codebook.update(g_hat)
-            self.space.add_(g_hat, alpha=-self.warm_lr)
-            return self._metrics(t, loss, g, g_hat, scalars=self.k, energy=energy, phase="warmup")
-        if self.history:  # end of the bootstrap: U from the gradient history
-            self.codebook = DirectionCodebook.from_gradients(
-                self.history, self.codebook.rank, seed=self.seed, **self.codebook_options
-            )
-            self.history = []
-        loss, g, g_hat = self._subspace_update(batches, t)
-        energy = self.codebook.captured_energy(g) if g is not None else None
-        self.codebook.update(g_hat)
-        self._apply(g_hat)
-        return self._metrics(t, loss, g, g_hat, scalars=self.k, energy=energy)
-
-    def _subspace_update(self, batches: Sequence, t: int) -> tuple[float, Tensor | None, Tensor]:
-        batch = batches[0]
-        seeds = self._proof_seeds(batches, t, self.k)
-        loss, g = self._gradient(batch)
-        if self.proof_path == "backprop":
-            scalars = self.codebook.project(g, seeds)
-        else:
-            scalars = self._jvp_scalars(batch, (self.codebook.directions([s])[0] for s in seeds))
-        scalars = self._corrupt(scalars, t)
-        g_hat = self.codebook.reconstruct(scalars, seeds, scale=self.scale)
-        if self.variance_correction:
-            g_hat *= variance_correction(self.k, self.codebook.rank)
-        return loss, g, g_hat
+        if self.proof_path == "jvp":
+            return self._jvp_step(batches, t)
+        plan = self.plan(batches, t)
+        if plan.phase == "warmup":
+            return self._backprop_step(plan, batches, t)
+        loss, g = self._gradient(batches[0])
+        scalars = self.codebook.project(g, plan.seeds)
+        return self.conclude(plan, self._corrupt(scalars, t), loss=loss, g=g)
 
 
 class MomentumCentric(Strategy):
@@ -418,35 +540,42 @@ class MomentumCentric(Strategy):
         super().load_state_dict(state)
         self.momentum, self.sigma = state["momentum"].to(self.space.device), float(state["sigma"])
 
-    def step(self, batches: Sequence, t: int) -> StepMetrics:
-        self._check_batches(batches)
+    def plan(self, batches: Sequence, t: int) -> ProofPlan:
+        """Slot i: worker i's own batch, all on one direction d: m_hat_t, or during the cold
+        start (or while m = 0) a fresh random direction Dir(s_t)."""
         m_norm = self.momentum.norm().item()
-        cold = t < self.cold_start_steps or m_norm == 0.0
-        if cold:
+        if t < self.cold_start_steps or m_norm == 0.0:
             seed = self._proof_seeds(batches, t, 1)[0]
             d = random_directions([seed], self.dim, device=self.space.device, dtype=self.space.dtype)[0]
-        else:
-            d = self.momentum / m_norm
-        if self.proof_path == "backprop":  # the N workers' gradients in one vectorised pass
-            losses, grads = worker_gradients(self.model, batches, self.space)
-            scalars, g = grads @ d, grads.mean(dim=0)  # g: gradient of the union batch (equal sizes)
-            loss = losses.mean().item()
-        else:  # each worker's proof by its own forward-mode JVP
-            scalars = torch.stack([self._jvp_scalars(batch, [d])[0] for batch in batches])
-            per_worker = [self._gradient(batch) for batch in batches]
-            loss = sum(l for l, _ in per_worker) / len(batches)
-            g = torch.stack([g_i for _, g_i in per_worker]).mean(dim=0) if self.track_gradient else None
-        a = self._corrupt(scalars, t)
-        abar = aggregate(a, self.aggregator, self.tau)
-        if self.variant == "theorem3":
-            g_hat = abar * d
-        else:
-            g_hat = abar * self.sigma * d
+            return ProofPlan(t, [seed], list(range(self.n_workers)), phase="cold", shared=d)
+        return ProofPlan(t, [], list(range(self.n_workers)), shared=self.momentum / m_norm)
+
+    def direction(self, plan: ProofPlan, j: int) -> Tensor:
+        return plan.shared
+
+    def synthesise(self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None) -> Tensor:
+        """g_hat = Agg({a_i : i kept}) d (times sigma_t for Algorithm 3)."""
+        if kept is not None:
+            scalars = scalars[torch.tensor(list(kept), dtype=torch.long, device=scalars.device)]
+        abar = aggregate(scalars, self.aggregator, self.tau)
+        return abar * plan.shared if self.variant == "theorem3" else abar * self.sigma * plan.shared
+
+    def _update(self, plan: ProofPlan, g_hat: Tensor, loss: float, g: Tensor | None) -> StepMetrics:
+        if self.variant == "algorithm3":
             self.sigma = 0.9 * self.sigma + 0.1 * g_hat.norm().item()
         self._apply(g_hat)
         self.momentum.mul_(self.beta).add_(g_hat, alpha=1.0 - self.beta)
-        extra = {"direction_cosine": cosine(d, g) if g is not None else float("nan")}
-        return self._metrics(t, loss, g, g_hat, scalars=self.n_workers, phase="cold" if cold else "main", extra=extra)
+        extra = {"direction_cosine": cosine(plan.shared, g) if g is not None else float("nan")}
+        return self._metrics(plan.step, loss, g, g_hat, scalars=self.n_workers, phase=plan.phase, extra=extra)
+
+    def step(self, batches: Sequence, t: int) -> StepMetrics:
+        self._check_batches(batches)
+        if self.proof_path == "jvp":  # each worker's proof by its own forward-mode JVP
+            return self._jvp_step(batches, t)
+        plan = self.plan(batches, t)
+        losses, grads = worker_gradients(self.model, batches, self.space)  # the N workers in one vectorised pass
+        scalars, g = grads @ plan.shared, grads.mean(dim=0)  # g: gradient of the union batch (equal sizes)
+        return self.conclude(plan, self._corrupt(scalars, t), loss=losses.mean().item(), g=g)
 
 
 STRATEGIES: dict[str, type[Strategy]] = {
