@@ -211,7 +211,7 @@ class Strategy(ABC):
         """The protocol in one process: every slot proved by JVP, Byzantine slots attacked,
         all proofs kept."""
         plan = self.plan(batches, t)
-        loss, g = self._observe(batches)
+        loss, g = self.observe(batches)
         scalars = torch.stack([self.prove(plan, batches, j) for j in range(plan.size)])
         return self.conclude(plan, self._corrupt(scalars, t), loss=loss, g=g)
 
@@ -246,7 +246,7 @@ class Strategy(ABC):
         loss, g = flat_grad(self.model, batch, self.space)
         return loss.item(), g
 
-    def _observe(self, batches: Sequence) -> tuple[float, Tensor | None]:
+    def observe(self, batches: Sequence) -> tuple[float, Tensor | None]:
         """The step's mean loss and true gradient g (mean over its batches), for the
         metrics only: no update depends on them."""
         if len(batches) == 1:
