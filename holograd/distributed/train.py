@@ -73,6 +73,7 @@ class TorchExchange:
         mine = torch.frombuffer(bytearray(digest), dtype=torch.uint8).to(self.wire)
         out = [torch.empty_like(mine) for _ in range(self.world_size)]
         dist.all_gather(out, mine)
+        self.sent_bytes += mine.numel()
         if any(not torch.equal(o, mine) for o in out):
             raise RuntimeError(f"theta differs between ranks {what}: the protocol's determinism is broken")
         return digest.hex()
