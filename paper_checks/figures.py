@@ -256,6 +256,41 @@ FIGURES = {
 # --- claims ---------------------------------------------------------------------------
 
 
+def distributed_protocol(data: dict, path: str | Path) -> None:
+    """E8: training and held-out loss of the run across processes; bytes per worker and step
+    against a full-gradient all-reduce (log scale); proofs kept and workers active per step."""
+    run, comm = data["config"], data["communication"]
+    steps = pd.DataFrame(data["records"])
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    sns.lineplot(steps, x="step", y="loss", ax=axes[0], label="training (coordinator)")
+    held_out = steps.dropna(subset=["eval_loss"]) if "eval_loss" in steps else steps.iloc[0:0]
+    if len(held_out):
+        sns.scatterplot(held_out, x="step", y="eval_loss", ax=axes[0], color="C1", label="held-out")
+    axes[0].set(ylabel="loss", title="loss")
+    bars = pd.DataFrame(
+        [
+            {"message": "proofs (index + scalar)", "bytes": comm["proof_bytes_per_worker_per_step"]},
+            {"message": "verdict (verifier)", "bytes": comm["verdict_bytes_per_step"]},
+            {"message": "all-reduce 4·D", "bytes": comm["allreduce_bytes_per_worker_per_step"]},
+        ]
+    )
+    sns.barplot(bars, x="message", y="bytes", ax=axes[1], color="C0")
+    axes[1].set(yscale="log", xlabel="", title=f"bytes per worker per step ({_num_text(comm['reduction'])}× fewer)")
+    axes[1].tick_params(axis="x", labelsize=7)
+    axes[2].step(steps["step"], steps["kept"], where="post", label="proofs kept")
+    axes[2].step(steps["step"], steps["active_workers"], where="post", label="workers not slashed")
+    ledger = data["verifier"]
+    axes[2].set(xlabel="step", title=f"verifier: {ledger['checked']} checked, {ledger['rejected']} rejected, slashed {ledger['slashed'] or 'none'}")
+    axes[2].set_ylim(bottom=0)
+    axes[2].legend(fontsize=7)
+    byz = ", ".join(map(str, run["byzantine"]["ranks"])) or "none"
+    _finish(fig, f"E8 distributed protocol — {run['workers']} processes ({data['backend']}), {run['strategy']}, {run['model']} D = {data['D']:,}, Byzantine ranks {byz}", path)
+
+
+def _num_text(x) -> str:
+    return "—" if x is None else f"{x:,.0f}"
+
+
 def _verdict_axis(ax, part: dict, rows: list[tuple[str, list, dict]]) -> None:
     """One part of a claim: per-seed values, estimate with CI, acceptance region, expected value."""
     region = Region.parse(part["acceptance"])

@@ -171,6 +171,38 @@ def _details(v: dict) -> list[str]:
     return []
 
 
+def systems_section(d: dict | None, figure: str | None, base: Path, note: str | None = None) -> list[str]:
+    """E8, the distributed protocol: a systems check beside the claims (no verdict)."""
+    lines = ["## E8 — Distributed protocol (systems check, no claim)", ""]
+    if d is None:
+        return lines + [note or "Not run: the configuration has no `distributed` section.", ""]
+    run, comm, ver, records = d["config"], d["communication"], d["verifier"], d["records"]
+    byz, pogp = run["byzantine"], run["pogp"]
+    first_slash = next((r["step"] for r in records if r["active_workers"] < run["workers"]), None)
+    slashed = (", ".join(map(str, ver["slashed"])) + f" (from step {first_slash})") if ver["slashed"] else "none"
+    lines += [f"![E8 distributed protocol]({os.path.relpath(figure, base)})", ""] if figure else []
+    lines += [
+        "| workers | backend, device | strategy | model, D | steps | bytes per worker per step | full-gradient all-reduce | ratio | Byzantine ranks | verifier p, ε | checked / rejected | slashed | restarts | θ on every rank |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {run['workers']} | {d['backend']}, {d['device']} | {run['strategy']} ({', '.join(f'{k} = {v}' for k, v in run['options'].items())}) | {run['model']}, {d['D']:,} | {run['steps']} "
+        f"| {comm['proof_bytes_per_worker_per_step']:.3g} (+ verdict {comm['verdict_bytes_per_step']:.3g}) | {comm['allreduce_bytes_per_worker_per_step']:,} "
+        f"| {_num(comm['reduction'])}× | {', '.join(map(str, byz['ranks'])) or 'none'} ({byz['attack']}) | {pogp['p']:g}, {pogp['eps']:g} "
+        f"| {ver['checked']} / {ver['rejected']} | {slashed} | {d['restarts']} | identical (SHA-256 {d['theta_sha256'][:12]}…) |",
+        "",
+    ]
+    losses = [r["loss"] for r in records if r.get("loss") is not None]
+    evals = [r["eval_loss"] for r in records if r.get("eval_loss") is not None]
+    if losses:
+        lines += [
+            f"Training loss {losses[0]:.4g} → {losses[-1]:.4g}; held-out loss {_num(evals[0] if evals else None)} → {_num(d.get('final_eval_loss'))} "
+            f"over {run['steps']} steps, {d['timing'].get('job_wall_seconds', d['timing']['wall_seconds_this_attempt']):.0f} s. Per step only (slot index, scalar) pairs and the verifier's verdict "
+            "crossed between the processes (bytes counted from the tensors handed to torch.distributed); every rank regenerated the directions from "
+            "the seeds and applied the same update, and the ranks' θ hashes agreed at the start, at every checkpoint and at the end.",
+            "",
+        ]
+    return lines
+
+
 def render(
     claims: list[dict],
     experiments: dict,
@@ -181,11 +213,15 @@ def render(
     config_file: str | None = None,
     not_run: dict[str, str] | None = None,
     failed: int = 0,
+    systems: dict | None = None,
+    systems_figure: str | None = None,
+    systems_note: str | None = None,
 ) -> str:
     """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file;
     config_file: the configuration the run used (results/config.yaml), linked if given;
     not_run: claim id -> why it has no verdict; failed: jobs that failed in the run
-    (paper_checks.failures), said at the top."""
+    (paper_checks.failures), said at the top; systems: E8's result and figure (or
+    systems_note, why it has none), after the experiments."""
     measured_at = sorted({c for v in verdicts.values() for c in v["environment"]["git_commits"]})
     judged_at = sorted({v["environment"]["verdict_git_commit"] for v in verdicts.values()})
     lines = [
@@ -223,13 +259,26 @@ def render(
                 lines += [f"**{cid} — {v['verdict']}.** {'; '.join(parts)}.", ""]
                 details = _details(verdicts[cid])
                 lines += details + [""] if details else []
+    if systems is not None or systems_note is not None:
+        lines += ([] if lines[-1] == "" else [""]) + systems_section(systems, systems_figure, base, systems_note)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write_summary(claims: list[dict], experiments: dict, verdicts: dict[str, str], data_files: dict[str, str], figures: dict[str, str], output: str, **options) -> None:
+def write_summary(
+    claims: list[dict],
+    experiments: dict,
+    verdicts: dict[str, str],
+    data_files: dict[str, str],
+    figures: dict[str, str],
+    output: str,
+    systems_file: str | None = None,
+    **options,
+) -> None:
     """Stage 5 of the pipeline: write results/RESULTS_SUMMARY.md from the verdict and data
-    files (after a failed run: from those of the claims judged in it).  `options` are
-    render's: config_file, not_run, failed."""
+    files (after a failed run: from those of the claims judged in it) and E8's result.
+    `options` are render's: config_file, not_run, failed, systems_figure, systems_note."""
+    if systems_file is not None:
+        options["systems"] = read_json(systems_file)
     text = render(
         claims,
         experiments,

@@ -170,6 +170,17 @@ def test_experiment_config_edit_reruns_only_that_experiment(smoke_run):
     ]
 
 
+def test_distributed_config_edit_reruns_only_e8(smoke_run):
+    with _edited(smoke_run / "config" / "smoke.yaml", "options: {k: 4}", "options: {k: 2}"):
+        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+    assert outputs == [
+        "results/RESULTS_SUMMARY.md",
+        "results/config.yaml",
+        "results/figures/distributed_protocol.png",
+        "results/systems/e8_distributed_protocol.json",
+    ]
+
+
 def test_later_stage_edits_rerun_no_measurement(smoke_run):
     """Measurements depend on the experiment modules and the runner only: editing the
     summary reruns the summary, editing aggregation reruns aggregation and what follows."""
@@ -184,6 +195,9 @@ def test_later_stage_edits_rerun_no_measurement(smoke_run):
         assert not [o for o in outputs if o.startswith(("results/runs/", "resources/"))], module
 
 
+E8 = "results/systems/e8_distributed_protocol.json"
+
+
 def _rerun_experiments(outputs: list[str]) -> set[str]:
     return {o.split("/")[2] for o in outputs if o.startswith(("results/runs/", "results/tuning/"))}
 
@@ -195,6 +209,7 @@ def test_library_edits_rerun_the_experiments_that_import_them(smoke_run):
         outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
     assert _rerun_experiments(outputs) == training
     assert "results/claims/C5.json" in outputs and "results/claims/C2.json" not in outputs
+    assert E8 in outputs  # the distributed protocol runs the strategies too
     with _edited(lib / "pogp.py", '"""', '"""Edited. '):
         outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
     assert _rerun_experiments(outputs) == {"e6_pogp_verification"}
@@ -205,3 +220,7 @@ def test_library_edits_rerun_the_experiments_that_import_them(smoke_run):
     with _edited(lib / "experiments" / "byzantine.py", '"""', '"""Edited. '):  # one experiment's module: that experiment
         outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
     assert _rerun_experiments(outputs) == {"e7_byzantine"} and "results/claims/C7.json" in outputs
+    assert E8 not in outputs
+    with _edited(lib / "distributed" / "protocol.py", '"""', '"""Edited. '):  # the protocol: E8 alone
+        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+    assert _rerun_experiments(outputs) == set() and E8 in outputs

@@ -49,6 +49,7 @@ FIGURE_OF = {EXPERIMENTS[key]["figure"]: key for key in CONFIGURED}
 wildcard_constraints:
     experiment="|".join(CONFIGURED) or "none",
     claim="|".join(c["id"] for c in ACTIVE_CLAIMS) or "none",
+    figure="|".join(FIGURE_OF) or "none",
     seed=r"\d+",
     vocab=r"\d+",
 
@@ -125,11 +126,12 @@ def job_threads(wildcards):
     return job_resources(wildcards.experiment)["threads"]
 
 
-def job_resource(key):
-    """A resource as Snakemake takes it: a function of the job's wildcards."""
+def job_resource(key, experiment=None):
+    """A resource as Snakemake takes it: a function of the job's wildcards (of the given
+    experiment's, for a rule without an experiment wildcard)."""
 
     def of_job(wildcards):
-        return job_resources(wildcards.experiment)[key]
+        return job_resources(experiment or wildcards.experiment)[key]
 
     return of_job
 
@@ -137,6 +139,10 @@ def job_resource(key):
 def job_mem_mb(wildcards, attempt):
     """Memory grows with the attempt, so a retry after running out of memory can succeed."""
     return job_resources(wildcards.experiment)["mem_mb"] * attempt
+
+
+def distributed_mem_mb(wildcards, attempt):
+    return job_resources("e8_distributed_protocol")["mem_mb"] * attempt
 
 
 def experiment_module(wildcards):
@@ -203,6 +209,23 @@ def claim_data(wildcards):
     return f"results/data/{claim_entry(wildcards)['experiment']}.json"
 
 
+# --- E8, the distributed protocol -------------------------------------------------------
+
+
+def distributed_tokens(wildcards):
+    """E8's token cache: its own vocab_size, if it sets one, else the data's."""
+    return token_cache(config["distributed"].get("vocab_size"))
+
+
+def distributed_threads(wildcards):
+    """One process per worker, each with the run's torch threads."""
+    run = config["distributed"]["run"]
+    return run["workers"] * run.get("threads", 1)
+
+
+DISTRIBUTED_CODE = source_hash("paper_checks.systems", "holograd.distributed.train")
+
+
 # Stages after the measurements, each hashing its own module's import closure.
 CLAIM_CODE = source_hash("paper_checks.evaluation")
 FIGURE_CODE = source_hash("paper_checks.figures")
@@ -221,6 +244,7 @@ localrules:
     evaluate_claim,
     write_config,
     write_summary,
+    plot_distributed_protocol,
 
 
 def summary_inputs():
@@ -231,6 +255,14 @@ def summary_inputs():
         "figures": [
             f"results/figures/{EXPERIMENTS[k]['figure']}.png" for k in CONFIGURED
         ],
+        "systems": (
+            [
+                "results/systems/e8_distributed_protocol.json",
+                "results/figures/distributed_protocol.png",
+            ]
+            if "distributed" in config
+            else []
+        ),
     }
 
 
@@ -264,6 +296,28 @@ def judged_in_this_configuration(claim):
         and v["data_files"][0]["sha256"] == content_sha256(data)
     )
     return verdict if current else None
+
+
+def systems_after_failure(failed):
+    """E8's part of a summary after a failure: its result if this run's code made it, else
+    why it is missing."""
+    if "distributed" not in config:
+        return {}
+    result = "results/systems/e8_distributed_protocol.json"
+    if any(result in job.outputs for job in failed):
+        return {
+            "systems_note": "**NOT RUN**: its job failed (logs/systems/e8_distributed_protocol.log)."
+        }
+    if (
+        os.path.exists(result)
+        and read_json(result)["provenance"]["code_sha256"] == DISTRIBUTED_CODE
+    ):
+        figure = "results/figures/distributed_protocol.png"
+        return {
+            "systems_file": result,
+            "systems_figure": figure if os.path.exists(figure) else None,
+        }
+    return {"systems_note": "**NOT RUN**: the run stopped before it."}
 
 
 def summary_after_failure(snakemake_logs):
@@ -302,6 +356,7 @@ def summary_after_failure(snakemake_logs):
         ),
         not_run=reasons,
         failed=len(failed),
+        **systems_after_failure(failed),
     )
     logger.warning(
         f"{len(failed)} job(s) failed; results/RESULTS_SUMMARY.md lists the claims they stopped as NOT RUN"

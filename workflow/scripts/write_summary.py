@@ -18,4 +18,6 @@ write_summary(
     figures={experiment_of_figure[Path(p).stem]: p for p in snakemake.input.figures},
     output=snakemake.output[0],
     config_file=snakemake.input.config,
+    systems_file=next((p for p in snakemake.input.systems if p.endswith(".json")), None),
+    systems_figure=next((p for p in snakemake.input.systems if p.endswith(".png")), None),
 )

@@ -1,0 +1,12 @@
+"""E8's figure: loss curve, bytes per step, the verifier's ledger."""
+
+import _project  # noqa: F401  (the repository on sys.path)
+
+from paper_checks.joblog import setup_logging
+
+setup_logging(snakemake.log[0])
+
+from paper_checks.figures import distributed_protocol  # noqa: E402
+from paper_checks.files import read_json  # noqa: E402
+
+distributed_protocol(read_json(snakemake.input[0]), snakemake.output[0])
