@@ -264,6 +264,8 @@ def distributed_protocol(data: dict, path: str | Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     sns.lineplot(steps, x="step", y="loss", ax=axes[0], label="training (coordinator)")
     held_out = steps.dropna(subset=["eval_loss"]) if "eval_loss" in steps else steps.iloc[0:0]
+    if data.get("final_eval_loss") is not None:  # after the last step
+        held_out = pd.concat([held_out, pd.DataFrame([{"step": run["steps"], "eval_loss": data["final_eval_loss"]}])])
     if len(held_out):
         sns.scatterplot(held_out, x="step", y="eval_loss", ax=axes[0], color="C1", label="held-out")
     axes[0].set(ylabel="loss", title="loss")
