@@ -2,8 +2,8 @@
 
     python benchmarks/job_times.py [--results results] [--out benchmarks/out/job_times.json] [--top 10]
 
-Every tuning and measurement job writes results/benchmarks/{tuning,runs}/...tsv (wall
-seconds, max RSS).  This prints the jobs summed by experiment, the slowest jobs, and the
+Every tuning and measurement job writes results/benchmarks/{tuning,runs}/...tsv, and E8's
+job results/benchmarks/systems/...tsv (wall seconds, max RSS).  This prints the jobs summed by experiment, the slowest jobs, and the
 total in job-hours, with the device the measurement jobs ran on (from their run files).
 On a GPU run of the paper config (workflow/profiles/vastai or slurm, one GPU per job) the
 total is the GPU-hours the run used; after the first jobs of a run, the per-experiment means
@@ -20,11 +20,12 @@ import pandas as pd
 
 
 def job_table(results: Path) -> pd.DataFrame:
-    """One row per job: stage (tuning/runs), experiment, setting, seed, seconds, max RSS (MB), device."""
+    """One row per job: stage (tuning/runs/systems), experiment, setting, seed, seconds, max RSS (MB), device."""
     rows = []
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
         stage, experiment, *rest = tsv.relative_to(results / "benchmarks").with_suffix("").parts
-        setting, seed = (rest[0], rest[1].removeprefix("seed")) if stage == "runs" else (rest[0], "")
+        # runs/<experiment>/<setting>/seed<s>, tuning/<experiment>/<setting>, systems/<experiment> (E8)
+        setting, seed = (rest[0], rest[1].removeprefix("seed")) if stage == "runs" else ((rest or [""])[0], "")
         bench = pd.read_csv(tsv, sep="\t").iloc[-1]  # a rerun appends a row: the latest counts
         run_file = results / "runs" / experiment / setting / f"seed{seed}.json"
         device = json.loads(run_file.read_text())["environment"]["device"] if stage == "runs" and run_file.is_file() else ""

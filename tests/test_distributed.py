@@ -80,6 +80,7 @@ def test_the_wire_format_keeps_every_bit_and_every_slot_once():
         ({"byzantine": {"ranks": [0, 1, 2, 3]}, "strategy": "random"}, "no honest proof"),
         ({"options": {"k": 4, "proof_path": "backprop"}, "strategy": "random"}, "set by the protocol"),
         ({"workers": 0, "strategy": "random"}, "workers must be a positive integer"),
+        ({"options": {"kk": 4}, "strategy": "random"}, r"unknown option\(s\) \['kk'\]"),
     ],
 )
 def test_a_bad_config_stops_with_one_line_naming_it(change, message):

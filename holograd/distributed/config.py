@@ -24,6 +24,7 @@ stops the run with a one-line error naming it, before any process starts trainin
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,18 @@ import yaml
 from holograd.byzantine import ATTACKS
 
 VERIFIABLE = ("random", "adc", "momentum")
+
+
+def strategy_option_names(name: str) -> set[str]:
+    """The keyword options a strategy takes: those of its constructor and its bases'
+    (holograd.strategies), less what the protocol sets itself."""
+    from holograd.strategies import STRATEGIES
+
+    names = set()
+    for cls in STRATEGIES[name].__mro__:
+        if "__init__" in vars(cls):
+            names |= {p.name for p in inspect.signature(cls.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY}
+    return names - {"proof_path", "track_gradient", "byzantine", "seed"}
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,9 @@ class RunConfig:
         for key in ("proof_path", "track_gradient", "byzantine", "seed"):
             if key in self.options:
                 fail(f"options.{key} is set by the protocol (proofs by JVP, Byzantine ranks, S0 = seed), not by the strategy's options")
+        unknown = sorted(set(self.options) - strategy_option_names(self.strategy))
+        if unknown:
+            fail(f"unknown option(s) {unknown} for strategy {self.strategy!r}; known: {sorted(strategy_option_names(self.strategy))}")
         if self.strategy == "adc" and self.options.get("warm_start") == "bootstrap":
             fail("ADC's bootstrap warm-up sends gradients, not proofs; use warm_start random or none")
         if self.strategy == "momentum" and self.options.get("n_workers", self.workers) < 1:
