@@ -195,6 +195,17 @@ def test_the_bytes_sent_are_the_proofs_and_the_verdicts(distributed_run):
     assert comm["reduction"] > 1000
 
 
+def test_momentum_centric_across_processes_is_its_simulation(tmp_path, token_cache_file, token_cache, one_thread):
+    """Momentum-Centric, where each slot is a worker's own batch and all project on the
+    shared direction m_hat (after a 2-step cold start), with a trimmed mean: 4 processes,
+    the simulation's theta and records."""
+    cfg = {**BASE, "steps": 5, "strategy": "momentum", "options": VARIANTS["momentum"]}
+    result = _launch(tmp_path, "momentum", cfg, token_cache_file)
+    theta, reference = _simulate(token_cache, RunConfig.from_mapping(cfg))
+    assert result["theta_sha256"] == theta and result["records"] == reference["records"]
+    assert [r["phase"] for r in result["records"]] == ["cold", "cold", "main", "main", "main"]
+
+
 def test_a_worker_killed_mid_run_restarts_from_the_checkpoint_and_ends_at_the_same_theta(tmp_path, token_cache_file, distributed_run):
     """Rank 1 SIGKILLs itself at step 9 (after the checkpoint of step 8); torchrun stops the
     others and restarts all four, which resume at step 8 and end at the uninterrupted run's
