@@ -82,9 +82,13 @@ class PoGPVerifier:
             return None
         return self.verify(proof, float(recompute(proof)))
 
+    def accepts(self, proof: Proof, recomputed: float) -> bool:
+        """|a - a*| <= eps (no sampling, nothing counted)."""
+        return abs(proof.scalar - recomputed) <= self.eps
+
     def verify(self, proof: Proof, recomputed: float) -> bool:
         """Accept iff |a - a*| <= eps, counting the outcome (no sampling)."""
-        accepted = abs(proof.scalar - recomputed) <= self.eps
+        accepted = self.accepts(proof, recomputed)
         self.stats.checked += 1
         if accepted:
             self.stats.accepted += 1

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -34,7 +34,7 @@ from holograd.byzantine import attack
 from holograd.data import SampleSet
 from holograd.directions import derive_seed
 from holograd.distributed.config import RunConfig
-from holograd.pogp import PoGPVerifier, Proof
+from holograd.pogp import PoGPVerifier, Proof, VerifierStats
 from holograd.strategies import Strategy, make_strategy
 from holograd.training import eval_batches, mean_loss, step_batches
 
@@ -91,6 +91,13 @@ class Verdict:
         flags = [int(r in self.workers) for r in range(world_size)]
         return torch.tensor([self.checked, self.rejected, *flags], dtype=torch.int32)
 
+    def add_to(self, stats: VerifierStats) -> None:
+        """Count this verdict in the ledger that every rank keeps."""
+        stats.checked += self.checked
+        stats.accepted += self.checked - self.rejected
+        stats.rejected += self.rejected
+        stats.slashed |= self.workers
+
     @classmethod
     def decode(cls, encoded: Tensor) -> Verdict:
         values = encoded.to("cpu").tolist()
@@ -116,23 +123,9 @@ class InProcess:
 # --- the protocol's state and step -----------------------------------------------------------
 
 
-@dataclass
-class Ledger:
-    """The verifier's outcomes and the workers slashed so far (identical on every rank)."""
-
-    checked: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    slashed: set[int] = field(default_factory=set)
-
-    def record(self, verdict: Verdict) -> None:
-        self.checked += verdict.checked
-        self.accepted += verdict.checked - verdict.rejected
-        self.rejected += verdict.rejected
-        self.slashed |= verdict.workers
-
-    def as_dict(self) -> dict:
-        return {"checked": self.checked, "accepted": self.accepted, "rejected": self.rejected, "slashed": sorted(self.slashed)}
+def ledger_dict(stats: VerifierStats) -> dict:
+    """The verifier's outcomes and the workers slashed so far, as the result reports them."""
+    return {"checked": stats.checked, "accepted": stats.accepted, "rejected": stats.rejected, "slashed": sorted(stats.slashed)}
 
 
 class Protocol:
@@ -143,7 +136,7 @@ class Protocol:
         self.strategy: Strategy = make_strategy(cfg.strategy, model, lr=cfg.lr, seed=cfg.seed, proof_path="jvp", track_gradient=False, **cfg.strategy_options)
         self.samples, self.sampler = train, PoGPVerifier(cfg.pogp.p, cfg.pogp.eps, cfg.pogp.seed)
         self.held_out = eval_batches(valid, cfg.eval_batches, cfg.batch_size, cfg.data_seed, device) if valid is not None and cfg.eval_every else []
-        self.ledger = Ledger()
+        self.ledger = VerifierStats()  # identical on every rank: each adds the broadcast verdicts
         self.records: list[dict] = []
 
     def batches(self, t: int) -> list:
@@ -169,7 +162,7 @@ class Protocol:
             if not self.sampler.selects(proof):
                 continue
             checked += 1
-            if not abs(proof.scalar - self.strategy.prove(plan, batches, j).item()) <= self.cfg.pogp.eps:
+            if not self.sampler.accepts(proof, self.strategy.prove(plan, batches, j).item()):
                 rejected += 1
                 workers.add(owner)
         return Verdict(checked, rejected, frozenset(workers)).encode(self.cfg.workers)
@@ -190,7 +183,7 @@ class Protocol:
         if cfg.pogp.p > 0:
             encoded = exchange.decide(lambda: self.verify(plan, batches, owners, scalars), cfg.pogp.verifier)
             verdict_bytes = encoded.numel() * encoded.element_size()
-            self.ledger.record(Verdict.decode(encoded))
+            Verdict.decode(encoded).add_to(self.ledger)
         kept = [j for j, owner in enumerate(owners) if owner not in self.ledger.slashed]
         loss = strategy.observe(batches)[0] if observe else math.nan
         metrics = strategy.conclude(plan, scalars, kept=None if len(kept) == plan.size else kept, loss=loss)
@@ -218,13 +211,11 @@ class Protocol:
     # --- checkpoints -----------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        ledger = self.ledger.as_dict()
-        return {"strategy": self.strategy.state_dict(), "ledger": ledger, "records": list(self.records)}
+        return {"strategy": self.strategy.state_dict(), "ledger": ledger_dict(self.ledger), "records": list(self.records)}
 
     def load_state_dict(self, state: dict) -> None:
         self.strategy.load_state_dict(state["strategy"])
-        saved = state["ledger"]
-        self.ledger = Ledger(saved["checked"], saved["accepted"], saved["rejected"], set(saved["slashed"]))
+        self.ledger = VerifierStats(**{**state["ledger"], "slashed": set(state["ledger"]["slashed"])})
         self.records = list(state["records"])
 
 
@@ -244,7 +235,7 @@ def summary(protocol: Protocol, world_size: int) -> dict:
             "allreduce_bytes_per_worker_per_step": 4 * dim,
             "reduction": 4 * dim / mean_bytes if mean_bytes else None,
         },
-        "verifier": protocol.ledger.as_dict(),
+        "verifier": ledger_dict(protocol.ledger),
     }
 
 

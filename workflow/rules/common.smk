@@ -136,13 +136,14 @@ def job_resource(key, experiment=None):
     return of_job
 
 
-def job_mem_mb(wildcards, attempt):
-    """Memory grows with the attempt, so a retry after running out of memory can succeed."""
-    return job_resources(wildcards.experiment)["mem_mb"] * attempt
+def job_mem_mb(experiment=None):
+    """Memory as Snakemake takes it: it grows with the attempt, so a retry after running out
+    of memory can succeed."""
 
+    def of_job(wildcards, attempt):
+        return job_resources(experiment or wildcards.experiment)["mem_mb"] * attempt
 
-def distributed_mem_mb(wildcards, attempt):
-    return job_resources("e8_distributed_protocol")["mem_mb"] * attempt
+    return of_job
 
 
 def experiment_module(wildcards):

@@ -21,7 +21,7 @@ rule distributed_protocol:
     resources:
         gpu=job_resource("gpu", "e8_distributed_protocol"),
         gpu_model=job_resource("gpu_model", "e8_distributed_protocol"),
-        mem_mb=distributed_mem_mb,
+        mem_mb=job_mem_mb("e8_distributed_protocol"),
         disk_mb=job_resource("disk_mb", "e8_distributed_protocol"),
         runtime=job_resource("runtime", "e8_distributed_protocol"),
     params:

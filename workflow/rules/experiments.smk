@@ -20,7 +20,7 @@ rule tune_experiment:
     resources:
         gpu=job_resource("gpu"),
         gpu_model=job_resource("gpu_model"),
-        mem_mb=job_mem_mb,
+        mem_mb=job_mem_mb(),
         disk_mb=job_resource("disk_mb"),
         runtime=job_resource("runtime"),
     params:
@@ -49,7 +49,7 @@ rule run_experiment:
     resources:
         gpu=job_resource("gpu"),
         gpu_model=job_resource("gpu_model"),
-        mem_mb=job_mem_mb,
+        mem_mb=job_mem_mb(),
         disk_mb=job_resource("disk_mb"),
         runtime=job_resource("runtime"),
     params:
