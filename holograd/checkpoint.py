@@ -18,7 +18,8 @@ back bit for bit, so the resumed job computes the same numbers in the same order
 
 The file is replaced atomically (temporary file in the same folder, fsync, rename): a job
 killed while saving leaves the previous checkpoint, never a truncated one.  The job runner
-opens it with `checkpointing(...)`; training code reaches it through `active()`.
+opens it with `checkpointing(...)` and passes it on explicitly: to the experiment's `run` or
+`tune`, their arms.Bench, and holograd.training.train, which saves and resumes the runs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from contextvars import ContextVar
 from pathlib import Path
 
 import torch
@@ -35,13 +35,6 @@ import torch
 from holograd.data import save_atomically
 
 log = logging.getLogger(__name__)
-
-_ACTIVE: ContextVar[Checkpoint | None] = ContextVar("holograd_checkpoint", default=None)
-
-
-def active() -> Checkpoint | None:
-    """The checkpoint of the job running in this context, or None (nothing is saved)."""
-    return _ACTIVE.get()
 
 
 class Checkpoint:
@@ -61,7 +54,7 @@ class Checkpoint:
             return
         try:
             saved = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # unreadable: start over rather than fail the job
+        except Exception as exc:  # noqa: BLE001  (unreadable, whatever the cause: start over rather than fail the job)
             log.warning("ignoring unreadable checkpoint %s (%s); starting over", self.path, exc)
             return
         if saved.get("identity") != self.identity:
@@ -108,16 +101,13 @@ class Checkpoint:
 
 @contextlib.contextmanager
 def checkpointing(path: str | Path | None, identity: str, every: int) -> Iterator[Checkpoint | None]:
-    """Make a Checkpoint active for the code run inside; its file is removed when that code
-    returns (the job's output then holds everything) and kept when it raises or is killed.
-    With path None or every = 0, nothing is saved."""
+    """Open a job's Checkpoint for the code run inside, which receives it (`as`) and passes it
+    on; its file is removed when that code returns (the job's output then holds everything)
+    and kept when it raises or is killed.  With path None or every = 0, nothing is saved and
+    the code receives None."""
     if path is None or every == 0:
         yield None
         return
     checkpoint = Checkpoint(path, identity, every)
-    token = _ACTIVE.set(checkpoint)
-    try:
-        yield checkpoint
-    finally:
-        _ACTIVE.reset(token)
+    yield checkpoint
     checkpoint.remove()

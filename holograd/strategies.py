@@ -2,12 +2,21 @@
 
     strategy.step(batches, t) -> StepMetrics      (updates the model in place)
 
-| strategy          | batches/step | what crosses the network per step          | update g_hat                          |
-|-------------------|--------------|--------------------------------------------|---------------------------------------|
-| SGD               | 1            | D gradient entries                         | g (optionally heavy-ball momentum)    |
-| HoloGradRandom    | 1            | K scalars (+ seeds)                        | (D/K) sum_j a_j v_j,  v_j = Dir(s_j)  |
-| HoloGradADC       | 1            | K scalars (+ seeds)                        | (r/K) sum_j a_j U z_j/||z_j||         |
-| MomentumCentric   | N (workers)  | N scalars                                  | abar * m_hat (Theorem 3)              |
+Two classes say what a strategy is:
+
+    Strategy             every strategy: flat parameter space, learning rate, step, the state a
+                         checkpoint saves (state_dict), the step's metrics          -> SGD
+    VerifiableStrategy   a Strategy whose step is a round of proofs a = <g_B, v> that a verifier
+                         can recompute: plan / prove / conclude, the parts that
+                         holograd.distributed runs across processes
+                                               -> HoloGradRandom, HoloGradADC, MomentumCentric
+
+| strategy          | batches/step | what crosses the network per step         | update g_hat                          |
+|-------------------|--------------|-------------------------------------------|---------------------------------------|
+| SGD               | 1            | D gradient entries                        | g (optionally heavy-ball momentum)    |
+| HoloGradRandom    | 1            | K scalars (+ seeds)                       | (D/K) sum_j a_j v_j,  v_j = Dir(s_j)  |
+| HoloGradADC       | 1            | K scalars (+ seeds)                       | (r/K) sum_j a_j U z_j/||z_j||         |
+| MomentumCentric   | N (workers)  | N scalars                                 | abar * m_hat (Theorem 3)              |
 
 A proof a = <g_B, v> is computed either as the worker would, by a forward-mode JVP per
 direction (proof_path="jvp"), or, to simulate many workers that share a batch cheaply, as a
@@ -19,12 +28,16 @@ two metrics are NaN).
 Proof seeds are s_{t,j} = SHA-256(S0 || H(theta_t) || H(B_t) || t || j) with S0 the strategy's
 seed; H(theta_t) costs a pass over the weights and is replaced by the empty string unless
 commit_theta=True (the seeds stay fresh per step and batch either way).
+
+`make_strategy(name, model, **options)` builds one by name from config options, checking the
+options against its constructor before calling it.
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -35,7 +48,14 @@ from holograd.aggregation import AGGREGATORS, aggregate, check_trim
 from holograd.byzantine import ATTACKS, attack, byzantine_indices, check_fraction
 from holograd.commitments import commit_batch, commit_params, step_seeds
 from holograd.derivatives import directional_derivative, flat_grad, lm_loss, worker_gradients
-from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seed, project, project_reconstruct, random_directions, reconstruct
+from holograd.directions import (
+    DEFAULT_CHUNK_ELEMENTS,
+    derive_seed,
+    project,
+    project_reconstruct,
+    random_directions,
+    reconstruct,
+)
 from holograd.estimators import cosine, variance_correction
 from holograd.params import ParamSpace
 
@@ -122,36 +142,19 @@ class ProofPlan:
 
 
 class Strategy(ABC):
-    """Shared machinery: the flat parameter space, proof seeds, proofs and the update.
+    """Base of every training strategy: the model's flat parameter space, the learning rate,
+    `step`, the state a checkpoint saves and the metrics a step reports.
 
-    A verifiable strategy's step is the protocol's three parts, which holograd.distributed
-    runs on separate processes and `step` runs in one:
-
-        plan = strategy.plan(batches, t)                   # every party, identically
-        a_j  = strategy.prove(plan, batches, j)            # the worker holding slot j (JVP)
-        strategy.conclude(plan, a, kept=...)               # every party: synthesise, update
+    What crosses the network per step (gradients or proofs) is a subclass's business: SGD
+    derives from this class alone; the strategies whose step can be verified derive from
+    VerifiableStrategy.
     """
 
     name = "strategy"
 
-    def __init__(
-        self,
-        model: nn.Module,
-        lr: float,
-        *,
-        seed: int = 0,
-        proof_path: str = "backprop",
-        track_gradient: bool = True,
-        byzantine: Byzantine | None = None,
-        commit_theta: bool = False,
-        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-    ):
+    def __init__(self, model: nn.Module, lr: float):
         _positive("learning rate", lr)
-        if proof_path not in PROOF_PATHS:
-            raise ValueError(f"unknown proof_path {proof_path!r}; choose one of {list(PROOF_PATHS)}")
-        self.model, self.space, self.lr, self.seed = model, ParamSpace(model), float(lr), int(seed)
-        self.proof_path, self.track_gradient = proof_path, track_gradient or proof_path == "backprop"
-        self.byzantine, self.commit_theta, self.chunk_elements = byzantine, commit_theta, chunk_elements
+        self.model, self.space, self.lr = model, ParamSpace(model), float(lr)
 
     @property
     def batches_per_step(self) -> int:
@@ -165,15 +168,87 @@ class Strategy(ABC):
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         """Update the model in place from the step's batches (batches_per_step of them)."""
 
-    # --- the protocol's parts (verifiable strategies) -------------------------------------
+    # --- state, for checkpoints (holograd.checkpoint) ---------------------------------------
 
+    def state_dict(self) -> dict:
+        """A snapshot of everything a later step depends on: the weights, plus a subclass's
+        own state (momentum, codebook, ...).  No random generator state is needed: a
+        verifiable strategy's proof seeds and directions are functions of (seed, step, j)."""
+        return {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state_dict() snapshot, bit for bit."""
+        self.model.load_state_dict(state["model"])
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _check_batches(self, batches: Sequence) -> None:
+        if len(batches) != self.batches_per_step:
+            raise ValueError(f"{self.name} takes {self.batches_per_step} batch(es) per step, got {len(batches)}")
+
+    def _apply(self, g_hat: Tensor) -> None:
+        """theta <- theta - lr g_hat."""
+        self.space.add_(g_hat, alpha=-self.lr)
+
+    def _metrics(self, t: int, loss: float, g: Tensor | None, g_hat: Tensor, scalars: int, **kw) -> StepMetrics:
+        nan = float("nan")
+        return StepMetrics(
+            step=t,
+            loss=loss,
+            grad_norm=g.norm().item() if g is not None else nan,
+            cosine=cosine(g_hat, g) if g is not None else nan,
+            update_norm=g_hat.norm().item(),
+            scalars=scalars,
+            **kw,
+        )
+
+
+class VerifiableStrategy(Strategy):
+    """A strategy whose step is a round of proofs: workers send scalars a_j = <g_B, v_j> on
+    directions named by seeds, which a verifier can recompute, and every party synthesises
+    the same update from them.
+
+    The step is the protocol's three parts, which holograd.distributed runs on separate
+    processes and `step` runs in one:
+
+        plan = strategy.plan(batches, t)                   # every party, identically
+        a_j  = strategy.prove(plan, batches, j)            # the worker holding slot j (JVP)
+        strategy.conclude(plan, a, kept=...)               # every party: synthesise, update
+
+    seed: S0, the run's seed behind every proof seed; proof_path, track_gradient: how `step`
+    computes the proofs and whether it measures the true gradient (module docstring);
+    byzantine: attacked proof slots in the single-process step; commit_theta: H(theta_t) in
+    the proof seeds; chunk_elements: the memory bound of streaming projection/reconstruction.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        lr: float,
+        *,
+        seed: int = 0,
+        proof_path: str = "backprop",
+        track_gradient: bool = True,
+        byzantine: Byzantine | None = None,
+        commit_theta: bool = False,
+        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    ):
+        super().__init__(model, lr)
+        if proof_path not in PROOF_PATHS:
+            raise ValueError(f"unknown proof_path {proof_path!r}; choose one of {list(PROOF_PATHS)}")
+        self.seed = int(seed)
+        self.proof_path, self.track_gradient = proof_path, track_gradient or proof_path == "backprop"
+        self.byzantine, self.commit_theta, self.chunk_elements = byzantine, commit_theta, chunk_elements
+
+    # --- the protocol's parts --------------------------------------------------------------
+
+    @abstractmethod
     def plan(self, batches: Sequence, t: int) -> ProofPlan:
         """The proofs step t asks for (see ProofPlan)."""
-        raise TypeError(f"{self.name} sends gradients, not proofs: it has no proof plan")
 
+    @abstractmethod
     def direction(self, plan: ProofPlan, j: int) -> Tensor:
         """v_j, the direction of slot j, regenerated from the plan."""
-        raise TypeError(f"{self.name} sends gradients, not proofs: it has no proof directions")
 
     def prove(self, plan: ProofPlan, batches: Sequence, j: int) -> Tensor:
         """a_j = <g_B, v_j> by forward-mode JVP (one forward pass, no gradient): what the
@@ -181,9 +256,11 @@ class Strategy(ABC):
         batch = batches[plan.batch_of[j]]
         return directional_derivative(self.model, batch, self.direction(plan, j), self.space)[1].detach()
 
-    def synthesise(self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None) -> Tensor:
+    @abstractmethod
+    def synthesise(
+        self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None
+    ) -> Tensor:
         """g_hat from the proofs of the slots in `kept` (all slots when None)."""
-        raise TypeError(f"{self.name} sends gradients, not proofs: it synthesises nothing")
 
     def conclude(
         self,
@@ -203,9 +280,9 @@ class Strategy(ABC):
             return self._metrics(plan.step, loss, g, zero, scalars=0, phase="skipped")
         return self._update(plan, self.synthesise(plan, scalars, kept, inv_norms), loss, g)
 
+    @abstractmethod
     def _update(self, plan: ProofPlan, g_hat: Tensor, loss: float, g: Tensor | None) -> StepMetrics:
-        """Apply g_hat and report the step."""
-        raise TypeError(f"{self.name} sends gradients, not proofs")
+        """Apply g_hat (and the strategy's own state updates) and report the step."""
 
     def _jvp_step(self, batches: Sequence, t: int) -> StepMetrics:
         """The protocol in one process: every slot proved by JVP, Byzantine slots attacked,
@@ -215,23 +292,17 @@ class Strategy(ABC):
         scalars = torch.stack([self.prove(plan, batches, j) for j in range(plan.size)])
         return self.conclude(plan, self._corrupt(scalars, t), loss=loss, g=g)
 
-    # --- state, for checkpoints (holograd.checkpoint) ---------------------------------------
-
-    def state_dict(self) -> dict:
-        """A snapshot of everything a later step depends on: the weights, plus a subclass's
-        own state (momentum, codebook, ...).  Proof seeds and directions are functions of
-        (seed, step, j), so no random generator state is needed."""
-        return {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()}}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore a state_dict() snapshot, bit for bit."""
-        self.model.load_state_dict(state["model"])
+    def observe(self, batches: Sequence) -> tuple[float, Tensor | None]:
+        """The step's mean loss and true gradient g (mean over its batches), for the
+        metrics only: no update depends on them."""
+        if len(batches) == 1:
+            return self._gradient(batches[0])
+        per_batch = [self._gradient(batch) for batch in batches]
+        loss = sum(loss_i for loss_i, _ in per_batch) / len(batches)
+        g = torch.stack([g_i for _, g_i in per_batch]).mean(dim=0) if self.track_gradient else None
+        return loss, g
 
     # --- helpers -------------------------------------------------------------------------
-
-    def _check_batches(self, batches: Sequence) -> None:
-        if len(batches) != self.batches_per_step:
-            raise ValueError(f"{self.name} takes {self.batches_per_step} batch(es) per step, got {len(batches)}")
 
     def _proof_seeds(self, batches: Sequence, t: int, k: int) -> list[int]:
         theta_hash = commit_params(self.model) if self.commit_theta else b""
@@ -246,51 +317,31 @@ class Strategy(ABC):
         loss, g = flat_grad(self.model, batch, self.space)
         return loss.item(), g
 
-    def observe(self, batches: Sequence) -> tuple[float, Tensor | None]:
-        """The step's mean loss and true gradient g (mean over its batches), for the
-        metrics only: no update depends on them."""
-        if len(batches) == 1:
-            return self._gradient(batches[0])
-        per_batch = [self._gradient(batch) for batch in batches]
-        loss = sum(l for l, _ in per_batch) / len(batches)
-        g = torch.stack([g_i for _, g_i in per_batch]).mean(dim=0) if self.track_gradient else None
-        return loss, g
-
     def _corrupt(self, scalars: Tensor, t: int) -> Tensor:
         return self.byzantine.corrupt(scalars, t) if self.byzantine else scalars
 
-    def _apply(self, g_hat: Tensor) -> None:
-        """theta <- theta - lr g_hat."""
-        self.space.add_(g_hat, alpha=-self.lr)
 
-    def _metrics(self, t: int, loss: float, g: Tensor | None, g_hat: Tensor, scalars: int, **kw) -> StepMetrics:
-        nan = float("nan")
-        return StepMetrics(
-            step=t,
-            loss=loss,
-            grad_norm=g.norm().item() if g is not None else nan,
-            cosine=cosine(g_hat, g) if g is not None else nan,
-            update_norm=g_hat.norm().item(),
-            scalars=scalars,
-            **kw,
-        )
-
-
-def _kept(plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None, inv_norms: Tensor | None) -> tuple[list[int], Tensor, Tensor | None]:
+def _kept(
+    plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None, inv_norms: Tensor | None
+) -> tuple[list[int], Tensor, Tensor | None]:
     """The seeds, scalars (and inverse norms) of the kept slots; all of them when kept is None."""
     if kept is None:
         return plan.seeds, scalars, inv_norms
     index = torch.tensor(list(kept), dtype=torch.long, device=scalars.device)
-    return [plan.seeds[j] for j in kept], scalars[index], None if inv_norms is None else inv_norms[index.to(inv_norms.device)]
+    kept_inv_norms = None if inv_norms is None else inv_norms[index.to(inv_norms.device)]
+    return [plan.seeds[j] for j in kept], scalars[index], kept_inv_norms
 
 
 class SGD(Strategy):
-    """The full-gradient baseline: theta <- theta - lr u, u = g (or u = mu u + g with momentum)."""
+    """The full-gradient baseline: theta <- theta - lr u, u = g (or u = mu u + g with momentum).
+
+    It sends D gradient entries per step, which nobody can check short of recomputing the
+    gradient: it is not a VerifiableStrategy and takes none of their options."""
 
     name = "sgd"
 
-    def __init__(self, model: nn.Module, lr: float, *, momentum: float = 0.0, **kw):
-        super().__init__(model, lr, **kw)
+    def __init__(self, model: nn.Module, lr: float, *, momentum: float = 0.0):
+        super().__init__(model, lr)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"SGD momentum must lie in [0, 1), got {momentum}")
         self.momentum, self.buffer = float(momentum), None
@@ -313,7 +364,7 @@ class SGD(Strategy):
         return self._metrics(t, loss.item(), g, update, scalars=self.dim)
 
 
-class HoloGradRandom(Strategy):
+class HoloGradRandom(VerifiableStrategy):
     """K proofs on random full-space directions of the step's batch; g_hat = (scale/K) sum a_j v_j.
 
     Every proof enters the synthesis: the K scalars are projections on K different directions,
@@ -346,11 +397,15 @@ class HoloGradRandom(Strategy):
     def direction(self, plan: ProofPlan, j: int) -> Tensor:
         return random_directions([plan.seeds[j]], self.dim, device=self.space.device, dtype=self.space.dtype)[0]
 
-    def synthesise(self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None) -> Tensor:
+    def synthesise(
+        self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None
+    ) -> Tensor:
         """g_hat = (scale/K') sum_{j kept} a_j v_j over the K' kept slots (unbiased for any
         K'), times sqrt(K'/D) with variance_correction."""
         seeds, scalars, inv_norms = _kept(plan, scalars, kept, inv_norms)
-        g_hat = reconstruct(scalars, seeds, self.dim, scale=self.scale, inv_norms=inv_norms, chunk_elements=self.chunk_elements)
+        g_hat = reconstruct(
+            scalars, seeds, self.dim, scale=self.scale, inv_norms=inv_norms, chunk_elements=self.chunk_elements
+        )
         if self.variance_correction:
             g_hat *= variance_correction(len(seeds), self.dim)
         return g_hat
@@ -418,14 +473,20 @@ class HoloGradADC(HoloGradRandom):
         if warm_steps < 0:
             raise ValueError(f"warm_steps must be >= 0, got {warm_steps}")
         self.warm_start, self.warm_steps = warm_start, 0 if warm_start == "none" else int(warm_steps)
-        self.codebook_options = dict(alpha=alpha, alpha_schedule=alpha_schedule, qr_every=qr_every, normalize_update=normalize_update)
+        self.codebook_options = {
+            "alpha": alpha,
+            "alpha_schedule": alpha_schedule,
+            "qr_every": qr_every,
+            "normalize_update": normalize_update,
+        }
         self.codebook = DirectionCodebook(
             self.dim, rank, seed=self.seed, device=self.space.device, dtype=self.space.dtype, **self.codebook_options
         )
         self.history: list[Tensor] = []
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "codebook": self.codebook.state_dict(), "history": [g.clone() for g in self.history]}
+        history = [g.clone() for g in self.history]
+        return {**super().state_dict(), "codebook": self.codebook.state_dict(), "history": history}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
@@ -438,7 +499,9 @@ class HoloGradADC(HoloGradRandom):
         if t < self.warm_steps and self.warm_start == "bootstrap":
             raise TypeError("ADC's bootstrap warm-up steps are SGD steps: they send gradients, not proofs")
         if t >= self.warm_steps and self.history:  # end of the bootstrap: U from the gradient history
-            self.codebook = DirectionCodebook.from_gradients(self.history, self.codebook.rank, seed=self.seed, **self.codebook_options)
+            self.codebook = DirectionCodebook.from_gradients(
+                self.history, self.codebook.rank, seed=self.seed, **self.codebook_options
+            )
             self.history = []
         phase = "warmup" if t < self.warm_steps else "main"
         return ProofPlan(t, self._proof_seeds(batches, t, self.k), [0] * self.k, phase=phase)
@@ -448,7 +511,9 @@ class HoloGradADC(HoloGradRandom):
             return super().direction(plan, j)
         return self.codebook.directions([plan.seeds[j]])[0]
 
-    def synthesise(self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None) -> Tensor:
+    def synthesise(
+        self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None
+    ) -> Tensor:
         """g_hat = (r/K') U sum_{j kept} a_j z_j/||z_j|| (times sqrt(K'/r) with
         variance_correction); a random-direction g_hat during the warm-up."""
         if plan.phase == "warmup":
@@ -473,7 +538,8 @@ class HoloGradADC(HoloGradRandom):
             loss, g = flat_grad(self.model, batches[0], self.space)
             self.history.append(g)
             self.space.add_(g, alpha=-self.warm_lr)
-            return self._metrics(t, loss.item(), g, g, scalars=self.dim, energy=self.codebook.captured_energy(g), phase="bootstrap")
+            energy = self.codebook.captured_energy(g)
+            return self._metrics(t, loss.item(), g, g, scalars=self.dim, energy=energy, phase="bootstrap")
         if self.proof_path == "jvp":
             return self._jvp_step(batches, t)
         plan = self.plan(batches, t)
@@ -484,7 +550,7 @@ class HoloGradADC(HoloGradRandom):
         return self.conclude(plan, self._corrupt(scalars, t), loss=loss, g=g)
 
 
-class MomentumCentric(Strategy):
+class MomentumCentric(VerifiableStrategy):
     """N workers, each with its own minibatch, project onto the coordinator's momentum direction.
 
         a_i = <g_{B_i}, m_hat_t>,  abar = Agg({a_i}),  g_hat = abar m_hat_t        (Theorem 3)
@@ -553,7 +619,9 @@ class MomentumCentric(Strategy):
     def direction(self, plan: ProofPlan, j: int) -> Tensor:
         return plan.shared
 
-    def synthesise(self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None) -> Tensor:
+    def synthesise(
+        self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None
+    ) -> Tensor:
         """g_hat = Agg({a_i : i kept}) d (times sigma_t for Algorithm 3)."""
         if kept is not None:
             scalars = scalars[torch.tensor(list(kept), dtype=torch.long, device=scalars.device)]
@@ -586,11 +654,46 @@ STRATEGIES: dict[str, type[Strategy]] = {
 }
 
 
-def make_strategy(name: str, model: nn.Module, **options) -> Strategy:
-    """Build a strategy by name ("sgd", "random", "adc", "momentum") from config options."""
+def strategy_class(name: str) -> type[Strategy]:
+    """The class of the strategy called `name` ("sgd", "random", "adc", "momentum")."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}")
-    try:
-        return STRATEGIES[name](model, **options)
-    except TypeError as exc:  # an unknown or missing option, named by Python
-        raise ValueError(f"bad options for strategy {name!r}: {exc}") from exc
+    return STRATEGIES[name]
+
+
+def is_verifiable(name: str) -> bool:
+    """Whether the strategy called `name` runs its step as proofs (a VerifiableStrategy)."""
+    return issubclass(strategy_class(name), VerifiableStrategy)
+
+
+def strategy_options(cls: type[Strategy]) -> dict[str, inspect.Parameter]:
+    """The options a strategy's constructor takes after the model, by name: its own and,
+    where it passes **kw on to its base, its bases' (the nearest declaration wins)."""
+    options: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = list(inspect.signature(klass.__init__).parameters.values())[2:]  # after self, model
+        for p in parameters:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                options.setdefault(p.name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return options
+
+
+def make_strategy(name: str, model: nn.Module, **options) -> Strategy:
+    """Build a strategy by name ("sgd", "random", "adc", "momentum") from config options.
+
+    The options are checked against the constructor first: an unknown or missing one is a
+    one-line ValueError naming it.  Errors raised inside the constructor (a bad value, or a
+    bug) propagate unchanged."""
+    cls = strategy_class(name)
+    allowed = strategy_options(cls)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for strategy {name!r}; allowed: {sorted(allowed)}")
+    missing = sorted(k for k, p in allowed.items() if p.default is p.empty and k not in options)
+    if missing:
+        raise ValueError(f"missing option(s) {missing} for strategy {name!r}")
+    return cls(model, **options)

@@ -19,10 +19,38 @@ STEPS, EVERY = 9, 2
 # Algorithm 3's sigma.  A state_dict that forgot any of them resumes to other numbers.
 STRATEGIES = {
     "sgd_momentum": ("sgd", {"lr": 0.3, "momentum": 0.9}),
-    "random": ("random", {"lr": 0.02, "k": 4}),
-    "adc_random_warmup": ("adc", {"lr": 5.0, "k": 4, "rank": 3, "warm_start": "random", "warm_steps": 3, "warm_lr": 0.02, "qr_every": 3, "alpha_schedule": "inv_sqrt"}),
-    "adc_bootstrap": ("adc", {"lr": 5.0, "k": 4, "rank": 3, "warm_start": "bootstrap", "warm_steps": 5, "warm_lr": 0.3, "qr_every": 3}),
-    "momentum_alg3": ("momentum", {"lr": 0.3, "n_workers": 3, "variant": "algorithm3", "beta": 0.8, "cold_start_steps": 2}),
+    "random": ("random", {"lr": 0.02, "k": 4, "seed": 5}),
+    "adc_random_warmup": (
+        "adc",
+        {
+            "lr": 5.0,
+            "seed": 5,
+            "k": 4,
+            "rank": 3,
+            "warm_start": "random",
+            "warm_steps": 3,
+            "warm_lr": 0.02,
+            "qr_every": 3,
+            "alpha_schedule": "inv_sqrt",
+        },
+    ),
+    "adc_bootstrap": (
+        "adc",
+        {
+            "lr": 5.0,
+            "seed": 5,
+            "k": 4,
+            "rank": 3,
+            "warm_start": "bootstrap",
+            "warm_steps": 5,
+            "warm_lr": 0.3,
+            "qr_every": 3,
+        },
+    ),
+    "momentum_alg3": (
+        "momentum",
+        {"lr": 0.3, "seed": 5, "n_workers": 3, "variant": "algorithm3", "beta": 0.8, "cold_start_steps": 2},
+    ),
 }
 
 
@@ -31,7 +59,7 @@ class Interrupted(Exception):
 
 
 def _run(make_model, samples, kind, options, checkpoint=None, stop_at=None):
-    strategy = make_strategy(kind, make_model(), seed=5, **options)
+    strategy = make_strategy(kind, make_model(), **options)
     if stop_at is not None:
         step = strategy.step
 
@@ -47,7 +75,9 @@ def _run(make_model, samples, kind, options, checkpoint=None, stop_at=None):
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 @pytest.mark.parametrize("stop_at", [3, 6])
-def test_a_resumed_run_ends_bit_for_bit_where_the_uninterrupted_run_ends(name, stop_at, make_model, train_samples, tmp_path):
+def test_a_resumed_run_ends_bit_for_bit_where_the_uninterrupted_run_ends(
+    name, stop_at, make_model, train_samples, tmp_path
+):
     kind, options = STRATEGIES[name]
     expected_records, expected_theta = _run(make_model, train_samples, kind, options)
     path = tmp_path / "job.pt"

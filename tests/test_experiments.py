@@ -1,14 +1,21 @@
-"""The measurements of E1, E5 and E6 (holograd.experiments) against known answers."""
+"""The measurements of holograd.experiments against known answers: E1, E5, E6, and the training
+experiments E2, E3, E4, E7 (arms.Bench) at a tiny scale."""
 
 import math
 
 import pytest
 import torch
 
+from holograd.experiments import adc_energy as e4
+from holograd.experiments import byzantine as e7
 from holograd.experiments import gradient_variability as e1
+from holograd.experiments import kd_ratio as e2
+from holograd.experiments import momentum_comparison as e3
 from holograd.experiments import pogp_verification as e6
 from holograd.experiments import unbiased_estimator as e5
+from holograd.experiments.arms import Bench, arm_options
 from holograd.experiments.setup import resolve_device
+from holograd.strategies import Byzantine
 
 CPU = torch.device("cpu")
 
@@ -20,7 +27,9 @@ def test_gram_statistics_match_direct_computation():
     g = torch.randn(6, 1000, generator=torch.Generator().manual_seed(0))
     gram = e1.gram_matrix(g)
     assert torch.allclose(gram, g.double() @ g.double().T)
-    direct = [torch.nn.functional.cosine_similarity(g[i], g[j], dim=0).item() for i in range(6) for j in range(i + 1, 6)]
+    direct = [
+        torch.nn.functional.cosine_similarity(g[i], g[j], dim=0).item() for i in range(6) for j in range(i + 1, 6)
+    ]
     assert e1.pairwise_cosines(gram).tolist() == pytest.approx(direct, abs=1e-6)
 
 
@@ -76,7 +85,15 @@ def test_e5_unbiased_and_control_rejected(token_cache):
     # tolerance 0.2 (4.5 sigma).  The bias along g has standard deviation sqrt(2 / (N K)) =
     # 0.044: tolerance 0.2.  A wrong scale c gives r -> c^2 + (c-1)^2 N K / (D-1) and bias c - 1.
     # Catches a reconstruction with the wrong scale, a K/D mix-up or correlated draws.
-    cfg = {"model": "micro", "block_size": 16, "batch_size": 4, "k": 16, "draws": [4, 64], "control_scale": 0.5, "chunk_elements": 1 << 16}
+    cfg = {
+        "model": "micro",
+        "block_size": 16,
+        "batch_size": 4,
+        "k": 16,
+        "draws": [4, 64],
+        "control_scale": 0.5,
+        "chunk_elements": 1 << 16,
+    }
     out = e5.run(cfg, 0, token_cache, CPU)
     last = out["points"][-1]
     assert last["directions"] == 1024
@@ -118,7 +135,9 @@ def test_cheater_catch_rate_matches_theory():
     # 2000 steps, P = 1 - 0.9^5 = 0.41: the empirical rate's standard error is 0.011; the
     # tolerance 0.045 is 4 sigma.  Catches a verifier whose sampling is not independent per proof.
     a = [0.001 * i for i in range(50)]
-    rows = e6.simulate_cheaters(a, a, {"p": [0.1], "q": [0.5], "m": 10, "trials": 2000, "offset": 1e-2}, eps=1e-4, seed=0)
+    rows = e6.simulate_cheaters(
+        a, a, {"p": [0.1], "q": [0.5], "m": 10, "trials": 2000, "offset": 1e-2}, eps=1e-4, seed=0
+    )
     assert rows[0]["caught"] / 2000 == pytest.approx(rows[0]["theory"], abs=0.045)
 
 
@@ -132,13 +151,15 @@ def test_cuda_device_without_cuda_is_a_clear_error():
 
 # --- the training experiments (E2, E3, E4, E7) ---------------------------------------------
 
-from holograd.experiments import adc_energy as e4  # noqa: E402
-from holograd.experiments import byzantine as e7  # noqa: E402
-from holograd.experiments import kd_ratio as e2  # noqa: E402
-from holograd.experiments import momentum_comparison as e3  # noqa: E402
-from holograd.experiments.arms import Bench  # noqa: E402
-
-TRAIN = {"model": "micro", "block_size": 16, "batch_size": 2, "steps": 3, "eval_every": 3, "eval_batches": 2, "tune_steps": 2}
+TRAIN = {
+    "model": "micro",
+    "block_size": 16,
+    "batch_size": 2,
+    "steps": 3,
+    "eval_every": 3,
+    "eval_batches": 2,
+    "tune_steps": 2,
+}
 
 
 class ParabolaBench(Bench):
@@ -162,13 +183,30 @@ def test_tuning_extends_a_grid_whose_best_rate_is_at_an_end():
     assert flagged["at_edge"] and flagged["lr"] == pytest.approx(1e-6)
 
 
+def test_an_arm_gets_the_protocol_options_only_if_its_strategy_is_verifiable():
+    """The bench's seed, Byzantine slots and chunk size go to the verifiable strategies; SGD
+    takes none of them, and Byzantine proofs for an SGD arm are an error, not ignored."""
+    byz = Byzantine(0.25)
+    assert arm_options({"kind": "sgd", "momentum": 0.5}, 3, None, 64) == {"momentum": 0.5}
+    expected = {"chunk_elements": 64, "k": 4, "seed": 3, "byzantine": byz}
+    assert arm_options({"kind": "random", "k": 4}, 3, byz, 64) == expected
+    with pytest.raises(ValueError, match="sends gradients, not proofs"):
+        arm_options({"kind": "sgd"}, 3, byz, 64)
+    with pytest.raises(ValueError, match=r"sets \['seed'\]"):
+        arm_options({"kind": "random", "k": 4, "seed": 1}, 3, None, 64)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        arm_options({"kind": "nesterov"}, 3, None, 64)
+
+
 def test_e2_run(token_cache):
     cfg = {**TRAIN, "kd": 0.01, "cos_draws": 2, "lr_grid": {"sgd": [0.5], "random": [1.0]}}
     tuned = e2.tune(cfg, token_cache, CPU)
     out = e2.run(cfg, 0, token_cache, CPU, tuned)
     assert out["k"] == e2.directions_for(0.01, out["dim"]) == round(0.01 * out["dim"])
     assert tuned["random"]["lr"] == pytest.approx(out["k"] / out["dim"])  # the random grid is in units of K/D
-    assert 0 < out["cos_mean"] < 1 and out["cos_theory"] == pytest.approx(math.sqrt(out["k"] / (out["k"] + out["dim"] - 1)))
+    assert 0 < out["cos_mean"] < 1 and out["cos_theory"] == pytest.approx(
+        math.sqrt(out["k"] / (out["k"] + out["dim"] - 1))
+    )
     assert set(out["loss_decrease"]) == {"random", "sgd"}
 
 
@@ -190,13 +228,23 @@ def test_e4_tunes_the_warm_up_rate_apart_and_records_energy_every_step(token_cac
     """An ADC arm's warm-up takes the rate tuned for its kind of full-space step (random with
     the same K, or SGD), its ADC steps a rate of their own.  Catches a warm-up run at the ADC
     rate (orders of magnitude off) or a warm_lr that the runs do not receive."""
-    cfg = {**TRAIN, "k": 2, "ranks": [4], "warm_start": warm_start, "warm_steps": 1, "alpha": 1e-3, "qr_every": 5,
-           "lr_grid": {"adc": [7.0], "random": [0.02], "sgd": [0.3]}}
+    cfg = {
+        **TRAIN,
+        "k": 2,
+        "ranks": [4],
+        "warm_start": warm_start,
+        "warm_steps": 1,
+        "alpha": 1e-3,
+        "qr_every": 5,
+        "lr_grid": {"adc": [7.0], "random": [0.02], "sgd": [0.3]},
+    }
     tuned = e4.tune(cfg, token_cache, CPU)
     assert tuned["adc_r4"]["lr"] == 7.0 and tuned["adc_r4"]["warm_lr"] == tuned[warm_kind]["lr"]
     out = e4.run(cfg, 0, token_cache, CPU, tuned)
     assert out["arms"]["adc_r4"]["warm_lr"] == tuned[warm_kind]["lr"] and out["arms"]["adc_off"]["warm_lr"] is None
-    assert len(out["arms"]["adc_r4"]["energy"]) == cfg["steps"] and all(0 <= g <= 1 + 1e-6 for g in out["arms"]["adc_r4"]["energy"])
+    assert len(out["arms"]["adc_r4"]["energy"]) == cfg["steps"] and all(
+        0 <= g <= 1 + 1e-6 for g in out["arms"]["adc_r4"]["energy"]
+    )
     assert out["arms"]["adc_off"]["energy"] == []
     assert e4.trend([0.1, 0.2, 0.3, 0.4, 0.5]) == pytest.approx(0.4)
 
@@ -204,8 +252,16 @@ def test_e4_tunes_the_warm_up_rate_apart_and_records_energy_every_step(token_cac
 def test_e4_rank_above_d_fails_at_the_start_in_one_line(token_cache):
     """A codebook rank larger than D cannot exist: the job stops before training with an
     error naming the rank and D (the config schema cannot know D)."""
-    cfg = {**TRAIN, "k": 2, "ranks": [10**6], "warm_start": "none", "warm_steps": 1, "alpha": 1e-3, "qr_every": 5,
-           "lr_grid": {"adc": [7.0], "random": [0.02], "sgd": [0.3]}}
+    cfg = {
+        **TRAIN,
+        "k": 2,
+        "ranks": [10**6],
+        "warm_start": "none",
+        "warm_steps": 1,
+        "alpha": 1e-3,
+        "qr_every": 5,
+        "lr_grid": {"adc": [7.0], "random": [0.02], "sgd": [0.3]},
+    }
     with pytest.raises(ValueError, match=r"codebook rank must lie in \[1, D=\d+\], got 1000000"):
         e4.tune(cfg, token_cache, CPU)
 
@@ -214,13 +270,31 @@ def test_largest_tolerated_fraction():
     def row(f, attack, ok):
         return {"aggregator": "t", "attack": attack, "fraction": f, "tolerated": ok}
 
-    rows = [row(0.0, "none", True), row(0.1, "a", True), row(0.1, "b", True), row(0.2, "a", True), row(0.2, "b", False), row(0.3, "a", True), row(0.3, "b", True)]
+    rows = [
+        row(0.0, "none", True),
+        row(0.1, "a", True),
+        row(0.1, "b", True),
+        row(0.2, "a", True),
+        row(0.2, "b", False),
+        row(0.3, "a", True),
+        row(0.3, "b", True),
+    ]
     assert e7.largest_tolerated(rows, "t", ["a", "b"]) == 0.1  # every attack, every fraction up to f
     assert e7.largest_tolerated(rows, "t", ["a"]) == 0.3
 
 
 def test_e7_random_strategy_has_only_the_mean(token_cache):
-    cfg = {**TRAIN, "strategy": "random", "n_workers": 4, "beta": 0.9, "cold_start_steps": 1, "fractions": [0, 0.25], "attacks": ["sign_flip"], "taus": [0.1], "tolerance": 0.8}
+    cfg = {
+        **TRAIN,
+        "strategy": "random",
+        "n_workers": 4,
+        "beta": 0.9,
+        "cold_start_steps": 1,
+        "fractions": [0, 0.25],
+        "attacks": ["sign_flip"],
+        "taus": [0.1],
+        "tolerance": 0.8,
+    }
     out = e7.run(cfg, 0, token_cache, CPU, {"clean": {"lr": 1e-3}})
     assert {r["aggregator"] for r in out["rows"]} == {"mean"} and len(out["rows"]) == 2
 
@@ -238,7 +312,17 @@ def test_e7_a_trimmed_mean_that_drops_nothing_reuses_the_mean_s_runs(token_cache
         return real(self, arm, lr, seed, steps=steps, byzantine=byzantine)
 
     monkeypatch.setattr(Bench, "run", counting)
-    cfg = {**TRAIN, "strategy": "momentum", "n_workers": 4, "beta": 0.9, "cold_start_steps": 1, "fractions": [0, 0.25], "attacks": ["sign_flip", "extreme"], "taus": [0.1, 0.25], "tolerance": 0.8}
+    cfg = {
+        **TRAIN,
+        "strategy": "momentum",
+        "n_workers": 4,
+        "beta": 0.9,
+        "cold_start_steps": 1,
+        "fractions": [0, 0.25],
+        "attacks": ["sign_flip", "extreme"],
+        "taus": [0.1, 0.25],
+        "tolerance": 0.8,
+    }
     out = e7.run(cfg, 0, token_cache, CPU, {"clean": {"lr": 1.0}})
     assert e7.effective({"aggregator": "trimmed_mean", "tau": 0.1}, 4) == {"aggregator": "mean"}
     assert len(out["rows"]) == 3 * 3 and len(calls) == 2 * 3  # mean and trimmed_0.25 trained, trimmed_0.1 reused

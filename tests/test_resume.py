@@ -24,24 +24,45 @@ import time
 from pathlib import Path
 
 import pytest
+from pipeline import ROOT
 
 from holograd.checkpoint import Checkpoint
-from paper_checks.files import TIMING
+from paper_checks.hashing import TIMING, config_hash
 from paper_checks.runner import checkpoint_file, job_identity
-from paper_checks.settings import config_hash
-from pipeline import ROOT
 
 CODE = "test-code"
 EVERY = 3
 
 E3 = {
-    "model": "micro", "block_size": 16, "batch_size": 2, "n_workers": 3, "k_random": 8, "beta": 0.9, "cold_start_steps": 1,
-    "steps": 14, "eval_every": 4, "eval_batches": 2, "tune_steps": 4, "max_loss_factor": 2.0,
+    "model": "micro",
+    "block_size": 16,
+    "batch_size": 2,
+    "n_workers": 3,
+    "k_random": 8,
+    "beta": 0.9,
+    "cold_start_steps": 1,
+    "steps": 14,
+    "eval_every": 4,
+    "eval_batches": 2,
+    "tune_steps": 4,
+    "max_loss_factor": 2.0,
     "lr_grid": {"sgd": [0.5], "random_k64": [0.01], "random_k1": [0.001], "momentum": [10.0], "momentum_alg3": [10.0]},
 }
 E4_BOOTSTRAP = {
-    "model": "micro", "block_size": 16, "batch_size": 2, "k": 4, "ranks": [4], "warm_start": "bootstrap", "warm_steps": 4,
-    "alpha": 1.0e-3, "qr_every": 3, "steps": 12, "eval_every": 4, "eval_batches": 2, "tune_steps": 7, "max_loss_factor": 2.0,
+    "model": "micro",
+    "block_size": 16,
+    "batch_size": 2,
+    "k": 4,
+    "ranks": [4],
+    "warm_start": "bootstrap",
+    "warm_steps": 4,
+    "alpha": 1.0e-3,
+    "qr_every": 3,
+    "steps": 12,
+    "eval_every": 4,
+    "eval_batches": 2,
+    "tune_steps": 7,
+    "max_loss_factor": 2.0,
     "lr_grid": {"adc": [3.0, 10.0], "random": [0.01, 0.03], "sgd": [0.3, 1.0]},
 }
 JOBS = {
@@ -79,7 +100,9 @@ for line in sys.stdin:
 @pytest.fixture(scope="module")
 def zygote():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
     yield process
     process.stdin.close()
     process.wait(timeout=60)
@@ -88,10 +111,20 @@ def zygote():
 def _job(name: str, tokens: Path) -> dict:
     module, kind, cfg, _ = JOBS[name]
     config = {"experiment": cfg, "device": "cpu"}
-    args = {"module": module, "experiment": name, "setting": "default", "config": config, "code": CODE, "tokens": str(tokens),
-            "checkpoint_every": EVERY, "log": f"logs/{name}.log"}
+    args = {
+        "module": module,
+        "experiment": name,
+        "setting": "default",
+        "config": config,
+        "code": CODE,
+        "tokens": str(tokens),
+        "checkpoint_every": EVERY,
+        "log": f"logs/{name}.log",
+    }
     if kind == "run":
-        args.update(function="run_experiment", seed=0, output=f"results/runs/{name}/seed0.json", tuning="results/tuning/e3.json")
+        args.update(
+            function="run_experiment", seed=0, output=f"results/runs/{name}/seed0.json", tuning="results/tuning/e3.json"
+        )
     else:
         args.update(function="tune_experiment", output=f"results/tuning/{name}.json")
     args["checkpoint"] = checkpoint_file(args["output"])
@@ -106,7 +139,9 @@ def _tuning_file(workdir: Path, config: dict) -> None:
     path.write_text(json.dumps({"config_sha256": config_hash(config), "code_sha256": CODE, "tuned": rates}))
 
 
-def _observe(zygote, workdir: Path, args: dict, kill_after: float | None = None, before_first_save: bool = False) -> tuple[float, float]:
+def _observe(
+    zygote, workdir: Path, args: dict, kill_after: float | None = None, before_first_save: bool = False
+) -> tuple[float, float]:
     """Run the job; with kill_after, SIGKILL it that many seconds after its first save (or,
     with before_first_save, after its start).  Returns the seconds from the start to its
     first save and to its output (None for what did not happen)."""
@@ -122,7 +157,9 @@ def _observe(zygote, workdir: Path, args: dict, kill_after: float | None = None,
         now = time.perf_counter() - start
         if first is None and saved.exists():
             first = now
-        if kill_after is not None and (now > kill_after if before_first_save else first is not None and now > first + kill_after):
+        if kill_after is not None and (
+            now > kill_after if before_first_save else first is not None and now > first + kill_after
+        ):
             os.kill(pid, signal.SIGKILL)
             killed = True
         time.sleep(0.002)
@@ -142,10 +179,13 @@ def _content(path: Path) -> str:
 
 @pytest.mark.parametrize("name", sorted(JOBS))
 def test_a_job_killed_anywhere_resumes_to_the_uninterrupted_result(name, tmp_path, token_cache_file, zygote):
-    _, kind, cfg, kills = JOBS[name]
+    _, kind, _, kills = JOBS[name]
     args = _job(name, token_cache_file)
     runs = []
-    for reference in (tmp_path / "reference", tmp_path / "reference2"):  # the second one's timing is free of first-run costs
+    for reference in (
+        tmp_path / "reference",
+        tmp_path / "reference2",
+    ):  # the second one's timing is free of first-run costs
         if kind == "run":
             _tuning_file(reference, args["config"])
         runs.append(_observe(zygote, reference, args))
@@ -173,7 +213,9 @@ def test_a_job_killed_anywhere_resumes_to_the_uninterrupted_result(name, tmp_pat
             seed = args.get("seed")
             state = Checkpoint(saved, job_identity(args["config"], CODE, seed), EVERY)
             assert state.done or state.current, "a checkpoint of this job must be read back"
-            landed.append(f"{len(state.done)} runs done" + (f", run at step {state.current['step']}" if state.current else ""))
+            landed.append(
+                f"{len(state.done)} runs done" + (f", run at step {state.current['step']}" if state.current else "")
+            )
         else:
             landed.append("before the first save")
         _observe(zygote, workdir, args)
@@ -181,6 +223,9 @@ def test_a_job_killed_anywhere_resumes_to_the_uninterrupted_result(name, tmp_pat
         assert not saved.exists()
         resumed = "resuming from" in (workdir / args["log"]).read_text()
         assert resumed == (landed[-1] != "before the first save")
-    print(f"{name}: {kills} kills, landed {landed}; all resumed to the uninterrupted result (job: {wall:.1f} s, first save at {first_save:.1f} s)")
-    assert sum(w not in ("after the end", "before the first save") for w in landed) >= kills // 2, landed  # most kills hit saved progress
-
+    print(
+        f"{name}: {kills} kills, landed {landed}; all resumed to the uninterrupted result (job: {wall:.1f} s, first save at {first_save:.1f} s)"
+    )
+    assert sum(w not in ("after the end", "before the first save") for w in landed) >= kills // 2, (
+        landed
+    )  # most kills hit saved progress

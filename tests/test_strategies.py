@@ -1,4 +1,4 @@
-"""The four training strategies behind one step interface."""
+"""The four training strategies behind one step interface, and the factory that builds them."""
 
 import pytest
 import torch
@@ -8,7 +8,16 @@ from holograd.derivatives import flat_grad
 from holograd.directions import random_directions
 from holograd.estimators import cosine
 from holograd.params import ParamSpace
-from holograd.strategies import Byzantine, HoloGradADC, MomentumCentric, make_strategy
+from holograd.strategies import (
+    SGD,
+    Byzantine,
+    HoloGradADC,
+    HoloGradRandom,
+    MomentumCentric,
+    Strategy,
+    VerifiableStrategy,
+    make_strategy,
+)
 
 
 def _theta(model):
@@ -119,7 +128,10 @@ def test_adc_warm_up_steps_use_warm_lr_and_adc_steps_lr(make_model, make_batch, 
 def test_momentum_centric_moves_along_the_momentum_after_the_cold_start(make_model, make_batch):
     model = make_model()
     mc = make_strategy("momentum", model, lr=0.5, n_workers=3, beta=0.9, cold_start_steps=2)
-    batches = lambda t: [make_batch(t, stream=w) for w in range(3)]  # noqa: E731
+
+    def batches(t):
+        return [make_batch(t, stream=w) for w in range(3)]
+
     assert [mc.step(batches(t), t).phase for t in range(2)] == ["cold", "cold"]
     m_prev = mc.momentum.clone()
     before = _theta(model)
@@ -136,7 +148,9 @@ def test_momentum_centric_trimmed_mean_resists_one_extreme_worker(make_model, ma
     batches = [make_batch(0, stream=w) for w in range(10)]
     byz = Byzantine(fraction=0.1, attack="extreme", scale=1e6, seed=0)
     robust_model, naive_model = make_model(), make_model()
-    robust = make_strategy("momentum", robust_model, lr=0.1, n_workers=10, aggregator="trimmed_mean", tau=0.1, byzantine=byz)
+    robust = make_strategy(
+        "momentum", robust_model, lr=0.1, n_workers=10, aggregator="trimmed_mean", tau=0.1, byzantine=byz
+    )
     naive = make_strategy("momentum", naive_model, lr=0.1, n_workers=10, byzantine=byz)
     d = random_directions([robust._proof_seeds(batches, 0, 1)[0]], robust.dim)[0]  # the cold-start direction
     honest = torch.stack([flat_grad(robust_model, b)[1] @ d for b in batches])
@@ -165,21 +179,58 @@ def test_steps_are_deterministic(make_model, make_batch):
 @pytest.mark.parametrize(
     "name, options, message",
     [
-        ("nesterov", dict(lr=0.1), "unknown strategy"),
-        ("random", dict(lr=0.1, k=0), "K must"),
-        ("random", dict(lr=0.1, k=4, aggregator="trimmed_mean"), "bad options"),
-        ("random", dict(lr=0.1, k=4, colour="red"), "bad options"),
-        ("random", dict(lr=-1.0, k=4), "learning rate"),
-        ("momentum", dict(lr=0.1, n_workers=4, tau=0.5), "tau"),
-        ("momentum", dict(lr=0.1, n_workers=4, beta=1.0), "beta"),
-        ("adc", dict(lr=0.1, k=2, rank=10**9), "rank"),
-        ("adc", dict(lr=0.1, k=2, warm_start="magic"), "warm_start"),
-        ("adc", dict(lr=0.1, k=2, warm_steps=1, warm_lr=0.0), "warm_lr"),
+        ("nesterov", {"lr": 0.1}, "unknown strategy"),
+        ("random", {"lr": 0.1, "k": 0}, "K must"),
+        ("random", {"lr": 0.1, "k": 4, "aggregator": "mean"}, r"unknown option\(s\) \['aggregator'\] for strategy"),
+        ("random", {"lr": 0.1}, r"missing option\(s\) \['k'\]"),
+        ("sgd", {"lr": 0.1, "seed": 1}, r"option\(s\) \['seed'\] for strategy 'sgd'; allowed: \['lr', 'momentum'\]$"),
+        ("random", {"lr": -1.0, "k": 4}, "learning rate"),
+        ("momentum", {"lr": 0.1, "n_workers": 4, "tau": 0.5}, "tau"),
+        ("momentum", {"lr": 0.1, "n_workers": 4, "beta": 1.0}, "beta"),
+        ("adc", {"lr": 0.1, "k": 2, "rank": 10**9}, "rank"),
+        ("adc", {"lr": 0.1, "k": 2, "warm_start": "magic"}, "warm_start"),
+        ("adc", {"lr": 0.1, "k": 2, "warm_steps": 1, "warm_lr": 0.0}, "warm_lr"),
     ],
 )
 def test_bad_strategy_options_are_rejected(make_model, name, options, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as info:
         make_strategy(name, make_model(), **options)
+    assert "\n" not in str(info.value)
+
+
+def test_an_unknown_option_is_named_with_the_allowed_ones(make_model):
+    with pytest.raises(ValueError) as info:
+        make_strategy("momentum", make_model(), lr=0.1, n_workers=2, colour="red", k=3)
+    message = str(info.value)
+    assert message.startswith("unknown option(s) ['colour', 'k'] for strategy 'momentum'; allowed: [")
+    own, inherited = ("aggregator", "beta", "lr", "n_workers"), ("seed", "proof_path", "byzantine")
+    assert all(f"'{option}'" in message for option in own + inherited)
+
+
+def test_a_type_error_inside_a_constructor_is_not_rewritten(make_model, monkeypatch):
+    """Options that match the signature reach the constructor, and what it raises comes out
+    as it is: a TypeError from a bug inside must not read as "bad options"."""
+
+    def broken(self, model, lr, *, k, **kw):
+        raise TypeError("boom")
+
+    monkeypatch.setattr(HoloGradRandom, "__init__", broken)
+    with pytest.raises(TypeError, match="^boom$"):
+        make_strategy("random", make_model(), lr=0.1, k=4, seed=1)
+
+
+def test_only_the_verifiable_strategies_have_the_protocol_parts(make_model):
+    """SGD is a Strategy and nothing more: no plan / prove / conclude that it would refuse."""
+    sgd = make_strategy("sgd", make_model(), lr=0.1)
+    assert isinstance(sgd, SGD) and isinstance(sgd, Strategy) and not isinstance(sgd, VerifiableStrategy)
+    for part in ("plan", "direction", "prove", "synthesise", "conclude", "observe", "seed", "proof_path"):
+        assert not hasattr(sgd, part)
+    for name, options in {"random": {"k": 2}, "adc": {"k": 2, "rank": 2}, "momentum": {"n_workers": 2}}.items():
+        strategy = make_strategy(name, make_model(), lr=0.1, **options)
+        assert isinstance(strategy, VerifiableStrategy)
+        assert all(callable(getattr(strategy, part)) for part in ("plan", "prove", "conclude"))
+    with pytest.raises(TypeError, match="abstract"):
+        VerifiableStrategy(make_model(), 0.1)
 
 
 def test_wrong_number_of_batches_is_rejected(make_model, make_batch):

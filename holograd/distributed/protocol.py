@@ -35,7 +35,7 @@ from holograd.data import SampleSet
 from holograd.directions import derive_seed
 from holograd.distributed.config import RunConfig
 from holograd.pogp import PoGPVerifier, Proof, VerifierStats
-from holograd.strategies import Strategy, make_strategy
+from holograd.strategies import ProofPlan, VerifiableStrategy, make_strategy
 from holograd.training import eval_batches, mean_loss, step_batches
 
 PAD = -1
@@ -125,36 +125,71 @@ class InProcess:
 
 def ledger_dict(stats: VerifierStats) -> dict:
     """The verifier's outcomes and the workers slashed so far, as the result reports them."""
-    return {"checked": stats.checked, "accepted": stats.accepted, "rejected": stats.rejected, "slashed": sorted(stats.slashed)}
+    return {
+        "checked": stats.checked,
+        "accepted": stats.accepted,
+        "rejected": stats.rejected,
+        "slashed": sorted(stats.slashed),
+    }
+
+
+def protocol_strategy(cfg: RunConfig, model: torch.nn.Module) -> VerifiableStrategy:
+    """The run's strategy, proving by JVP with S0 = cfg.seed; only a VerifiableStrategy has
+    the plan / prove / conclude parts the protocol runs (RunConfig refuses the others first)."""
+    strategy = make_strategy(
+        cfg.strategy, model, lr=cfg.lr, seed=cfg.seed, proof_path="jvp", track_gradient=False, **cfg.strategy_options
+    )
+    if not isinstance(strategy, VerifiableStrategy):
+        raise TypeError(f"strategy {cfg.strategy!r} sends gradients, not proofs: the protocol cannot run it")
+    return strategy
 
 
 class Protocol:
     """The state every rank holds (strategy, data, ledger, records) and its step."""
 
-    def __init__(self, cfg: RunConfig, model: torch.nn.Module, train: SampleSet, valid: SampleSet | None, device: torch.device):
+    def __init__(
+        self, cfg: RunConfig, model: torch.nn.Module, train: SampleSet, valid: SampleSet | None, device: torch.device
+    ):
         self.cfg, self.device = cfg, device
-        self.strategy: Strategy = make_strategy(cfg.strategy, model, lr=cfg.lr, seed=cfg.seed, proof_path="jvp", track_gradient=False, **cfg.strategy_options)
+        self.strategy = protocol_strategy(cfg, model)
         self.samples, self.sampler = train, PoGPVerifier(cfg.pogp.p, cfg.pogp.eps, cfg.pogp.seed)
-        self.held_out = eval_batches(valid, cfg.eval_batches, cfg.batch_size, cfg.data_seed, device) if valid is not None and cfg.eval_every else []
+        self.held_out = (
+            eval_batches(valid, cfg.eval_batches, cfg.batch_size, cfg.data_seed, device)
+            if valid is not None and cfg.eval_every
+            else []
+        )
         self.ledger = VerifierStats()  # identical on every rank: each adds the broadcast verdicts
         self.records: list[dict] = []
 
     def batches(self, t: int) -> list:
         """The step's batches (worker w's is stream w), as training.train draws them."""
-        return step_batches(self.samples, self.strategy.batches_per_step, t, batch_size=self.cfg.batch_size, data_seed=self.cfg.data_seed, device=self.device)
+        return step_batches(
+            self.samples,
+            self.strategy.batches_per_step,
+            t,
+            batch_size=self.cfg.batch_size,
+            data_seed=self.cfg.data_seed,
+            device=self.device,
+        )
 
     # --- the parties' parts ----------------------------------------------------------------
 
-    def submit(self, plan, batches, owners: list[int], rank: int, rows: int) -> Tensor:
+    def submit(self, plan: ProofPlan, batches: Sequence, owners: list[int], rank: int, rows: int) -> Tensor:
         """Worker `rank`'s message: its slots' proofs, attacked if it is Byzantine."""
         slots = [j for j, owner in enumerate(owners) if owner == rank]
         values = torch.stack([self.strategy.prove(plan, batches, j) for j in slots]) if slots else torch.empty(0)
         byz = self.cfg.byzantine
         if slots and rank in byz.ranks:  # it knows only its own honest scalars
-            values = attack(values, list(range(len(slots))), byz.attack, seed=derive_seed(f"byzantine.rank{rank}", self.cfg.seed, plan.step), scale=byz.scale)
+            values = attack(
+                values,
+                list(range(len(slots))),
+                byz.attack,
+                seed=derive_seed(f"byzantine.rank{rank}", self.cfg.seed, plan.step),
+                scale=byz.scale,
+            )
         return pack(slots, values, rows)
 
-    def verify(self, plan, batches, owners: list[int], scalars: Tensor) -> Tensor:
+    def verify(self, plan: ProofPlan, batches: Sequence, owners: list[int], scalars: Tensor) -> Tensor:
         """The verifier's verdict: each sampled proof recomputed and compared with eps."""
         checked, rejected, workers = 0, 0, set()
         for j, owner in enumerate(owners):
@@ -172,7 +207,9 @@ class Protocol:
     def step(self, t: int, exchange, observe: bool) -> dict:
         """Run step t through `exchange`; returns its record (loss only where observe)."""
         cfg, strategy = self.cfg, self.strategy
-        eval_loss = mean_loss(strategy.model, self.held_out) if observe and self.held_out and t % cfg.eval_every == 0 else None
+        eval_loss = (
+            mean_loss(strategy.model, self.held_out) if observe and self.held_out and t % cfg.eval_every == 0 else None
+        )
         batches = self.batches(t)
         plan = strategy.plan(batches, t)
         owners = assign(plan.size, cfg.workers, self.ledger.slashed)
@@ -211,7 +248,11 @@ class Protocol:
     # --- checkpoints -----------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        return {"strategy": self.strategy.state_dict(), "ledger": ledger_dict(self.ledger), "records": list(self.records)}
+        return {
+            "strategy": self.strategy.state_dict(),
+            "ledger": ledger_dict(self.ledger),
+            "records": list(self.records),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.strategy.load_state_dict(state["strategy"])
@@ -239,7 +280,13 @@ def summary(protocol: Protocol, world_size: int) -> dict:
     }
 
 
-def simulate(cfg: RunConfig, model: torch.nn.Module, train: SampleSet, valid: SampleSet | None = None, device: torch.device | str = "cpu") -> tuple[Protocol, dict]:
+def simulate(
+    cfg: RunConfig,
+    model: torch.nn.Module,
+    train: SampleSet,
+    valid: SampleSet | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[Protocol, dict]:
     """The whole run in this process (every worker in turn): the reference that the
     multi-process run must reproduce bit for bit."""
     protocol = Protocol(cfg, model, train, valid, torch.device(device))

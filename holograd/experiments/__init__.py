@@ -1,13 +1,19 @@
 """The measurements behind the paper's claims, one module per experiment.
 
-Every experiment module offers the same two functions, which the pipeline calls:
+Every experiment module offers the function that a measurement job (paper_checks.runner)
+calls, and a training experiment (one built on arms.Bench) the tuning job's too:
 
-    run(cfg, seed, cache, device) -> dict      one (setting, seed) job: its metrics
-    aggregate(runs, cfg) -> dict               all jobs of the experiment: per-seed values,
-                                               means and 95 % confidence intervals
+    run(cfg, seed, cache, device[, tuned], *, checkpoint=None) -> dict
+                                    one (setting, seed) job: its metrics (`tuned`: the
+                                    learning rates its tuning job chose)
+    tune(cfg, cache, device, *, checkpoint=None) -> dict
+                                    one setting's learning rates, on a seed of their own
 
 `cfg` is the experiment's configuration for one setting (a sweep value already filled in);
-`cache` is a verified `holograd.data.TokenCache`.  The modules import only the parts of
+`cache` is a verified `holograd.data.TokenCache`; `checkpoint` is the job's saved progress
+(holograd.checkpoint.Checkpoint, opened by the job runner; None: nothing is saved), which a
+training experiment's runs resume from.  Aggregating the jobs of an experiment is
+paper_checks' business (paper_checks.experiments).  The modules import only the parts of
 `holograd` they use, so that the pipeline can tell from their imports which experiments a
 change to the library invalidates.
 

@@ -22,6 +22,7 @@ import math
 
 import torch
 
+from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache
 from holograd.experiments.arms import Bench
 from holograd.experiments.setup import environment, scale
@@ -34,7 +35,14 @@ TUNE_SEED = 10_000
 
 def arms(cfg: dict) -> dict[str, dict]:
     """ADC at every rank with the setting's warm start, and ADC-off (random, same K)."""
-    adc = {"kind": "adc", "k": cfg["k"], "warm_start": cfg["warm_start"], "warm_steps": cfg["warm_steps"], "alpha": cfg["alpha"], "qr_every": cfg["qr_every"]}
+    adc = {
+        "kind": "adc",
+        "k": cfg["k"],
+        "warm_start": cfg["warm_start"],
+        "warm_steps": cfg["warm_steps"],
+        "alpha": cfg["alpha"],
+        "qr_every": cfg["qr_every"],
+    }
     return {**{f"adc_r{r}": {**adc, "rank": r} for r in cfg["ranks"]}, "adc_off": {"kind": "random", "k": cfg["k"]}}
 
 
@@ -44,11 +52,11 @@ def warm_arm(cfg: dict) -> dict | None:
     return {"random": {"kind": "random", "k": cfg["k"]}, "bootstrap": {"kind": "sgd"}}.get(cfg["warm_start"])
 
 
-def tune(cfg: dict, cache: TokenCache, device: torch.device) -> dict:
+def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
     """Rates in two phases.  ADC-off first, and SGD for a bootstrap warm start; the warm-up
     of every ADC arm then takes the rate tuned for its own kind of step (`warm_lr`), and
     each ADC arm's own rate, for the steps in span(U), is tuned from lr_grid.adc."""
-    bench = Bench(cfg, cache, device)
+    bench = Bench(cfg, cache, device, checkpoint=checkpoint)
     steps = cfg["tune_steps"]
     tuned = {"adc_off": bench.tune(arms(cfg)["adc_off"], cfg["lr_grid"]["random"], TUNE_SEED, steps)}
     warm_lr = None
@@ -59,7 +67,10 @@ def tune(cfg: dict, cache: TokenCache, device: torch.device) -> dict:
         warm_lr = tuned["adc_off"]["lr"]
     for name, arm in arms(cfg).items():
         if arm["kind"] == "adc":
-            tuned[name] = {**bench.tune({**arm, "warm_lr": warm_lr}, cfg["lr_grid"]["adc"], TUNE_SEED, steps), "warm_lr": warm_lr}
+            tuned[name] = {
+                **bench.tune({**arm, "warm_lr": warm_lr}, cfg["lr_grid"]["adc"], TUNE_SEED, steps),
+                "warm_lr": warm_lr,
+            }
     return tuned
 
 
@@ -69,8 +80,10 @@ def trend(values: list[float], fraction: float = 0.2) -> float:
     return sum(values[-n:]) / n - sum(values[:n]) / n
 
 
-def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict) -> dict:
-    bench = Bench(cfg, cache, device)
+def run(
+    cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict, *, checkpoint: Checkpoint | None = None
+) -> dict:
+    bench = Bench(cfg, cache, device, checkpoint=checkpoint)
     results, dim = {}, None
     for name, arm in arms(cfg).items():
         if arm["kind"] == "adc":

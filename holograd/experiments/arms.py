@@ -16,6 +16,9 @@ and the other keys are its options.  Fairness, as the experiments need it:
   is extended while its best rate sits at an end (Bench.tune).  A
   scale-corrected random-direction update has norm ~ sqrt(D/K) ||g||, so one shared rate
   would be unfair to it.
+
+A job that saves its progress hands its holograd.checkpoint.Checkpoint to the Bench, which
+gives every run of the job its key in it (Bench.run).
 """
 
 from __future__ import annotations
@@ -26,33 +29,43 @@ import math
 
 import torch
 
-from holograd.checkpoint import active as active_checkpoint
+from holograd.checkpoint import Checkpoint
 from holograd.data import SampleSet, TokenCache
 from holograd.directions import DEFAULT_CHUNK_ELEMENTS
 from holograd.models import build_model
-from holograd.strategies import SGD, Byzantine, HoloGradADC, HoloGradRandom, MomentumCentric, Strategy
+from holograd.strategies import Byzantine, Strategy, is_verifiable, make_strategy
 from holograd.training import eval_batches, train
 
 log = logging.getLogger(__name__)
 
-KINDS = {"sgd": SGD, "random": HoloGradRandom, "adc": HoloGradADC, "momentum": MomentumCentric}
 
-
-def make_strategy(
-    arm: dict, model: torch.nn.Module, lr: float, seed: int, byzantine: Byzantine | None = None, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
-) -> Strategy:
-    """The strategy of an arm: KINDS[arm["kind"]] with the arm's other keys as options."""
-    options = {"chunk_elements": chunk_elements, **{k: v for k, v in arm.items() if k != "kind"}}
-    if arm["kind"] not in KINDS:
-        raise ValueError(f"unknown arm kind {arm['kind']!r}; choose one of {sorted(KINDS)}")
-    return KINDS[arm["kind"]](model, lr, seed=seed, byzantine=byzantine, **options)
+def arm_options(arm: dict, seed: int, byzantine: Byzantine | None, chunk_elements: int) -> dict:
+    """The options make_strategy builds an arm's strategy with: the arm's own keys (less
+    `kind`), and for a verifiable strategy the run's seed, its Byzantine slots and the
+    bench's chunk_elements.  SGD sends gradients, not proofs: Byzantine proofs do not apply."""
+    options = {k: v for k, v in arm.items() if k != "kind"}
+    if not is_verifiable(arm["kind"]):
+        if byzantine is not None:
+            raise ValueError(f"arm {arm} sends gradients, not proofs: it cannot have Byzantine proofs")
+        return options
+    if clash := sorted(set(options) & {"seed", "byzantine"}):
+        raise ValueError(f"arm {arm} sets {clash}, which the bench sets for every arm")
+    return {"chunk_elements": chunk_elements, **options, "seed": seed, "byzantine": byzantine}
 
 
 class Bench:
-    """What every arm of one comparison shares: preset, data, held-out batches, steps."""
+    """What every arm of one comparison shares: preset, data, held-out batches, steps, and
+    the job's checkpoint (None: nothing is saved)."""
 
-    def __init__(self, cfg: dict, cache: TokenCache, device: torch.device, workers: int | None = None):
-        self.cfg, self.device, self.workers = cfg, device, workers
+    def __init__(
+        self,
+        cfg: dict,
+        cache: TokenCache,
+        device: torch.device,
+        workers: int | None = None,
+        checkpoint: Checkpoint | None = None,
+    ):
+        self.cfg, self.device, self.workers, self.checkpoint = cfg, device, workers, checkpoint
         self.vocab_size = cache.vocab_size
         self.samples = SampleSet(cache.splits["train"], cfg["block_size"])
         validation = SampleSet(cache.splits["validation"], cfg["block_size"])
@@ -61,20 +74,30 @@ class Bench:
     def model(self, seed: int) -> torch.nn.Module:
         return build_model(self.cfg["model"], self.vocab_size, self.cfg["block_size"], seed=seed, device=self.device)
 
-    def run(self, arm: dict, lr: float, seed: int, steps: int | None = None, byzantine: Byzantine | None = None) -> dict:
+    def run(
+        self, arm: dict, lr: float, seed: int, steps: int | None = None, byzantine: Byzantine | None = None
+    ) -> dict:
         """Train one arm from the seed's initial weights; its curve and loss decrease.
 
-        In a job with an active checkpoint (holograd.checkpoint), a run the job finished
-        before it was killed returns its saved result, and a run it was in the middle of
-        goes on from its last saved step."""
+        With the bench's checkpoint (holograd.checkpoint), a run the job finished before it
+        was killed returns its saved result, and a run it was in the middle of goes on from
+        its last saved step."""
         steps = self.cfg["steps"] if steps is None else steps
-        saving = active_checkpoint()
+        saving = self.checkpoint
         key = None
         if saving is not None:
-            key = saving.next_key({"arm": arm, "lr": lr, "seed": seed, "steps": steps, "byzantine": byzantine and dataclasses.asdict(byzantine)})
+            key = saving.next_key(
+                {
+                    "arm": arm,
+                    "lr": lr,
+                    "seed": seed,
+                    "steps": steps,
+                    "byzantine": byzantine and dataclasses.asdict(byzantine),
+                }
+            )
             if (done := saving.result(key)) is not None:
                 return done
-        strategy = make_strategy(arm, self.model(seed), lr, seed, byzantine, self.cfg.get("chunk_elements", DEFAULT_CHUNK_ELEMENTS))
+        strategy = self.strategy(arm, lr, seed, byzantine)
         records = train(
             strategy,
             self.samples,
@@ -93,10 +116,22 @@ class Bench:
         stopped = next((r["stopped"] for r in records if "stopped" in r), None)
         first, last = curve[0][1], curve[-1][1]
         decrease = first - last if stopped is None and math.isfinite(last) else math.nan
-        result = {"lr": lr, "curve": curve, "loss_decrease": decrease, "stopped": stopped, "steps": [r for r in records if "loss" in r], "dim": strategy.dim}
+        result = {
+            "lr": lr,
+            "curve": curve,
+            "loss_decrease": decrease,
+            "stopped": stopped,
+            "steps": [r for r in records if "loss" in r],
+            "dim": strategy.dim,
+        }
         if saving is not None:
             saving.finish(key, result)
         return result
+
+    def strategy(self, arm: dict, lr: float, seed: int, byzantine: Byzantine | None = None) -> Strategy:
+        """The strategy of an arm, on the seed's initial weights (arm_options)."""
+        options = arm_options(arm, seed, byzantine, self.cfg.get("chunk_elements", DEFAULT_CHUNK_ELEMENTS))
+        return make_strategy(arm["kind"], self.model(seed), lr=lr, **options)
 
     def final_loss(self, arm: dict, lr: float, seed: int, steps: int) -> float:
         """Held-out loss after `steps` steps at rate lr; +inf if the run diverged."""
@@ -129,7 +164,13 @@ class Bench:
         rates = sorted(final)
         best = min(rates, key=lambda lr: final[lr])
         at_edge = len(rates) > 1 and best in (rates[0], rates[-1]) and math.isfinite(final[best])
-        log.info("tuned %s: lr %g%s (held-out loss by lr: %s)", arm, best, " (at the end of the rates tried)" if at_edge else "", {lr: round(v, 4) for lr, v in sorted(final.items())})
+        log.info(
+            "tuned %s: lr %g%s (held-out loss by lr: %s)",
+            arm,
+            best,
+            " (at the end of the rates tried)" if at_edge else "",
+            {lr: round(v, 4) for lr, v in sorted(final.items())},
+        )
         return {
             "lr": best,
             "final_loss_by_lr": {f"{lr:g}": v for lr, v in sorted(final.items())},

@@ -20,6 +20,7 @@ import math
 import torch
 
 from holograd.aggregation import n_trimmed
+from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache
 from holograd.experiments.arms import Bench
 from holograd.experiments.setup import environment, scale
@@ -51,17 +52,24 @@ def effective(options: dict, n_workers: int) -> dict:
 
 def base_arm(cfg: dict) -> dict:
     if cfg["strategy"] == "momentum":
-        return {"kind": "momentum", "n_workers": cfg["n_workers"], "beta": cfg["beta"], "cold_start_steps": cfg["cold_start_steps"]}
+        return {
+            "kind": "momentum",
+            "n_workers": cfg["n_workers"],
+            "beta": cfg["beta"],
+            "cold_start_steps": cfg["cold_start_steps"],
+        }
     return {"kind": "random", "k": cfg["n_workers"]}
 
 
-def tune(cfg: dict, cache: TokenCache, device: torch.device) -> dict:
-    bench = Bench(cfg, cache, device, workers=cfg["n_workers"])
+def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
+    bench = Bench(cfg, cache, device, workers=cfg["n_workers"], checkpoint=checkpoint)
     return {"clean": bench.tune(base_arm(cfg), cfg["lr_grid"][cfg["strategy"]], TUNE_SEED, cfg["tune_steps"])}
 
 
-def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict) -> dict:
-    bench = Bench(cfg, cache, device, workers=cfg["n_workers"])
+def run(
+    cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict, *, checkpoint: Checkpoint | None = None
+) -> dict:
+    bench = Bench(cfg, cache, device, workers=cfg["n_workers"], checkpoint=checkpoint)
     lr, rows, dim = tuned["clean"]["lr"], [], None
     trained: dict[str, dict] = {}  # runs by what they compute: an aggregator equal to another reuses its runs
 
@@ -75,13 +83,29 @@ def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: di
         arm = {**base_arm(cfg), **effective(options, cfg["n_workers"])}
         clean = train(arm, None)
         dim = clean["dim"]
-        rows.append({"aggregator": agg, "attack": "none", "fraction": 0.0, "loss_decrease": clean["loss_decrease"], "stopped": clean["stopped"]})
+        rows.append(
+            {
+                "aggregator": agg,
+                "attack": "none",
+                "fraction": 0.0,
+                "loss_decrease": clean["loss_decrease"],
+                "stopped": clean["stopped"],
+            }
+        )
         for attack in cfg["attacks"]:
             for f in cfg["fractions"]:
                 if f == 0:
                     continue
                 out = train(arm, Byzantine(fraction=f, attack=attack, seed=seed))
-                rows.append({"aggregator": agg, "attack": attack, "fraction": f, "loss_decrease": out["loss_decrease"], "stopped": out["stopped"]})
+                rows.append(
+                    {
+                        "aggregator": agg,
+                        "attack": attack,
+                        "fraction": f,
+                        "loss_decrease": out["loss_decrease"],
+                        "stopped": out["stopped"],
+                    }
+                )
         log.info("%s %s: clean loss decrease %.4f", cfg["strategy"], agg, clean["loss_decrease"])
     for row in rows:
         clean = next(r["loss_decrease"] for r in rows if r["aggregator"] == row["aggregator"] and r["attack"] == "none")
@@ -103,7 +127,11 @@ def largest_tolerated(rows: list[dict], aggregator: str, attacks: list[str]) -> 
     fractions = sorted({r["fraction"] for r in rows if r["aggregator"] == aggregator})
     best = 0.0
     for f in fractions:
-        at = [r for r in rows if r["aggregator"] == aggregator and r["fraction"] == f and (f == 0 or r["attack"] in attacks)]
+        at = [
+            r
+            for r in rows
+            if r["aggregator"] == aggregator and r["fraction"] == f and (f == 0 or r["attack"] in attacks)
+        ]
         if not all(r["tolerated"] for r in at):
             break
         best = f

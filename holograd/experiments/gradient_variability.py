@@ -27,6 +27,7 @@ import time
 import torch
 from torch import Tensor
 
+from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache, batch_ids
 from holograd.derivatives import flat_grad
 from holograd.experiments.setup import environment, scale, train_samples
@@ -93,17 +94,22 @@ def measure(grads: Tensor) -> dict:
     }
 
 
-def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> dict:
-    """Train with SGD through the checkpoints and measure the gradients at each of them."""
+def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
+    """Train with SGD through the checkpoints and measure the gradients at each of them.
+
+    `checkpoint`, the job's saved progress (holograd.checkpoint), is part of every
+    experiment's interface; this measurement saves nothing in it and starts over when killed."""
     samples = train_samples(cache, cfg["block_size"])
     model = build_model(cfg["model"], cache.vocab_size, cfg["block_size"], seed=seed, device=device)
     space = ParamSpace(model)
     size, n = cfg["batch_size"], samples.n_samples
-    measured = [samples.batch(batch_ids(seed, i, size, n, stream=MEASUREMENT_STREAM), device) for i in range(cfg["n_batches"])]
+    measured = [
+        samples.batch(batch_ids(seed, i, size, n, stream=MEASUREMENT_STREAM), device) for i in range(cfg["n_batches"])
+    ]
     checkpoints = sorted(set(cfg["checkpoints"]))
     results, t, start = [], 0, time.perf_counter()
-    for checkpoint in checkpoints:
-        while t < checkpoint:  # plain SGD on training batches: theta <- theta - lr g_B
+    for at in checkpoints:  # the training steps at which the gradients are measured
+        while t < at:  # plain SGD on training batches: theta <- theta - lr g_B
             loss, g = flat_grad(model, samples.batch(batch_ids(seed, t, size, n, stream=0), device), space)
             space.add_(g, alpha=-cfg["sgd_lr"])
             t += 1
@@ -112,8 +118,13 @@ def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> dict:
                 log.info("SGD step %d/%d loss %.4f eta %.0fs", t, checkpoints[-1], loss.item(), eta)
         grads = torch.stack([flat_grad(model, b, space)[1] for b in measured])  # (n, D)
         stats = measure(grads)
-        stats.update(step=checkpoint, train_loss=float(loss) if checkpoint else None)
-        log.info("checkpoint %d: mean pairwise cosine %.4f, variance ratio %.4f", checkpoint, stats["mean_pairwise_cosine"], stats["variance_ratio"])
+        stats.update(step=at, train_loss=float(loss) if at else None)
+        log.info(
+            "checkpoint %d: mean pairwise cosine %.4f, variance ratio %.4f",
+            at,
+            stats["mean_pairwise_cosine"],
+            stats["variance_ratio"],
+        )
         results.append(stats)
         del grads
     return {

@@ -23,6 +23,7 @@ import math
 
 import torch
 
+from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache, batch_ids
 from holograd.derivatives import flat_grad
 from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seeds
@@ -63,13 +64,18 @@ def rate_grid(cfg: dict, name: str, dim: int) -> list[float]:
     return list(cfg["lr_grid"][name])
 
 
-def tune(cfg: dict, cache: TokenCache, device: torch.device) -> dict:
-    bench = Bench(cfg, cache, device)
+def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
+    bench = Bench(cfg, cache, device, checkpoint=checkpoint)
     dim = ParamSpace(bench.model(TUNE_SEED)).dim
-    return {name: bench.tune(arm, rate_grid(cfg, name, dim), TUNE_SEED, cfg["tune_steps"]) for name, arm in arms(cfg, dim).items()}
+    return {
+        name: bench.tune(arm, rate_grid(cfg, name, dim), TUNE_SEED, cfg["tune_steps"])
+        for name, arm in arms(cfg, dim).items()
+    }
 
 
-def alignment(model: torch.nn.Module, batch, k: int, draws: int, seed: int, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> list[float]:
+def alignment(
+    model: torch.nn.Module, batch, k: int, draws: int, seed: int, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
+) -> list[float]:
     """cos(g_hat_K, g) of `draws` independent estimates of the gradient g of `batch`."""
     space = ParamSpace(model)
     _, g = flat_grad(model, batch, space)
@@ -80,14 +86,25 @@ def alignment(model: torch.nn.Module, batch, k: int, draws: int, seed: int, chun
     return out
 
 
-def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict) -> dict:
-    bench = Bench(cfg, cache, device)
+def run(
+    cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict, *, checkpoint: Checkpoint | None = None
+) -> dict:
+    bench = Bench(cfg, cache, device, checkpoint=checkpoint)
     model = bench.model(seed)
     dim = ParamSpace(model).dim
     k = k_of(cfg, dim)
-    batch = bench.samples.batch(batch_ids(seed, 0, cfg["batch_size"], bench.samples.n_samples, stream=GRADIENT_STREAM), device)
+    batch = bench.samples.batch(
+        batch_ids(seed, 0, cfg["batch_size"], bench.samples.n_samples, stream=GRADIENT_STREAM), device
+    )
     cosines = alignment(model, batch, k, cfg["cos_draws"], seed, cfg.get("chunk_elements", DEFAULT_CHUNK_ELEMENTS))
-    log.info("K/D = %g (K = %d of D = %d): mean cos %.4f, sqrt(K/D) %.4f", k / dim, k, dim, sum(cosines) / len(cosines), math.sqrt(k / dim))
+    log.info(
+        "K/D = %g (K = %d of D = %d): mean cos %.4f, sqrt(K/D) %.4f",
+        k / dim,
+        k,
+        dim,
+        sum(cosines) / len(cosines),
+        math.sqrt(k / dim),
+    )
     trained = {name: bench.run(arm, tuned[name]["lr"], seed) for name, arm in arms(cfg, dim).items()}
     decrease = {name: t["loss_decrease"] for name, t in trained.items()}
     return {

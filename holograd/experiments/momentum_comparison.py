@@ -26,6 +26,7 @@ import math
 
 import torch
 
+from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache
 from holograd.experiments.arms import Bench
 from holograd.experiments.setup import environment, scale
@@ -38,7 +39,10 @@ TUNE_SEED = 10_000
 
 def arms(cfg: dict) -> dict[str, dict]:
     """The five arms of the comparison, from the config."""
-    n, momentum = cfg["n_workers"], {"kind": "momentum", "beta": cfg["beta"], "cold_start_steps": cfg["cold_start_steps"]}
+    n, momentum = (
+        cfg["n_workers"],
+        {"kind": "momentum", "beta": cfg["beta"], "cold_start_steps": cfg["cold_start_steps"]},
+    )
     return {
         "random_k64": {"kind": "random", "k": cfg["k_random"]},
         "random_k1": {"kind": "random", "k": 1},
@@ -48,10 +52,12 @@ def arms(cfg: dict) -> dict[str, dict]:
     }
 
 
-def tune(cfg: dict, cache: TokenCache, device: torch.device) -> dict:
+def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
     """Each arm's learning rate from its own grid (cfg lr_grid, keyed by arm)."""
-    bench = Bench(cfg, cache, device, workers=cfg["n_workers"])
-    return {name: bench.tune(arm, cfg["lr_grid"][name], TUNE_SEED, cfg["tune_steps"]) for name, arm in arms(cfg).items()}
+    bench = Bench(cfg, cache, device, workers=cfg["n_workers"], checkpoint=checkpoint)
+    return {
+        name: bench.tune(arm, cfg["lr_grid"][name], TUNE_SEED, cfg["tune_steps"]) for name, arm in arms(cfg).items()
+    }
 
 
 def scalars_per_step(name: str, cfg: dict, dim: int) -> int:
@@ -63,9 +69,11 @@ def scalars_per_step(name: str, cfg: dict, dim: int) -> int:
     return cfg["n_workers"]
 
 
-def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict) -> dict:
+def run(
+    cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict, *, checkpoint: Checkpoint | None = None
+) -> dict:
     """Train every arm; alignment, loss decrease and communication per arm."""
-    bench = Bench(cfg, cache, device, workers=cfg["n_workers"])
+    bench = Bench(cfg, cache, device, workers=cfg["n_workers"], checkpoint=checkpoint)
     results, dim = {}, None
     for name, arm in arms(cfg).items():
         out = bench.run(arm, tuned[name]["lr"], seed)
@@ -87,7 +95,13 @@ def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: di
             "scalars_per_worker_per_step": scalars / cfg["n_workers"],  # K proofs spread over the N workers
             "bytes_per_step": 4 * scalars,
         }
-        log.info("%s: loss decrease %.4f, alignment %.4g, lr %g", name, out["loss_decrease"], results[name]["alignment"], out["lr"])
+        log.info(
+            "%s: loss decrease %.4f, alignment %.4g, lr %g",
+            name,
+            out["loss_decrease"],
+            results[name]["alignment"],
+            out["lr"],
+        )
     return {
         "arms": results,
         "dim": dim,

@@ -30,6 +30,7 @@ import time
 
 import torch
 
+from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache, batch_ids
 from holograd.derivatives import directional_derivative, flat_grad
 from holograd.directions import derive_seed, random_directions
@@ -74,7 +75,14 @@ def proofs(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> tup
         out["float64"].append(directional_derivative(wide, batch, v.to(torch.float64), space64)[1].item())
         if (i + 1) % max(1, cfg["n_proofs"] // 10) == 0:
             eta = (time.perf_counter() - start) / (i + 1) * (cfg["n_proofs"] - i - 1)
-            log.info("proof %d/%d: a = %.3e, |a - a*| = %.1e, eta %.0fs", i + 1, cfg["n_proofs"], out["worker"][-1], abs(out["worker"][-1] - out["verifier"][-1]), eta)
+            log.info(
+                "proof %d/%d: a = %.3e, |a - a*| = %.1e, eta %.0fs",
+                i + 1,
+                cfg["n_proofs"],
+                out["worker"][-1],
+                abs(out["worker"][-1] - out["verifier"][-1]),
+                eta,
+            )
     return out, space.dim
 
 
@@ -112,8 +120,11 @@ def simulate_cheaters(a: list[float], a_star: list[float], cheating: dict, eps: 
     return rows
 
 
-def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> dict:
-    """Proofs, their re-computations and differences; the cheater simulation."""
+def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
+    """Proofs, their re-computations and differences; the cheater simulation.
+
+    `checkpoint`, the job's saved progress (holograd.checkpoint), is part of every
+    experiment's interface; this measurement saves nothing in it and starts over when killed."""
     values, dim = proofs(cfg, seed, cache, device)
     a = values["worker"]
     diffs = {name: [abs(x - y) for x, y in zip(a, values[name])] for name in RECOMPUTATIONS}

@@ -10,7 +10,7 @@ from holograd.data import SampleSet, TokenCache
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" -> the first CUDA device if there is one, else the CPU; otherwise torch's name."""
+    """ "auto" -> the first CUDA device if there is one, else the CPU; otherwise torch's name."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)

@@ -24,6 +24,7 @@ from itertools import pairwise
 
 import torch
 
+from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache, batch_ids
 from holograd.derivatives import flat_grad
 from holograd.directions import derive_seeds
@@ -55,8 +56,11 @@ def errors(mean_hat: torch.Tensor, g: torch.Tensor, n_directions: int, control_s
     return out
 
 
-def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> dict:
-    """Running means of N = draws[-1] estimates of K directions; the errors at each N in draws."""
+def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
+    """Running means of N = draws[-1] estimates of K directions; the errors at each N in draws.
+
+    `checkpoint`, the job's saved progress (holograd.checkpoint), is part of every
+    experiment's interface; this measurement saves nothing in it and starts over when killed."""
     draws, k = check_draws(cfg["draws"]), cfg["k"]
     samples = train_samples(cache, cfg["block_size"])
     model = build_model(cfg["model"], cache.vocab_size, cfg["block_size"], seed=seed, device=device)
@@ -76,7 +80,14 @@ def run(cfg: dict, seed: int, cache: TokenCache, device: torch.device) -> dict:
         point = {"draws": n, "directions": n * k, **errors(total / n, g, n * k, cfg["control_scale"])}
         points.append(point)
         eta = (time.perf_counter() - start) / n * (draws[-1] - n)  # cost grows linearly in N
-        log.info("N = %d (%d directions): r = %.4f, control r = %.4f, eta %.0fs", n, n * k, point["estimator"]["r"], point["control"]["r"], eta)
+        log.info(
+            "N = %d (%d directions): r = %.4f, control r = %.4f, eta %.0fs",
+            n,
+            n * k,
+            point["estimator"]["r"],
+            point["control"]["r"],
+            eta,
+        )
     return {
         "grad_norm": float(g.norm()),
         "points": points,
