@@ -12,69 +12,66 @@ The mathematics of the protocol, on PyTorch, on any device:
 - `byzantine`    attacks on a fraction of proofs;
 - `pogp`         proofs, verification by recomputation, catch probability and slash;
 - `strategies`   SGD, HoloGrad-Random, HoloGrad-ADC and Momentum-Centric behind one step;
-- `models`, `data`, `training`   GPT-2 presets, corpora and token caches, a training loop.
+- `models`, `data`, `training`   GPT-2 presets, corpora and token caches, a training loop;
+- `files`        atomic writes and strict JSON (no torch: the workflow imports it at start-up).
+
+The names below are imported from their modules when first used (PEP 562), so that
+`import holograd.files` does not import torch.
 """
 
-from holograd.adc import DirectionCodebook
-from holograd.aggregation import aggregate, mean, median, trimmed_mean
-from holograd.byzantine import attack, byzantine_indices
-from holograd.commitments import commit_batch, commit_params, proof_seed, step_seeds
-from holograd.derivatives import directional_derivative, flat_grad, lm_loss
-from holograd.directions import derive_seed, inverse_norms, project, random_directions, reconstruct
-from holograd.estimators import cosine, estimate_gradient, expected_cosine, expected_relative_mse
-from holograd.models import PRESETS, build_model, param_count
-from holograd.params import ParamSpace
-from holograd.pogp import PoGPVerifier, Proof, compute_proof, min_slash, p_caught
-from holograd.strategies import (
-    SGD,
-    Byzantine,
-    HoloGradADC,
-    HoloGradRandom,
-    MomentumCentric,
-    StepMetrics,
-    make_strategy,
-)
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SGD",
-    "Byzantine",
-    "DirectionCodebook",
-    "HoloGradADC",
-    "HoloGradRandom",
-    "MomentumCentric",
-    "PRESETS",
-    "ParamSpace",
-    "PoGPVerifier",
-    "Proof",
-    "StepMetrics",
-    "aggregate",
-    "attack",
-    "build_model",
-    "byzantine_indices",
-    "commit_batch",
-    "commit_params",
-    "compute_proof",
-    "cosine",
-    "derive_seed",
-    "directional_derivative",
-    "estimate_gradient",
-    "expected_cosine",
-    "expected_relative_mse",
-    "flat_grad",
-    "inverse_norms",
-    "lm_loss",
-    "make_strategy",
-    "mean",
-    "median",
-    "min_slash",
-    "p_caught",
-    "param_count",
-    "project",
-    "proof_seed",
-    "random_directions",
-    "reconstruct",
-    "step_seeds",
-    "trimmed_mean",
-]
+_EXPORTS = {
+    "DirectionCodebook": "holograd.adc",
+    "aggregate": "holograd.aggregation",
+    "mean": "holograd.aggregation",
+    "median": "holograd.aggregation",
+    "trimmed_mean": "holograd.aggregation",
+    "attack": "holograd.byzantine",
+    "byzantine_indices": "holograd.byzantine",
+    "commit_batch": "holograd.commitments",
+    "commit_params": "holograd.commitments",
+    "proof_seed": "holograd.commitments",
+    "step_seeds": "holograd.commitments",
+    "directional_derivative": "holograd.derivatives",
+    "flat_grad": "holograd.derivatives",
+    "lm_loss": "holograd.derivatives",
+    "derive_seed": "holograd.directions",
+    "inverse_norms": "holograd.directions",
+    "project": "holograd.directions",
+    "random_directions": "holograd.directions",
+    "reconstruct": "holograd.directions",
+    "cosine": "holograd.estimators",
+    "estimate_gradient": "holograd.estimators",
+    "expected_cosine": "holograd.estimators",
+    "expected_relative_mse": "holograd.estimators",
+    "PRESETS": "holograd.models",
+    "build_model": "holograd.models",
+    "param_count": "holograd.models",
+    "ParamSpace": "holograd.params",
+    "PoGPVerifier": "holograd.pogp",
+    "Proof": "holograd.pogp",
+    "compute_proof": "holograd.pogp",
+    "min_slash": "holograd.pogp",
+    "p_caught": "holograd.pogp",
+    "SGD": "holograd.strategies",
+    "Byzantine": "holograd.strategies",
+    "HoloGradADC": "holograd.strategies",
+    "HoloGradRandom": "holograd.strategies",
+    "MomentumCentric": "holograd.strategies",
+    "StepMetrics": "holograd.strategies",
+    "Strategy": "holograd.strategies",
+    "VerifiableStrategy": "holograd.strategies",
+    "make_strategy": "holograd.strategies",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'holograd' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

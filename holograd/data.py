@@ -22,14 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from holograd.files import atomic_write, write_text
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,9 @@ def embedded_corpus(validation_fraction: float = 0.1) -> dict[str, str]:
     try:
         from pydoc_data.topics import topics
     except ImportError as exc:  # stripped-down Python builds
-        raise DataUnavailableError(f"the embedded corpus (pydoc_data.topics) is missing from this Python: {exc}") from exc
+        raise DataUnavailableError(
+            f"the embedded corpus (pydoc_data.topics) is missing from this Python: {exc}"
+        ) from exc
     docs = [topics[k].strip() for k in sorted(topics)]
     total = sum(len(d) for d in docs)
     train, seen = [], 0
@@ -125,31 +127,9 @@ def tokens_checksum(splits: dict[str, Tensor]) -> str:
 
 
 def save_atomically(obj: object, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, flushed to disk, then renamed onto
-    `path`: a crash or a kill leaves the old file or the new one, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_text(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save, atomically (holograd.files.atomic_write): a crash or a kill leaves the old
+    file or the new one, never a half-written one."""
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def prepare_token_cache(
@@ -192,7 +172,7 @@ def prepare_token_cache(
     save_atomically({"meta": meta, "splits": splits}, path)
     if tokenizer_path is not None and tokenizer_json is not None:
         try:
-            _atomic_write_text(tokenizer_json, Path(tokenizer_path))
+            write_text(tokenizer_json, Path(tokenizer_path))
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -221,7 +201,9 @@ def load_token_cache(path: str | Path) -> TokenCache:
         obj = torch.load(path, map_location="cpu", weights_only=True)
         meta, splits = obj["meta"], obj["splits"]
     except Exception as exc:
-        raise TokenCacheError(f"token cache {path} is unreadable or truncated ({type(exc).__name__}); delete it and prepare it again") from exc
+        raise TokenCacheError(
+            f"token cache {path} is unreadable or truncated ({type(exc).__name__}); delete it and prepare it again"
+        ) from exc
     if tokens_checksum(splits) != meta.get("sha256"):
         raise TokenCacheError(f"token cache {path} fails its SHA-256 check (corrupted); delete it and prepare it again")
     return TokenCache(meta=meta, splits=splits)

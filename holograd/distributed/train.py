@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -37,6 +36,7 @@ from holograd.commitments import commit_params
 from holograd.data import SampleSet, load_token_cache, save_atomically
 from holograd.distributed.config import RunConfig
 from holograd.distributed.protocol import Protocol, summary
+from holograd.files import write_json
 from holograd.models import build_model
 
 log = logging.getLogger("holograd.distributed")
@@ -102,10 +102,16 @@ def _setup_logging(run_dir: Path, rank: int) -> None:
 
 
 def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
-    rank, world, local_rank = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    rank, world, local_rank = (
+        int(os.environ["RANK"]),
+        int(os.environ["WORLD_SIZE"]),
+        int(os.environ.get("LOCAL_RANK", 0)),
+    )
     restarts = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0))
     if world != cfg.workers:
-        raise ValueError(f"the config asks for {cfg.workers} workers but torchrun started {world} processes (--nproc-per-node x nodes)")
+        raise ValueError(
+            f"the config asks for {cfg.workers} workers but torchrun started {world} processes (--nproc-per-node x nodes)"
+        )
     _setup_logging(run_dir, rank)
     torch.set_num_threads(cfg.threads)
     device = _device(cfg.device, local_rank)
@@ -122,13 +128,26 @@ def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
         (run_dir / "pids").mkdir(parents=True, exist_ok=True)
         (run_dir / "pids" / f"rank{rank}").write_text(f"{os.getpid()}\n")
         cache = load_token_cache(tokens)
-        train, valid = SampleSet(cache.splits["train"], cfg.block_size), SampleSet(cache.splits["validation"], cfg.block_size)
+        train, valid = (
+            SampleSet(cache.splits["train"], cfg.block_size),
+            SampleSet(cache.splits["validation"], cfg.block_size),
+        )
         model = build_model(cfg.model, cache.vocab_size, cfg.block_size, seed=cfg.seed, device=device)
         protocol = Protocol(cfg, model, train, valid, device)
         first = _resume(protocol, run_dir / "checkpoint.pt", _identity(cfg, tokens))
         dist.barrier()  # every rank has read the checkpoint before rank 0 may replace it
         exchange.agree(model, f"at step {first}")
-        log.info("%s with %d workers on %s (%s), D = %d, steps %d..%d, restart %d", cfg.strategy, world, device, backend, protocol.strategy.dim, first, cfg.steps, restarts)
+        log.info(
+            "%s with %d workers on %s (%s), D = %d, steps %d..%d, restart %d",
+            cfg.strategy,
+            world,
+            device,
+            backend,
+            protocol.strategy.dim,
+            first,
+            cfg.steps,
+            restarts,
+        )
         start = time.perf_counter()
         for t in range(first, cfg.steps):
             if cfg.fault is not None and (rank, t, restarts) == (cfg.fault.rank, cfg.fault.step, 0):
@@ -138,11 +157,25 @@ def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
             record = protocol.step(t, exchange, observe=rank == 0)
             if rank == 0 and (t % max(1, cfg.steps // 10) == 0 or t == cfg.steps - 1):
                 eta = (time.perf_counter() - start) / (t + 1 - first) * (cfg.steps - t - 1)
-                log.info("step %d/%d loss %.4f kept %d/%d active %d checked %d rejected %d eta %.0fs", t + 1, cfg.steps, record["loss"], record["kept"], record["proofs"], record["active_workers"], record["checked"], record["rejected"], eta)
+                log.info(
+                    "step %d/%d loss %.4f kept %d/%d active %d checked %d rejected %d eta %.0fs",
+                    t + 1,
+                    cfg.steps,
+                    record["loss"],
+                    record["kept"],
+                    record["proofs"],
+                    record["active_workers"],
+                    record["checked"],
+                    record["rejected"],
+                    eta,
+                )
             if cfg.checkpoint_every and (t + 1) % cfg.checkpoint_every == 0 and t + 1 < cfg.steps:
                 exchange.agree(model, f"after step {t}")
                 if rank == 0:
-                    save_atomically({"identity": _identity(cfg, tokens), "step": t + 1, "state": protocol.state_dict()}, run_dir / "checkpoint.pt")
+                    save_atomically(
+                        {"identity": _identity(cfg, tokens), "step": t + 1, "state": protocol.state_dict()},
+                        run_dir / "checkpoint.pt",
+                    )
         theta = exchange.agree(model, "at the end")
         if rank == 0:
             result = summary(protocol, world) | {
@@ -152,11 +185,20 @@ def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
                 "theta_sha256": theta,
                 "restarts": restarts,
                 "bytes_sent_by_rank0_this_attempt": exchange.sent_bytes,
-                "timing": {"wall_seconds_this_attempt": round(time.perf_counter() - start, 3), "steps_this_attempt": cfg.steps - first},
+                "timing": {
+                    "wall_seconds_this_attempt": round(time.perf_counter() - start, 3),
+                    "steps_this_attempt": cfg.steps - first,
+                },
             }
-            _write_json(result, out)
+            write_json(result, out)
             (run_dir / "checkpoint.pt").unlink(missing_ok=True)
-            log.info("wrote %s: theta %s..., %d proof bytes per worker per step against %d for all-reduce", out, theta[:16], result["communication"]["proof_bytes_per_worker_per_step"], 4 * protocol.strategy.dim)
+            log.info(
+                "wrote %s: theta %s..., %d proof bytes per worker per step against %d for all-reduce",
+                out,
+                theta[:16],
+                result["communication"]["proof_bytes_per_worker_per_step"],
+                4 * protocol.strategy.dim,
+            )
         dist.barrier()
     finally:
         dist.destroy_process_group()
@@ -175,26 +217,10 @@ def _resume(protocol: Protocol, path: Path, identity: str) -> int:
     return int(saved["step"])
 
 
-def _write_json(obj: dict, path: Path) -> None:
-    """Strict JSON (a non-finite number as null), written to a temporary file and renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_finite_or_null(obj), indent=1, sort_keys=True, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-
-
-def _finite_or_null(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_null(v) for v in value]
-    return value
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", required=True, help="run configuration (YAML; holograd.distributed.config)")
     parser.add_argument("--tokens", required=True, help="token cache (holograd.data.prepare_token_cache)")
     parser.add_argument("--out", required=True, type=Path, help="result JSON, written by rank 0")

@@ -1,18 +1,16 @@
-"""The pipeline's files: written atomically, JSON kept strict, hashed.
+"""Files written atomically, and JSON kept strict: the one writer of the project.
 
-Every output goes through a temporary file in its own folder and a rename, so a job that is
-killed leaves either the old file or the new one, never a half-written file that looks
-finished.  JSON is written with sorted keys (reruns diff cleanly) and without NaN or
-infinity, which strict JSON readers reject: a non-finite number is written as null.
+Every output (results, token caches, checkpoints) goes through a temporary file in its own
+folder, flushed to disk, and a rename, so a job that is killed or a machine that crashes
+leaves either the old file or the new one, never a half-written file that looks finished.
+JSON is written with sorted keys (reruns diff cleanly) and without NaN or infinity, which
+strict JSON readers reject: a non-finite number is written as null.
 
-Two runs of the same job write the same bytes, except in one field, `timing`, which holds
-every wall time and timestamp of a file.  A file's provenance hash (content_sha256) leaves
-that field out, so the files that cite it do not differ either.
+This module imports no torch (the workflow uses it when it starts).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -21,28 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-TIMING = "timing"
-"""The field of a results file that holds its wall times and timestamps, and nothing else."""
-
-
-class ProvenanceError(ValueError):
-    """A file was made from another configuration, corpus or code than the stage expects."""
-
-
-def content_sha256(path: str | Path) -> str:
-    """SHA-256 of a JSON results file without its `timing` field: equal for two runs of a job."""
-    content = {k: v for k, v in read_json(path).items() if k != TIMING}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
-    """write(tmp) to a temporary file in the same folder, then rename it to `path`."""
+    """write(tmp) to a temporary file in the same folder, flush it to disk, then rename it to `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -67,8 +53,10 @@ def write_json(obj, path: str | Path) -> None:
 
 
 def write_text(text: str, path: str | Path) -> None:
+    """`text` to `path`, atomically."""
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def read_json(path: str | Path):
+    """The JSON content of `path`."""
     return json.loads(Path(path).read_text())
