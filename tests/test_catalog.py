@@ -6,10 +6,11 @@ import shutil
 import pytest
 import yaml
 
-from paper_checks.catalog import CLAIMS_FILE, CatalogError, load_claims, load_experiments
-from paper_checks.config_check import ConfigError, check_config
-from paper_checks.provenance import ROOT, module_closure, source_hash
-from paper_checks.settings import config_hash, resolve, setting_names, sweep_of
+from holograd.validation import SCHEMA_DIR
+from paper_checks.catalog import CLAIMS_FILE, EXPERIMENTS_FILE, CatalogError, load_claims, load_experiments
+from paper_checks.configuration import ConfigError, check_config
+from paper_checks.hashing import ROOT, config_hash, module_closure, source_hash
+from paper_checks.sweeps import resolve, setting_names, sweep_of
 
 
 def test_shipped_catalog_loads():
@@ -32,15 +33,19 @@ def _write_claims(tmp_path, mutate):
     [
         (lambda c: c.update(acceptance="[0.10, 0.04]"), "is empty"),
         (lambda c: c.update(acceptance="about 0.07"), "not an interval"),
-        (lambda c: c.update(experiment="e9_unknown"), "unknown experiment 'e9_unknown'"),
-        (lambda c: c.pop("statistic"), "lacks field(s) ['statistic']"),
-        (lambda c: c.update(expectd=0.07), "unknown field(s) ['expectd']"),
-        (lambda c: c.update(expected="0.07"), "expected must be a number"),
-        (lambda c: c.update(select=[1]), "select must be a mapping"),
+        (lambda c: c.update(experiment="e9_unknown"), "claim C1: experiment: unknown experiment 'e9_unknown'"),
+        (lambda c: c.pop("statistic"), "claim C1: 'statistic' is a required property"),
+        (lambda c: c.update(expectd=0.07), "claim C1: Additional properties are not allowed ('expectd'"),
+        (lambda c: c.update(expected="0.07"), "claim C1: expected: '0.07' is not of type 'number'"),
+        (lambda c: c.update(select=[1]), "claim C1: select: [1] is not of type 'object'"),
+        (lambda c: c["select"].update(max_kdd=0.1), "claim C1: select: Additional properties are not allowed"),
         # the first claim (C1) has a second part; its fields are checked the same way
-        (lambda c: c["also_requires"][0].update(acceptance="[0.03, 0.003]"), "part b: acceptance region '[0.03, 0.003]' is empty"),
-        (lambda c: c["also_requires"][0].pop("expected"), "also_requires #1 lacks field(s) ['expected']"),
-        (lambda c: c["also_requires"][0].update(strickt=True), "unknown field(s) ['strickt']"),
+        (
+            lambda c: c["also_requires"][0].update(acceptance="[0.03, 0.003]"),
+            "part b: acceptance region '[0.03, 0.003]' is empty",
+        ),
+        (lambda c: c["also_requires"][0].pop("expected"), "claim C1 part b: 'expected' is a required property"),
+        (lambda c: c["also_requires"][0].update(strickt=True), "claim C1 part b: Additional properties"),
     ],
 )
 def test_bad_claims_are_one_line_errors(tmp_path, mutate, message):
@@ -56,6 +61,51 @@ def test_duplicate_claim_ids(tmp_path):
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(CatalogError, match="duplicate claim id"):
         load_claims(path)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda e: e.update(module="paper_checks.x"), "module: 'paper_checks.x' does not match"),
+        (lambda e: e.update(analysis="holograd.x"), "analysis: 'holograd.x' does not match"),
+        (lambda e: e.pop("figure"), "'figure' is a required property"),
+        (lambda e: e["paper"].update(model="huge"), "paper.model: 'huge' is not one of"),
+        (lambda e: e.update(tuned="yes"), "tuned: 'yes' is not of type 'boolean'"),
+        (lambda e: e.update(figure="kd_ratio_sweep"), "figure: duplicate figure 'kd_ratio_sweep' (also e"),
+    ],
+)
+def test_bad_experiments_are_one_line_errors(tmp_path, mutate, message):
+    doc = yaml.safe_load(EXPERIMENTS_FILE.read_text())
+    mutate(doc["e5_unbiased_estimator"])
+    path = tmp_path / "experiments.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(CatalogError) as err:
+        load_experiments(path)
+    assert f"{path}: experiment e5_unbiased_estimator: {message}" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_catalog_schemas_describe_every_field():
+    """Every property of the catalog's and the run file's schemas says what it is (itself or
+    the definition it refers to), and every record is closed (a misspelt key is an error)."""
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                assert node.get("additionalProperties") is False, where
+            for key, sub in node.get("properties", {}).items():
+                ref = sub.get("$ref", "")
+                described = ref.startswith("#/$defs/") and "description" in schema["$defs"][ref[8:]]
+                assert "description" in sub or described, f"{where}.{key}"
+            for key, sub in node.items():
+                if key != "if":  # a condition, not a field
+                    walk(sub, f"{where}.{key}")
+        elif isinstance(node, list):
+            for i, sub in enumerate(node):
+                walk(sub, f"{where}.{i}")
+
+    for name in ("claims", "experiments", "distributed_run"):
+        schema = yaml.safe_load((SCHEMA_DIR / f"{name}.schema.yaml").read_text())
+        walk(schema, name)
 
 
 def test_settings_of_a_sweep():
@@ -82,12 +132,29 @@ def _config():
     "mutate, where",
     [
         (lambda c: c["experiments"]["e5_unbiased_estimator"].update(k=0), "experiments.e5_unbiased_estimator.k"),
-        (lambda c: c["experiments"]["e1_gradient_variability"].update(model="huge"), "experiments.e1_gradient_variability.model"),
+        (
+            lambda c: c["experiments"]["e1_gradient_variability"].update(model="huge"),
+            "experiments.e1_gradient_variability.model",
+        ),
         (lambda c: c["experiments"]["e6_pogp_verification"].update(n_proofz=10), "'n_proofz' was unexpected"),
-        (lambda c: c["experiments"]["e6_pogp_verification"].update(eps="small"), "experiments.e6_pogp_verification.eps"),
+        (
+            lambda c: c["experiments"]["e6_pogp_verification"].update(eps="small"),
+            "experiments.e6_pogp_verification.eps",
+        ),
         (lambda c: c["experiments"]["e6_pogp_verification"]["cheating"].update(p=[1.5]), "cheating.p.0"),
         (lambda c: c["experiments"]["e5_unbiased_estimator"].update(control_scale=1), "control_scale"),
-        (lambda c: c["experiments"]["e5_unbiased_estimator"].update(draws=[4, 2]), "must increase"),
+        (
+            lambda c: c["experiments"]["e5_unbiased_estimator"].update(draws=[4, 2]),
+            "e5_unbiased_estimator.draws: must increase",
+        ),
+        (
+            lambda c: c["experiments"]["e5_unbiased_estimator"].update(draws=[2, 2]),
+            "e5_unbiased_estimator.draws: must increase",
+        ),
+        (
+            lambda c: c["experiments"]["e6_pogp_verification"]["cheating"].update(offset=1e-5),
+            "cheating.offset: must exceed eps",
+        ),
         (lambda c: c["data"].update(corpus="c4"), "data.corpus"),
         (lambda c: c.update(devices="cpu"), "'devices' was unexpected"),
         (lambda c: c["experiments"]["e7_byzantine"].update(taus=[0.5]), "experiments.e7_byzantine.taus.0"),
@@ -97,6 +164,8 @@ def _config():
         (lambda c: c["experiments"]["e4_adc_energy"].update(warm_steps="10"), "experiments.e4_adc_energy.warm_steps"),
         (lambda c: c["experiments"]["e3_momentum_comparison"].update(max_loss_factor=1.0), "max_loss_factor"),
         (lambda c: c.update(checkpoint_every=-1), "checkpoint_every"),
+        (lambda c: c["distributed"]["run"].update(workers=0), "distributed.run.workers: 0 is less than the minimum"),
+        (lambda c: c["distributed"]["run"]["pogp"].update(q=1), "config error at distributed.run.pogp: Additional"),
     ],
 )
 def test_bad_config_names_the_key(mutate, where):

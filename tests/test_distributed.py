@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import yaml
 
 from holograd.commitments import commit_params
 from holograd.data import SampleSet
@@ -17,7 +18,7 @@ from holograd.models import build_model
 from holograd.strategies import make_strategy
 from holograd.training import step_batches
 
-BASE = dict(workers=4, model="micro", block_size=16, batch_size=4, steps=6, lr=0.05, seed=3)
+BASE = {"workers": 4, "model": "micro", "block_size": 16, "batch_size": 4, "steps": 6, "lr": 0.05, "seed": 3}
 VARIANTS = {
     "random": {"k": 8},
     "adc": {"k": 6, "rank": 4, "warm_steps": 3},  # 3 random warm-up steps, then codebook directions
@@ -73,13 +74,14 @@ def test_the_wire_format_keeps_every_bit_and_every_slot_once():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"strategy": "sgd"}, "strategy must be one of"),
-        ({"colour": 1}, "unknown key"),
+        ({"strategy": "sgd"}, "at strategy: 'sgd' is not one of"),
+        ({"colour": 1}, "'colour' was unexpected"),
         ({"options": {"k": 4, "warm_start": "bootstrap"}, "strategy": "adc"}, "bootstrap"),
-        ({"byzantine": {"ranks": [0]}, "strategy": "random"}, "pogp.verifier must be an honest rank"),
+        ({"byzantine": {"ranks": [0]}, "strategy": "random"}, r"at pogp\.verifier: must be an honest rank"),
         ({"byzantine": {"ranks": [0, 1, 2, 3]}, "strategy": "random"}, "no honest proof"),
         ({"options": {"k": 4, "proof_path": "backprop"}, "strategy": "random"}, "set by the protocol"),
-        ({"workers": 0, "strategy": "random"}, "workers must be a positive integer"),
+        ({"workers": 0, "strategy": "random"}, "at workers: 0 is less than the minimum of 1"),
+        ({"fault": {"rank": 4, "step": 1}, "strategy": "random"}, "at fault: must name a rank < 4"),
         ({"options": {"kk": 4}, "strategy": "random"}, r"unknown option\(s\) \['kk'\]"),
     ],
 )
@@ -88,6 +90,21 @@ def test_a_bad_config_stops_with_one_line_naming_it(change, message):
     with pytest.raises(ValueError, match=message) as info:
         RunConfig.from_mapping(raw)
     assert "\n" not in str(info.value)
+
+
+def test_a_bad_run_file_is_named_and_its_schema_is_the_code_s(tmp_path):
+    """The run file's error names the file; the schema's strategies and attacks are the code's."""
+    from holograd.byzantine import ATTACKS
+    from holograd.distributed.config import VERIFIABLE
+    from holograd.validation import SCHEMA_DIR
+
+    path = _write_config(tmp_path / "run.yaml", {**BASE, "strategy": "random", "lr": 0})
+    with pytest.raises(ValueError, match=r"run\.yaml: distributed config error at lr: 0 is less than or equal to"):
+        RunConfig.load(path)
+    run = yaml.safe_load((SCHEMA_DIR / "distributed_run.schema.yaml").read_text())
+    config = yaml.safe_load((SCHEMA_DIR / "config.schema.yaml").read_text())
+    assert run["properties"]["strategy"]["enum"] == list(VERIFIABLE)
+    assert config["$defs"]["attack"]["enum"] == list(ATTACKS)
 
 
 # --- the simulation against the strategies' own step ----------------------------------------------
@@ -101,9 +118,16 @@ def test_the_protocol_in_one_process_is_the_strategys_jvp_step(strategy, token_c
     cfg = RunConfig.from_mapping({**BASE, "strategy": strategy, "options": VARIANTS[strategy]})
     theta, result = _simulate(token_cache, cfg)
     model = build_model(cfg.model, token_cache.vocab_size, cfg.block_size, seed=cfg.seed)
-    reference = make_strategy(strategy, model, lr=cfg.lr, seed=cfg.seed, proof_path="jvp", track_gradient=False, **cfg.strategy_options)
+    reference = make_strategy(
+        strategy, model, lr=cfg.lr, seed=cfg.seed, proof_path="jvp", track_gradient=False, **cfg.strategy_options
+    )
     train, _ = _splits(token_cache, cfg)
-    losses = [reference.step(step_batches(train, reference.batches_per_step, t, batch_size=cfg.batch_size, data_seed=cfg.data_seed), t).loss for t in range(cfg.steps)]
+    losses = [
+        reference.step(
+            step_batches(train, reference.batches_per_step, t, batch_size=cfg.batch_size, data_seed=cfg.data_seed), t
+        ).loss
+        for t in range(cfg.steps)
+    ]
     assert theta == commit_params(model).hex()
     assert [r["loss"] for r in result["records"]] == losses
 
@@ -115,13 +139,27 @@ def test_the_verifier_slashes_a_byzantine_worker_and_never_an_honest_one(token_c
     three others, so every later step keeps all K proofs."""
     honest = RunConfig.from_mapping({**BASE, "strategy": "random", "options": {"k": 8}, "pogp": {"p": 1.0}})
     _, result = _simulate(token_cache, honest)
-    assert result["verifier"] == {"checked": 8 * BASE["steps"], "accepted": 8 * BASE["steps"], "rejected": 0, "slashed": []}
-    attacked = RunConfig.from_mapping({**BASE, "strategy": "random", "options": {"k": 8}, "pogp": {"p": 1.0}, "byzantine": {"ranks": [3]}})
+    assert result["verifier"] == {
+        "checked": 8 * BASE["steps"],
+        "accepted": 8 * BASE["steps"],
+        "rejected": 0,
+        "slashed": [],
+    }
+    attacked = RunConfig.from_mapping(
+        {**BASE, "strategy": "random", "options": {"k": 8}, "pogp": {"p": 1.0}, "byzantine": {"ranks": [3]}}
+    )
     _, result = _simulate(token_cache, attacked)
-    assert result["verifier"] == {"checked": 8 * BASE["steps"], "accepted": 8 * BASE["steps"] - 2, "rejected": 2, "slashed": [3]}
+    assert result["verifier"] == {
+        "checked": 8 * BASE["steps"],
+        "accepted": 8 * BASE["steps"] - 2,
+        "rejected": 2,
+        "slashed": [3],
+    }
     assert [r["kept"] for r in result["records"]] == [6] + [8] * (BASE["steps"] - 1)
     assert [r["active_workers"] for r in result["records"]] == [3] * BASE["steps"]
-    assert [r["proof_bytes_per_worker"] for r in result["records"]] == [16] + [24] * (BASE["steps"] - 1)  # 8 B per proof
+    assert [r["proof_bytes_per_worker"] for r in result["records"]] == [16] + [24] * (
+        BASE["steps"] - 1
+    )  # 8 B per proof
 
 
 # --- real processes ---------------------------------------------------------------------------------
@@ -206,7 +244,9 @@ def test_momentum_centric_across_processes_is_its_simulation(tmp_path, token_cac
     assert [r["phase"] for r in result["records"]] == ["cold", "cold", "main", "main", "main"]
 
 
-def test_a_worker_killed_mid_run_restarts_from_the_checkpoint_and_ends_at_the_same_theta(tmp_path, token_cache_file, distributed_run):
+def test_a_worker_killed_mid_run_restarts_from_the_checkpoint_and_ends_at_the_same_theta(
+    tmp_path, token_cache_file, distributed_run
+):
     """Rank 1 SIGKILLs itself at step 9 (after the checkpoint of step 8); torchrun stops the
     others and restarts all four, which resume at step 8 and end at the uninterrupted run's
     theta and records."""

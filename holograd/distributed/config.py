@@ -1,5 +1,7 @@
-"""What a distributed HoloGrad run is: one flat mapping, checked on load (a bad key or value
-stops the run with a one-line error naming it, before any process starts training).
+"""What a distributed HoloGrad run is: one flat mapping, checked on load against
+workflow/schemas/distributed_run.schema.yaml (the schema the pipeline config's
+`distributed.run` refers to) and then by the few rules a schema cannot say; a bad key or
+value stops the run with a one-line error naming it, before any process starts training.
 
     workers: 4                 # processes = HoloGrad workers; rank 0 is also the coordinator
     model: micro               # holograd.models preset
@@ -24,27 +26,25 @@ stops the run with a one-line error naming it, before any process starts trainin
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from holograd.byzantine import ATTACKS
+from holograd.validation import SCHEMA_DIR, dotted, validate
 
-VERIFIABLE = ("random", "adc", "momentum")
+SCHEMA_FILE = SCHEMA_DIR / "distributed_run.schema.yaml"
+VERIFIABLE = ("random", "adc", "momentum")  # the schema's `strategy` values
+PROTOCOL_OPTIONS = ("proof_path", "track_gradient", "byzantine", "seed")  # set by the protocol, not by `options`
 
 
 def strategy_option_names(name: str) -> set[str]:
-    """The keyword options a strategy takes: those of its constructor and its bases'
-    (holograd.strategies), less what the protocol sets itself."""
-    from holograd.strategies import STRATEGIES
+    """The keyword options a strategy takes (holograd.strategies.strategy_options: its
+    constructor's and its bases'), less what the protocol sets itself."""
+    from holograd.strategies import STRATEGIES, strategy_options
 
-    names = set()
-    for cls in STRATEGIES[name].__mro__:
-        if "__init__" in vars(cls):
-            names |= {p.name for p in inspect.signature(cls.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY}
-    return names - {"proof_path", "track_gradient", "byzantine", "seed"}
+    keyword = {n for n, p in strategy_options(STRATEGIES[name]).items() if p.kind is p.KEYWORD_ONLY}
+    return keyword - set(PROTOCOL_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,9 @@ class Fault:
 
 @dataclass(frozen=True)
 class RunConfig:
+    """One distributed run (the module's docstring shows every key); build it with
+    `from_mapping` or `load`, which check it."""
+
     workers: int
     model: str
     block_size: int
@@ -97,42 +100,28 @@ class RunConfig:
     device: str = "auto"
     fault: Fault | None = None
 
-    def __post_init__(self):
-        def fail(message: str):
-            raise ValueError(f"distributed config: {message}")
-
-        for name in ("workers", "block_size", "batch_size", "threads", "eval_batches"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                fail(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("steps", "eval_every", "checkpoint_every", "seed", "data_seed"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                fail(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
-        if self.strategy not in VERIFIABLE:
-            fail(f"strategy must be one of {list(VERIFIABLE)} (SGD sends gradients, not proofs), got {self.strategy!r}")
-        for key in ("proof_path", "track_gradient", "byzantine", "seed"):
+    def _violation(self) -> tuple[str, str] | None:
+        """(field, what is wrong) for the first rule the schema cannot say that this run
+        breaks (ranks and steps against `workers` and `steps`, the strategy's option names),
+        or None."""
+        byz, pogp = self.byzantine, self.pogp
+        for key in PROTOCOL_OPTIONS:
             if key in self.options:
-                fail(f"options.{key} is set by the protocol (proofs by JVP, Byzantine ranks, S0 = seed), not by the strategy's options")
-        unknown = sorted(set(self.options) - strategy_option_names(self.strategy))
+                why = "proofs by JVP, Byzantine ranks, S0 = seed"
+                return f"options.{key}", f"set by the protocol ({why}), not by the strategy's options"
+        known = strategy_option_names(self.strategy)
+        unknown = sorted(set(self.options) - known)
         if unknown:
-            fail(f"unknown option(s) {unknown} for strategy {self.strategy!r}; known: {sorted(strategy_option_names(self.strategy))}")
-        if self.strategy == "adc" and self.options.get("warm_start") == "bootstrap":
-            fail("ADC's bootstrap warm-up sends gradients, not proofs; use warm_start random or none")
-        if self.strategy == "momentum" and self.options.get("n_workers", self.workers) < 1:
-            fail("options.n_workers must be >= 1")
-        byz = self.byzantine
-        if byz.attack not in ATTACKS:
-            fail(f"byzantine.attack must be one of {list(ATTACKS)}, got {byz.attack!r}")
-        if any(not 0 <= r < self.workers for r in byz.ranks) or len(set(byz.ranks)) != len(byz.ranks):
-            fail(f"byzantine.ranks must be distinct ranks in [0, {self.workers}), got {list(byz.ranks)}")
+            return "options", f"unknown option(s) {unknown} for strategy {self.strategy!r}; known: {sorted(known)}"
+        if any(r >= self.workers for r in byz.ranks):
+            return "byzantine.ranks", f"must be ranks in [0, {self.workers}), got {list(byz.ranks)}"
         if len(byz.ranks) == self.workers:
-            fail("byzantine.ranks names every worker: no honest proof would remain")
-        pogp = self.pogp
-        if not 0.0 <= pogp.p <= 1.0 or pogp.eps < 0:
-            fail(f"pogp.p must lie in [0, 1] and pogp.eps be >= 0, got p={pogp.p}, eps={pogp.eps}")
-        if not 0 <= pogp.verifier < self.workers or pogp.verifier in byz.ranks:
-            fail(f"pogp.verifier must be an honest rank in [0, {self.workers}), got {pogp.verifier}")
-        if self.fault is not None and not (0 <= self.fault.rank < self.workers and 0 <= self.fault.step < self.steps):
-            fail(f"fault must name a rank < {self.workers} and a step < {self.steps}, got {self.fault}")
+            return "byzantine.ranks", "names every worker: no honest proof would remain"
+        if pogp.verifier >= self.workers or pogp.verifier in byz.ranks:
+            return "pogp.verifier", f"must be an honest rank in [0, {self.workers}), got {pogp.verifier}"
+        if self.fault is not None and not (self.fault.rank < self.workers and self.fault.step < self.steps):
+            return "fault", f"must name a rank < {self.workers} and a step < {self.steps}, got {self.fault}"
+        return None
 
     @property
     def strategy_options(self) -> dict:
@@ -142,34 +131,30 @@ class RunConfig:
         return dict(self.options)
 
     @classmethod
-    def from_mapping(cls, raw: dict) -> RunConfig:
-        """Build from a parsed YAML/JSON mapping; unknown keys are errors."""
-        if not isinstance(raw, dict):
-            raise ValueError(f"distributed config: expected a mapping, got {type(raw).__name__}")
-        nested = {"byzantine": ByzantineRanks, "pogp": PoGP, "fault": Fault}
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"distributed config: unknown key(s) {unknown}; known: {sorted(known)}")
+    def from_mapping(cls, raw: dict, source: str | Path | None = None) -> RunConfig:
+        """Build from a parsed YAML/JSON mapping, checked against the schema (unknown keys are
+        errors) and then by the rules it cannot say; a violation raises ValueError, one line
+        naming the file (`source`, if given) and the key."""
+        prefix = f"{source}: " if source is not None else ""
+        validate(raw, SCHEMA_FILE, lambda path: f"{prefix}distributed config error at {dotted(path)}")
         values = dict(raw)
-        for key, kind in nested.items():
-            if values.get(key) is None:
-                continue
-            sub = values[key]
-            allowed = {f.name for f in dataclasses.fields(kind)}
-            if not isinstance(sub, dict) or set(sub) - allowed:
-                raise ValueError(f"distributed config: {key} takes the keys {sorted(allowed)}, got {sub!r}")
-            if key == "byzantine" and "ranks" in sub:
-                sub = {**sub, "ranks": tuple(sub["ranks"])}
-            values[key] = kind(**sub)
-        try:
-            return cls(**values)
-        except TypeError as exc:  # a missing key, named by Python
-            raise ValueError(f"distributed config: {exc}") from None
+        if "byzantine" in raw:
+            byzantine = raw["byzantine"]
+            values["byzantine"] = ByzantineRanks(**{**byzantine, "ranks": tuple(byzantine.get("ranks", ()))})
+        if "pogp" in raw:
+            values["pogp"] = PoGP(**raw["pogp"])
+        if raw.get("fault") is not None:
+            values["fault"] = Fault(**raw["fault"])
+        cfg = cls(**values)
+        violation = cfg._violation()
+        if violation is not None:
+            raise ValueError(f"{prefix}distributed config error at {violation[0]}: {violation[1]}")
+        return cfg
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
-        return cls.from_mapping(yaml.safe_load(Path(path).read_text()))
+        """Read and check a run file (YAML or JSON); errors name the file."""
+        return cls.from_mapping(yaml.safe_load(Path(path).read_text()), source=path)
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
