@@ -3,7 +3,8 @@
     python benchmarks/estimate_suite.py [--config config/paper.yaml] [--device cuda|cpu] [--out PATH]
 
 The work model counts, from the config alone, what every tuning and measurement job computes
-(it follows holograd/experiments/*.py): forward+backward passes per (preset, batch), held-out
+(each experiment's `work`, in its analysis module paper_checks/experiments/<name>.py, follows
+its measurement holograd/experiments/<name>.py with the units of WorkModel below): forward+backward passes per (preset, batch), held-out
 forward passes, forward-mode JVPs, direction entries generated (projection and synthesis,
 once per entry when a whole row fits the config's `chunk_elements`, else twice), and steps of
 Momentum-Centric and ADC, whose cost is measured whole.  The unit costs are measured here, on
@@ -35,7 +36,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from holograd.aggregation import n_trimmed  # noqa: E402
 from holograd.data import Batch  # noqa: E402
 from holograd.derivatives import directional_derivative, flat_grad, lm_loss  # noqa: E402
 from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seeds, project_reconstruct  # noqa: E402
@@ -69,7 +69,13 @@ class UnitCosts:
 
     def _batches(self, vocab: int, block: int, batch: int, n: int = 1) -> list[Batch]:
         gen = torch.Generator().manual_seed(0)
-        return [Batch(tuple(range(i * batch, (i + 1) * batch)), torch.randint(0, vocab, (batch, block + 1), generator=gen).to(self.device)) for i in range(n)]
+        return [
+            Batch(
+                tuple(range(i * batch, (i + 1) * batch)),
+                torch.randint(0, vocab, (batch, block + 1), generator=gen).to(self.device),
+            )
+            for i in range(n)
+        ]
 
     def _model(self, preset: str, vocab: int, block: int, dtype=torch.float32):
         return build_model(preset, vocab, block, seed=0, device=self.device, dtype=dtype)
@@ -111,7 +117,9 @@ class UnitCosts:
         grad = torch.randn(dim, device=self.device)
         seeds = derive_seeds("estimate", 0, k)
         passes = 1 if dim <= chunk else 2
-        return timed(lambda: project_reconstruct(grad, seeds, chunk_elements=chunk), self.device, repeats=2) / (passes * k * dim)
+        return timed(lambda: project_reconstruct(grad, seeds, chunk_elements=chunk), self.device, repeats=2) / (
+            passes * k * dim
+        )
 
     @functools.cache
     def strategy_step(self, preset: str, vocab: int, block: int, batch: int, name: str, options: tuple) -> float:
@@ -157,7 +165,7 @@ class EntryCount(UnitCosts):
 
 def settings(section: dict) -> list[dict]:
     """Every setting of an experiment section, resolved (as paper_checks.settings does)."""
-    from paper_checks.settings import resolve, setting_names
+    from paper_checks.sweeps import resolve, setting_names
 
     return [resolve(section, name) for name in setting_names(section)]
 
@@ -183,6 +191,11 @@ class WorkModel:
         d, chunk = self.dim(cfg), cfg.get("chunk_elements", DEFAULT_CHUNK_ELEMENTS)
         return (1 if d <= chunk else 2) * k * d * self.u.entry(d, chunk)
 
+    def dense_direction(self, cfg: dict) -> float:
+        """Generating one whole direction at once (as PoGP's recomputation paths do)."""
+        d = self.dim(cfg)
+        return d * self.u.entry(d, max(d, DEFAULT_CHUNK_ELEMENTS))
+
     def evals(self, cfg: dict, steps: int) -> float:
         """Held-out loss at t = 0, every eval_every steps and after the last step."""
         count = (math.ceil(steps / cfg["eval_every"]) + 1) * cfg["eval_batches"]
@@ -207,75 +220,40 @@ class WorkModel:
         if arm["kind"] == "adc" and arm.get("warm_start", "none") != "none":
             warm = min(steps, arm["warm_steps"])
             warm_arm = {"kind": "random", "k": arm["k"]} if arm["warm_start"] == "random" else {"kind": "sgd"}
-            return warm * self.step(cfg, warm_arm, union) + (steps - warm) * self.step(cfg, arm, union) + self.evals(cfg, steps)
+            return (
+                warm * self.step(cfg, warm_arm, union)
+                + (steps - warm) * self.step(cfg, arm, union)
+                + self.evals(cfg, steps)
+            )
         return steps * self.step(cfg, arm, union) + self.evals(cfg, steps)
 
     def tuning(self, cfg: dict, grids: list[tuple[dict, int]], union: int = 1) -> float:
         """A tuning job: every rate of every (arm, grid size) for tune_steps steps."""
         return self.u.startup() + sum(size * self.run(cfg, arm, cfg["tune_steps"], union) for arm, size in grids)
 
-    # --- one method per experiment: [(stage, setting label, seconds)] ------------------------
-
-    def e1_gradient_variability(self, cfg):
-        fb = self.u.forward_backward(*self.shape(cfg))
-        job = self.u.startup() + (max(cfg["checkpoints"]) + len(set(cfg["checkpoints"])) * cfg["n_batches"]) * fb
-        return [("runs", f"batch {cfg['batch_size']}", job)]
-
-    def e2_kd_ratio(self, cfg):
-        k = int(cfg["k"]) if cfg.get("k") else max(1, round(cfg["kd"] * self.dim(cfg)))
-        random, sgd = {"kind": "random", "k": k}, {"kind": "sgd"}
-        tune = self.tuning(cfg, [(sgd, len(cfg["lr_grid"]["sgd"])), (random, len(cfg["lr_grid"]["random"]))])
-        alignment = self.u.forward_backward(*self.shape(cfg)) + cfg["cos_draws"] * self.directions(cfg, k)
-        job = self.u.startup() + alignment + self.run(cfg, random, cfg["steps"]) + self.run(cfg, sgd, cfg["steps"])
-        return [("tuning", f"K={k}", tune), ("runs", f"K={k}", job)]
-
-    def e3_momentum_comparison(self, cfg):
-        from holograd.experiments.momentum_comparison import arms
-
-        n = cfg["n_workers"]
-        grids = [(arm, len(cfg["lr_grid"][name])) for name, arm in arms(cfg).items()]
-        job = self.u.startup() + sum(self.run(cfg, arm, cfg["steps"], n) for arm in arms(cfg).values())
-        return [("tuning", "base", self.tuning(cfg, grids, n)), ("runs", "base", job)]
-
-    def e4_adc_energy(self, cfg):
-        from holograd.experiments.adc_energy import arms, warm_arm
-
-        grid = cfg["lr_grid"]
-        grids = [(arms(cfg)["adc_off"], len(grid["random"]))]
-        if cfg["warm_start"] == "bootstrap":
-            grids.append((warm_arm(cfg), len(grid["sgd"])))
-        grids += [(arm, len(grid["adc"])) for arm in arms(cfg).values() if arm["kind"] == "adc"]
-        job = self.u.startup() + sum(self.run(cfg, arm, cfg["steps"]) for arm in arms(cfg).values())
-        return [("tuning", cfg["warm_start"], self.tuning(cfg, grids)), ("runs", cfg["warm_start"], job)]
-
-    def e5_unbiased_estimator(self, cfg):
-        job = self.u.startup() + self.u.forward_backward(*self.shape(cfg)) + max(cfg["draws"]) * self.directions(cfg, cfg["k"])
-        return [("runs", f"K={cfg['k']}", job)]
-
-    def e6_pogp_verification(self, cfg):
-        shape, dim = self.shape(cfg), self.dim(cfg)
-        dense = dim * self.u.entry(dim, max(dim, DEFAULT_CHUNK_ELEMENTS))  # one dense direction
-        proof = 3 * self.u.jvp(*shape) + self.u.jvp(*shape, float64=True) + self.u.forward_backward(*shape) + 4 * dense
-        return [("runs", "base", self.u.startup() + cfg["n_proofs"] * proof)]
-
-    def e7_byzantine(self, cfg):
-        from holograd.experiments.byzantine import aggregators, base_arm, effective
-
-        arm, n = base_arm(cfg), cfg["n_workers"]
-        union = 1 if arm["kind"] == "momentum" else n
-        distinct = {repr(sorted(effective(o, n).items())) for o in aggregators(cfg).values()}
-        runs = len(distinct) * (1 + len(cfg["attacks"]) * sum(1 for f in cfg["fractions"] if f > 0))
-        tune = self.tuning(cfg, [(arm, len(cfg["lr_grid"][cfg["strategy"]]))], union)
-        return [("tuning", cfg["strategy"], tune), ("runs", cfg["strategy"], self.u.startup() + runs * self.run(cfg, arm, cfg["steps"], union))]
+    # each experiment's jobs are counted by the `work` of its analysis (paper_checks/experiments/)
 
     def jobs(self) -> list[dict]:
         """Every tuning and measurement job: experiment, stage, setting, count, seconds each."""
-        rows = []
+        from paper_checks.catalog import load_experiments
+        from paper_checks.experiment import load_analysis
+
+        catalog, rows = load_experiments(), []
         for experiment, section in self.config["experiments"].items():
+            work = load_analysis(catalog[experiment]["analysis"]).work
             for cfg in settings(section):
-                for stage, label, seconds in getattr(self, experiment)(cfg):
+                for stage, label, seconds in work(self, cfg):
                     count = 1 if stage == "tuning" else len(section["seeds"])
-                    rows.append({"experiment": experiment, "stage": stage, "setting": label, "jobs": count, "seconds_each": seconds, "seconds": count * seconds})
+                    rows.append(
+                        {
+                            "experiment": experiment,
+                            "stage": stage,
+                            "setting": label,
+                            "jobs": count,
+                            "seconds_each": seconds,
+                            "seconds": count * seconds,
+                        }
+                    )
         return rows
 
 
@@ -292,8 +270,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "paper.yaml")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--measured", type=Path, default=None, help="a results/ folder of a run of this config, to compare with")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's resources.default.threads, as its jobs run)")
+    parser.add_argument(
+        "--measured", type=Path, default=None, help="a results/ folder of a run of this config, to compare with"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: the config's resources.default.threads, as its jobs run)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     config = load_config(args.config)
@@ -305,7 +290,11 @@ def main() -> None:
     import pandas as pd
 
     table = pd.DataFrame(rows)
-    by = table.groupby(["experiment", "stage"]).agg(jobs=("jobs", "sum"), seconds=("seconds", "sum"), direction_entries=("direction_entries", "sum")).reset_index()
+    by = (
+        table.groupby(["experiment", "stage"])
+        .agg(jobs=("jobs", "sum"), seconds=("seconds", "sum"), direction_entries=("direction_entries", "sum"))
+        .reset_index()
+    )
     if args.measured is not None:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from job_times import job_table

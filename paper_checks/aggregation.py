@@ -6,18 +6,18 @@ Before anything is combined, every run file's provenance is checked: it must car
 SHA-256 of exactly the job configuration the current config gives its (setting, seed), and
 the files must cover the configured settings x seeds, no more and no less.  A file left over
 from another configuration, another token cache or other measurement code is refused
-(ProvenanceError) instead of being mixed in.  The experiment's aggregation
-(paper_checks/aggregates.py) then computes its per-setting statistics.
+(ProvenanceError) instead of being mixed in.  The experiment's analysis
+(paper_checks/experiments/<name>.py) then computes its per-setting statistics.
 """
 
 from __future__ import annotations
 
 import logging
 
-from paper_checks.aggregates import AGGREGATES
-from paper_checks.files import TIMING, ProvenanceError, content_sha256, read_json, write_json
-from paper_checks.runner import job_config
-from paper_checks.settings import config_hash, experiment_config, resolve, setting_names, sweep_of
+from holograd.files import read_json, write_json
+from paper_checks.experiment import load_analysis
+from paper_checks.hashing import TIMING, ProvenanceError, config_hash, content_sha256
+from paper_checks.sweeps import experiment_config, job_config, resolve, setting_names, sweep_of
 
 log = logging.getLogger("paper_checks")
 
@@ -32,8 +32,11 @@ def merged_scale(records: list[dict]) -> dict:
     return out
 
 
-def aggregate(experiment: str, section: dict, device: str, code: str, runs: list[str], output: str) -> None:
-    """Check every run's provenance, then write the experiment's aggregate with provenance.
+def aggregate_experiment(
+    experiment: str, analysis: str, section: dict, device: str, code: str, runs: list[str], output: str
+) -> None:
+    """Check every run's provenance, then write the experiment's aggregate (by its analysis
+    module `analysis`) with provenance.
 
     A run must carry the hash of the job configuration that the current config gives its
     (setting, seed) and of the measurement code `code` that the current source gives; all
@@ -46,18 +49,26 @@ def aggregate(experiment: str, section: dict, device: str, code: str, runs: list
         r = read_json(path)
         want = config_hash(job_config(section, r["setting"], device))
         if r.get("config_sha256") != want:
-            raise ProvenanceError(f"{path} was made from a different configuration (hash {str(r.get('config_sha256'))[:12]}, expected {want[:12]}); delete it and rerun")
+            raise ProvenanceError(
+                f"{path} was made from a different configuration (hash {str(r.get('config_sha256'))[:12]}, expected {want[:12]}); delete it and rerun"
+            )
         if r.get("code_sha256") != code:
-            raise ProvenanceError(f"{path} was made by different measurement code (hash {str(r.get('code_sha256'))[:12]}, expected {code[:12]}); delete it and rerun")
+            raise ProvenanceError(
+                f"{path} was made by different measurement code (hash {str(r.get('code_sha256'))[:12]}, expected {code[:12]}); delete it and rerun"
+            )
         found.add((r["setting"], r["seed"]))
         r["sweep"] = sweep_of(section, r["setting"])
         records.append(r)
     if found != expected:
-        raise ProvenanceError(f"{experiment}: runs {sorted(found)} do not match the configured settings x seeds {sorted(expected)}")
+        raise ProvenanceError(
+            f"{experiment}: runs {sorted(found)} do not match the configured settings x seeds {sorted(expected)}"
+        )
     tokens = {r["tokens"]["sha256"] for r in records}
     if len(tokens) != 1:
-        raise ProvenanceError(f"{experiment}: the runs read {len(tokens)} different token caches; delete the runs and rerun")
-    data = AGGREGATES[experiment](records, section)
+        raise ProvenanceError(
+            f"{experiment}: the runs read {len(tokens)} different token caches; delete the runs and rerun"
+        )
+    data = load_analysis(analysis).aggregate(records, section)
     for name, s in data.get("settings", {}).items():
         s["config"] = resolve(section, name)
     out = {
@@ -72,7 +83,10 @@ def aggregate(experiment: str, section: dict, device: str, code: str, runs: list
         },
         "code_sha256": code,
         "tokens": records[0]["tokens"],
-        "runs": [{"path": str(p), "sha256": content_sha256(p), "setting": r["setting"], "seed": r["seed"]} for p, r in zip(runs, records)],
+        "runs": [
+            {"path": str(p), "sha256": content_sha256(p), "setting": r["setting"], "seed": r["seed"]}
+            for p, r in zip(runs, records)
+        ],
         TIMING: {"runs_wall_seconds": round(sum(r[TIMING]["wall_seconds"] for r in records), 3)},
         "experiment_data": data,
     }

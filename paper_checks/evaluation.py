@@ -2,8 +2,8 @@
 
     evaluate_claim     results/data/<experiment>.json -> results/claims/<id>.json + <id>.png
 
-The claim's statistic (paper_checks/statistics.py) reads per-seed values from the data
-file; their estimate is the mean with its 95 % Student-t interval across seeds (or the worst
+The claim's statistic (its `measure`, in the experiment's analysis module
+paper_checks/experiments/<name>.py) reads per-seed values from the data file; their estimate is the mean with its 95 % Student-t interval across seeds (or the worst
 case, for claims that must hold for every value), and `paper_checks.verdict.decide` compares
 it with the acceptance region written in paper_checks/claims.yaml.  The verdict file carries
 the reason, the data files' SHA-256, the config, the scale and the environment it came from.
@@ -15,11 +15,12 @@ import inspect
 import logging
 import time
 
-from paper_checks.figures import plot_verdict
-from paper_checks.files import TIMING, content_sha256, read_json, write_json
+from holograd.files import read_json, write_json
+from paper_checks.experiment import Experiment, Measurement, SelectionError, load_analysis
+from paper_checks.hashing import TIMING, content_sha256
+from paper_checks.plotting import plot_verdict
 from paper_checks.provenance import git_commit
 from paper_checks.regions import Region
-from paper_checks.statistics import STATISTICS, Measurement, SelectionError
 from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS, decide
 
 log = logging.getLogger("paper_checks")
@@ -27,7 +28,11 @@ log = logging.getLogger("paper_checks")
 
 def parts_of(claim: dict) -> list[dict]:
     """The claim's parts: the top-level statistic first, then those under `also_requires`."""
-    first = {"part": claim.get("part", ""), "strict": claim.get("strict", False), **{k: claim[k] for k in ("statistic", "expected", "acceptance")}}
+    first = {
+        "part": claim.get("part", ""),
+        "strict": claim.get("strict", False),
+        **{k: claim[k] for k in ("statistic", "expected", "acceptance")},
+    }
     return [first, *claim.get("also_requires", [])]
 
 
@@ -38,21 +43,26 @@ def combine(verdicts: list[str]) -> str:
     return PASS if all(v == PASS for v in verdicts) else INCONCLUSIVE
 
 
-def evaluate(claim: dict, data: dict) -> list[dict]:
-    """Per part of the claim: its Measurement, Estimate, verdict and reason."""
+def evaluate(claim: dict, data: dict, analysis: Experiment) -> list[dict]:
+    """Per part of the claim: its Measurement (by the experiment's analysis), Estimate,
+    verdict and reason."""
     parts = parts_of(claim)
-    statistic = STATISTICS.get(claim["id"])
-    if statistic is None:
-        raise KeyError(f"claim {claim['id']} has no statistic in paper_checks/statistics.py")
+    if claim["id"] not in analysis.claims:
+        raise KeyError(f"claim {claim['id']} has no statistic in its experiment's analysis module")
+    statistic = analysis.claims[claim["id"]].measure
     regions = [Region.parse(p["acceptance"]) for p in parts]
     try:
         extra = {"region": regions[0]} if "region" in inspect.signature(statistic).parameters else {}
         measured = statistic(data, claim["select"], **extra)
     except SelectionError as exc:
-        measured = [Measurement(values=[float("nan")], seeds=[], label="not measured", untestable=str(exc))] * len(parts)
+        measured = [Measurement(values=[float("nan")], seeds=[], label="not measured", untestable=str(exc))] * len(
+            parts
+        )
     measured = measured if isinstance(measured, list) else [measured]
     if len(measured) != len(parts):
-        raise ValueError(f"claim {claim['id']}: claims.yaml names {len(parts)} part(s), its statistic measures {len(measured)}")
+        raise ValueError(
+            f"claim {claim['id']}: claims.yaml names {len(parts)} part(s), its statistic measures {len(measured)}"
+        )
     results = []
     for part, region, measurement in zip(parts, regions, measured):
         estimate = measurement.estimate()
@@ -65,18 +75,27 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
     """Write a claim's verdict JSON and its figure."""
     start = time.perf_counter()
     data = read_json(data_file)
-    results = evaluate(claim, data)
+    results = evaluate(claim, data, load_analysis(experiment["analysis"]))
     parts = [
         {
             **{k: r[k] for k in ("part", "statistic", "expected", "acceptance", "verdict", "reason")},
             "strict": bool(r.get("strict")),
-            "measured": {"label": r["measurement"].label, "per_seed": r["measurement"].values, "seeds": r["measurement"].seeds, **r["estimate"].as_dict()},
+            "measured": {
+                "label": r["measurement"].label,
+                "per_seed": r["measurement"].values,
+                "seeds": r["measurement"].seeds,
+                **r["estimate"].as_dict(),
+            },
             "details": r["measurement"].details,
         }
         for r in results
     ]
     verdict = combine([p["verdict"] for p in parts])
-    reason = parts[0]["reason"] if len(parts) == 1 else "; ".join(f"part {p['part']}: {p['verdict']}, {p['reason']}" for p in parts)
+    reason = (
+        parts[0]["reason"]
+        if len(parts) == 1
+        else "; ".join(f"part {p['part']}: {p['verdict']}, {p['reason']}" for p in parts)
+    )
     record = {
         "claim": claim["id"],
         "statement": claim["statement"],
@@ -88,7 +107,12 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
         "details": {k: v for p in parts for k, v in p["details"].items()},
         "parts": parts,
         "figure": str(figure),
-        "experiment": {"key": claim["experiment"], "id": experiment["id"], "title": experiment["title"], "module": experiment["module"]},
+        "experiment": {
+            "key": claim["experiment"],
+            "id": experiment["id"],
+            "title": experiment["title"],
+            "module": experiment["module"],
+        },
         "data_files": [{"path": str(data_file), "sha256": content_sha256(data_file)}],
         "config": data["config"],
         "config_sha256": data["config_sha256"],
@@ -96,6 +120,9 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
         "environment": {**data["environment"], "verdict_git_commit": git_commit()},
     }
     plot_verdict(record, path=figure)
-    record[TIMING] = {"runs_wall_seconds": data[TIMING]["runs_wall_seconds"], "claim_wall_seconds": round(time.perf_counter() - start, 3)}
+    record[TIMING] = {
+        "runs_wall_seconds": data[TIMING]["runs_wall_seconds"],
+        "claim_wall_seconds": round(time.perf_counter() - start, 3),
+    }
     write_json(record, output)
     log.info("%s: %s (%s)", claim["id"], verdict, reason)

@@ -37,7 +37,11 @@ class FailedJob:
         if not self.logs or not (root / self.logs[0]).is_file():
             return "see the Snakemake log"
         log = self.logs[0]
-        exceptions = [line.strip() for line in (root / log).read_text(errors="replace").splitlines() if _EXCEPTION.match(line.strip())]
+        exceptions = [
+            line.strip()
+            for line in (root / log).read_text(errors="replace").splitlines()
+            if _EXCEPTION.match(line.strip())
+        ]
         return f"{exceptions[-1]} (log: {log})" if exceptions else f"no exception in its log {log}: killed?"
 
 
@@ -55,7 +59,9 @@ def failed_jobs(snakemake_log: str) -> list[FailedJob]:
     return jobs
 
 
-def experiments_of(output: str, claims: list[dict], figure_of: dict[str, str], token_users: dict[str, list[str]]) -> list[str]:
+def experiments_of(
+    output: str, claims: list[dict], figure_of: dict[str, str], token_users: dict[str, list[str]]
+) -> list[str]:
     """The experiments whose claims a failed job's output stops."""
     match Path(output).parts:
         case ("results", "runs" | "tuning", experiment, *_):
@@ -69,7 +75,13 @@ def experiments_of(output: str, claims: list[dict], figure_of: dict[str, str], t
     return token_users.get(output, [])
 
 
-def not_run_reasons(failed: list[FailedJob], claims: list[dict], figure_of: dict[str, str], token_users: dict[str, list[str]], root: Path = Path(".")) -> dict[str, str]:
+def not_run_reasons(
+    failed: list[FailedJob],
+    claims: list[dict],
+    figure_of: dict[str, str],
+    token_users: dict[str, list[str]],
+    root: Path = Path("."),
+) -> dict[str, str]:
     """{claim id: why it has no verdict} for the claims a failed job stops (the first
     failure of each experiment is named, and how many jobs of it failed)."""
     by_experiment: dict[str, list[FailedJob]] = {}

@@ -26,7 +26,9 @@ def setup_logging(path: str | Path | None, threads: int | None = None) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         stream = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the job
         sys.stderr = stream
-        logging.basicConfig(stream=stream, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
+        logging.basicConfig(
+            stream=stream, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
+        )
         logging.captureWarnings(True)
         sys.excepthook = _report_failure
     if threads:
@@ -37,6 +39,8 @@ def setup_logging(path: str | Path | None, threads: int | None = None) -> None:
 
 def _report_failure(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
     """The traceback into the log, `ExceptionType: message` (first line only) to the console."""
-    logging.getLogger("paper_checks").error("job failed:\n%s", "".join(traceback.format_exception(kind, error, tb)).rstrip())
+    logging.getLogger("paper_checks").error(
+        "job failed:\n%s", "".join(traceback.format_exception(kind, error, tb)).rstrip()
+    )
     message = str(error).splitlines()[0] if str(error) else ""
     print(f"{kind.__name__}: {message}", file=sys.__stderr__, flush=True)

@@ -20,7 +20,7 @@ class Region:
     high_closed: bool = True
 
     @classmethod
-    def parse(cls, text: str) -> "Region":
+    def parse(cls, text: str) -> Region:
         """Read "[a, b]", "[a, b)", "(a, b]" or "(a, b)" (a, b numbers or +-inf); reject empty ones."""
         match = _INTERVAL.match(str(text))
         if not match:

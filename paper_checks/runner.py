@@ -3,15 +3,16 @@
     tune_experiment    -> results/tuning/<experiment>/<setting>.json   (training experiments)
     run_experiment     -> results/runs/<experiment>/<setting>/seed<seed>.json
 
-The job imports the experiment's module (named in paper_checks/experiments.yaml), calls its
-`run(config, seed, cache, device)` and writes the metrics together with their provenance:
+The job imports the experiment's measurement module (`module` in paper_checks/experiments.yaml),
+calls its `run(config, seed, cache, device, checkpoint=...)` (`tune(config, cache, device,
+checkpoint=...)` for a tuning job) and writes the metrics together with their provenance:
 the job's configuration and its SHA-256, the hash of the code that ran, the token
 cache's checksum (aggregation checks all three), the scale it ran at and the software/device
 it ran on.  This module and the experiment module are all that a measurement's rerun depends
 on (workflow/rules/common.smk hashes exactly these sources).
 
-A training job saves its progress every `checkpoint_every` steps to `checkpoint`
-(holograd.checkpoint); started again after being killed, it goes on from there and writes
+A training job saves its progress every `checkpoint_every` steps to the checkpoint this
+module opens and hands to the experiment (holograd.checkpoint); started again after being killed, it goes on from there and writes
 the file an uninterrupted run would have written.  Wall times and timestamps are kept apart
 under `timing`, the one field in which two runs of a job differ.
 """
@@ -24,16 +25,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from paper_checks.files import TIMING, ProvenanceError, read_json, write_json
+from holograd.files import read_json, write_json
+from paper_checks.hashing import TIMING, ProvenanceError, config_hash
 from paper_checks.provenance import git_commit
-from paper_checks.settings import config_hash, resolve
 
 log = logging.getLogger("paper_checks")
-
-
-def job_config(section: dict, setting: str, device: str) -> dict:
-    """What one job runs with, and what its provenance hash covers."""
-    return {"experiment": resolve(section, setting), "device": device}
 
 
 def checkpoint_file(output: str | Path) -> str:
@@ -53,10 +49,20 @@ def job_identity(config: dict, code: str, seed: int | None = None) -> str:
 
 
 def tune_experiment(
-    module: str, experiment: str, setting: str, config: dict, code: str, tokens: str, output: str, checkpoint: str | None = None, checkpoint_every: int = 0
+    module: str,
+    experiment: str,
+    setting: str,
+    config: dict,
+    code: str,
+    tokens: str,
+    output: str,
+    checkpoint: str | None = None,
+    checkpoint_every: int = 0,
 ) -> None:
-    """Write module.tune(config, cache, device): each arm's learning rate, chosen on a seed of
-    its own, that every seed's job of this setting then uses."""
+    """Write module.tune(config, cache, device, checkpoint=...): each arm's learning rate,
+    chosen on a seed of its own, that every seed's job of this setting then uses.  The job's
+    checkpoint (file `checkpoint`, saved every `checkpoint_every` steps) is opened here and
+    passed to the module; the file is removed once the output is written."""
     from holograd.checkpoint import checkpointing
     from holograd.data import load_token_cache
     from holograd.experiments.setup import resolve_device
@@ -65,8 +71,8 @@ def tune_experiment(
     cache = load_token_cache(tokens)
     device = resolve_device(config["device"])
     log.info("tuning %s %s on %s", experiment, setting, device)
-    with checkpointing(checkpoint, job_identity(config, code), checkpoint_every):
-        tuned = importlib.import_module(module).tune(config["experiment"], cache, device)
+    with checkpointing(checkpoint, job_identity(config, code), checkpoint_every) as saving:
+        tuned = importlib.import_module(module).tune(config["experiment"], cache, device, checkpoint=saving)
         record = {
             "experiment": experiment,
             "setting": setting,
@@ -101,10 +107,12 @@ def run_experiment(
     checkpoint: str | None = None,
     checkpoint_every: int = 0,
 ) -> None:
-    """Run module.run(config, seed, cache, device) and write its metrics with provenance.
+    """Run module.run(config, seed, cache, device, checkpoint=...) and write its metrics with
+    provenance.
 
     `code` is the hash of the measurement's source (the rule's params), recorded so that
-    aggregation can refuse runs made by other code.  The checkpoint file, if one is named,
+    aggregation can refuse runs made by other code.  The job's checkpoint (file `checkpoint`,
+    saved every `checkpoint_every` steps) is opened here and passed to the module; the file
     is removed once the output is written."""
     from holograd.checkpoint import checkpointing
     from holograd.data import load_token_cache
@@ -116,8 +124,8 @@ def run_experiment(
     device = resolve_device(config["device"])
     log.info("%s %s seed %d on %s: %s", experiment, setting, seed, device, config["experiment"])
     extra = {"tuned": read_tuning(tuning, config, code)} if tuning else {}
-    with checkpointing(checkpoint, job_identity(config, code, int(seed)), checkpoint_every):
-        metrics = experiment_module.run(config["experiment"], int(seed), cache, device, **extra)
+    with checkpointing(checkpoint, job_identity(config, code, int(seed)), checkpoint_every) as saving:
+        metrics = experiment_module.run(config["experiment"], int(seed), cache, device, **extra, checkpoint=saving)
         scale, environment = metrics.pop("scale"), {**metrics.pop("environment"), "git_commit": git_commit()}
         record = {
             "experiment": experiment,

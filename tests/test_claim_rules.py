@@ -1,20 +1,30 @@
 """Each claim rule on planted measurements: it must be able to PASS, FAIL and come out
 INCONCLUSIVE.  Planted per-seed values go through the real stages (run files with
-provenance -> aggregation.aggregate -> evaluation.evaluate_claim), so a rule that ignored its
+provenance -> aggregation.aggregate_experiment -> evaluation.evaluate_claim), so a rule that ignored its
 data, read the wrong field or could not fail would be caught here."""
 
 import json
 
 import pytest
 
-from paper_checks import aggregation, evaluation, runner
+from paper_checks import aggregation, evaluation
 from paper_checks.catalog import load_claims, load_experiments
-from paper_checks.settings import config_hash, setting_names
+from paper_checks.hashing import config_hash
+from paper_checks.sweeps import job_config, setting_names
 from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS
 
 EXPERIMENTS = load_experiments()
 CLAIMS = {c["id"]: c for c in load_claims(experiments=EXPERIMENTS)}
-SCALE = {"model": "micro", "D": 1000, "corpus": "embedded", "tokenizer": "bpe", "vocab_size": 300, "block_size": 16, "batch_size": 8, "steps": 0}
+SCALE = {
+    "model": "micro",
+    "D": 1000,
+    "corpus": "embedded",
+    "tokenizer": "bpe",
+    "vocab_size": 300,
+    "block_size": 16,
+    "batch_size": 8,
+    "steps": 0,
+}
 ENV = {"torch": "x", "python": "3", "device": "cpu (test)", "threads": 1, "git_commit": "abc"}
 CODE = "c0de" * 16  # the measurement code's hash that aggregation expects
 TOKENS = {"path": "tokens.pt", "sha256": "70" * 32}
@@ -30,7 +40,13 @@ SECTIONS = {
 
 
 def e1_metrics(cosine):
-    point = {"mean_pairwise_cosine": cosine, "pairwise_cosines": [cosine] * 6, "variance_ratio": 1 - cosine, "loo_reconstruction_cosine": 0.3, "grad_norm_mean": 1.0}
+    point = {
+        "mean_pairwise_cosine": cosine,
+        "pairwise_cosines": [cosine] * 6,
+        "variance_ratio": 1 - cosine,
+        "loo_reconstruction_cosine": 0.3,
+        "grad_norm_mean": 1.0,
+    }
     return {"checkpoints": [{**point, "step": 0, "mean_pairwise_cosine": 0.5}, {**point, "step": 5}]}
 
 
@@ -38,14 +54,49 @@ def e5_metrics(r, control_r):
     def arm(x):
         return {"r": x, "relative_error": x**0.5, "bias_along_g": 0.0}
 
-    return {"grad_norm": 1.0, "points": [{"draws": n, "directions": 16 * n, "theory_relative_error": 1.0, "estimator": arm(r), "control": arm(control_r)} for n in (1, 4)]}
+    return {
+        "grad_norm": 1.0,
+        "points": [
+            {
+                "draws": n,
+                "directions": 16 * n,
+                "theory_relative_error": 1.0,
+                "estimator": arm(r),
+                "control": arm(control_r),
+            }
+            for n in (1, 4)
+        ],
+    }
 
 
 def e6_metrics(max_diff):
-    proofs = {"worker": [0.01, 0.02], "verifier": [0.01 + max_diff, 0.02], "verifier_threads": [0.01, 0.02], "backprop": [0.01, 0.02], "float64": [0.01, 0.02]}
-    cheaters = [{"p": 0.5, "q": 0.5, "m": 4, "invalid_per_step": 2, "trials": 10, "caught": 7, "theory": 0.75, "false_rejections": 0}]
+    proofs = {
+        "worker": [0.01, 0.02],
+        "verifier": [0.01 + max_diff, 0.02],
+        "verifier_threads": [0.01, 0.02],
+        "backprop": [0.01, 0.02],
+        "float64": [0.01, 0.02],
+    }
+    cheaters = [
+        {
+            "p": 0.5,
+            "q": 0.5,
+            "m": 4,
+            "invalid_per_step": 2,
+            "trials": 10,
+            "caught": 7,
+            "theory": 0.75,
+            "false_rejections": 0,
+        }
+    ]
     diffs = {"verifier": max_diff, "verifier_threads": 0.0, "backprop": 1e-9, "float64": 1e-9}
-    return {"proofs": proofs, "max_abs_diff": diffs, "median_abs_a": 0.015, "recommended_eps": 1e-7, "cheaters": cheaters}
+    return {
+        "proofs": proofs,
+        "max_abs_diff": diffs,
+        "median_abs_a": 0.015,
+        "recommended_eps": 1e-7,
+        "cheaters": cheaters,
+    }
 
 
 def write_runs(tmp_path, experiment, per_seed_metrics, section=None, **fields) -> list[str]:
@@ -56,7 +107,7 @@ def write_runs(tmp_path, experiment, per_seed_metrics, section=None, **fields) -
     for setting in setting_names(section):
         metrics_of_seeds = per_seed_metrics[setting] if isinstance(per_seed_metrics, dict) else per_seed_metrics
         for seed, metrics in zip(section["seeds"], metrics_of_seeds):
-            config = runner.job_config(section, setting, "cpu")
+            config = job_config(section, setting, "cpu")
             record = {
                 "experiment": experiment, "setting": setting, "seed": seed, "config": config, "config_sha256": config_hash(config),
                 "code_sha256": CODE, "tokens": TOKENS, "scale": SCALE, "environment": ENV, "metrics": metrics, "timing": {"wall_seconds": 1.0},
@@ -68,12 +119,17 @@ def write_runs(tmp_path, experiment, per_seed_metrics, section=None, **fields) -
     return runs
 
 
+def aggregate(experiment, *args):
+    """The real aggregation stage, with the experiment's analysis module from the catalog."""
+    aggregation.aggregate_experiment(experiment, EXPERIMENTS[experiment]["analysis"], *args)
+
+
 def plant(tmp_path, experiment, per_seed_metrics, section=None):
     """Planted run files aggregated by the real stage; returns the data file."""
     section = section or SECTIONS[experiment]
     runs = write_runs(tmp_path, experiment, per_seed_metrics, section)
     out = tmp_path / f"{experiment}.json"
-    aggregation.aggregate(experiment, section, "cpu", CODE, runs, str(out))
+    aggregate(experiment, section, "cpu", CODE, runs, str(out))
     return out
 
 
@@ -147,7 +203,10 @@ def test_claims_read_the_selected_setting_of_a_sweep(tmp_path):
     """C6 selects k = 16 from a sweep over k: planted k = 1 values would FAIL, k = 16 PASS.
     Catches a rule that reads the first setting, or pools the sweep."""
     section = {**SECTIONS["e5_unbiased_estimator"], "sweep": {"k": [1, 16]}}
-    planted = {"k-1": [e5_metrics(r, 0.25) for r in (2.0, 2.1, 1.9)], "k-16": [e5_metrics(r, 0.25) for r in (1.0, 0.98, 1.03)]}
+    planted = {
+        "k-1": [e5_metrics(r, 0.25) for r in (2.0, 2.1, 1.9)],
+        "k-16": [e5_metrics(r, 0.25) for r in (1.0, 0.98, 1.03)],
+    }
     v = verdict_of(tmp_path, "C6", plant(tmp_path, "e5_unbiased_estimator", planted, section))
     assert v["verdict"] == PASS and v["details"]["k"] == 16 and v["measured"]["per_seed"] == [1.0, 0.98, 1.03]
     # a where that matches both settings cannot be tested
@@ -158,7 +217,12 @@ def test_claims_read_the_selected_setting_of_a_sweep(tmp_path):
 def test_init_means_step_zero(tmp_path):
     section = {**SECTIONS["e1_gradient_variability"], "checkpoints": [3, 5]}
     metrics = {"checkpoints": [{**e1_metrics(0.07)["checkpoints"][1], "step": s} for s in (3, 5)]}
-    v = verdict_of(tmp_path, "C2", plant(tmp_path, "e1_gradient_variability", [metrics] * 3, section), select={"where": {"batch_size": 8}, "checkpoint": "init"})
+    v = verdict_of(
+        tmp_path,
+        "C2",
+        plant(tmp_path, "e1_gradient_variability", [metrics] * 3, section),
+        select={"where": {"batch_size": 8}, "checkpoint": "init"},
+    )
     assert v["verdict"] == INCONCLUSIVE and "no checkpoint at step 0" in v["reason"]
 
 
@@ -170,7 +234,21 @@ def test_editing_the_region_changes_the_verdict(tmp_path):
 
 def test_verdict_json_fields(tmp_path):
     v = verdict_of(tmp_path, "C8", plant(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3))
-    for key in ("claim", "statement", "expected", "acceptance", "measured", "verdict", "reason", "figure", "data_files", "config", "scale", "environment", "timing"):
+    for key in (
+        "claim",
+        "statement",
+        "expected",
+        "acceptance",
+        "measured",
+        "verdict",
+        "reason",
+        "figure",
+        "data_files",
+        "config",
+        "scale",
+        "environment",
+        "timing",
+    ):
         assert key in v
     assert set(v["measured"]) >= {"point", "low", "high", "n", "per_seed"}
     assert len(v["data_files"][0]["sha256"]) == 64
@@ -182,7 +260,7 @@ def test_aggregate_refuses_runs_from_another_config(tmp_path):
     runs = [r["path"] for r in json.loads(data.read_text())["runs"]]
     changed = {**SECTIONS["e6_pogp_verification"], "eps": 1e-3}
     with pytest.raises(aggregation.ProvenanceError, match="different configuration"):
-        aggregation.aggregate("e6_pogp_verification", changed, "cpu", CODE, runs, str(tmp_path / "x.json"))
+        aggregate("e6_pogp_verification", changed, "cpu", CODE, runs, str(tmp_path / "x.json"))
     assert not (tmp_path / "x.json").exists()
 
 
@@ -190,10 +268,15 @@ def test_aggregate_refuses_runs_from_other_code_or_corpus(tmp_path):
     section, out = SECTIONS["e6_pogp_verification"], str(tmp_path / "x.json")
     runs = write_runs(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3)
     with pytest.raises(aggregation.ProvenanceError, match="different measurement code"):
-        aggregation.aggregate("e6_pogp_verification", section, "cpu", "f" * 64, runs, out)
-    runs = write_runs(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3, tokens=lambda seed: {"path": "t.pt", "sha256": str(seed)})
+        aggregate("e6_pogp_verification", section, "cpu", "f" * 64, runs, out)
+    runs = write_runs(
+        tmp_path,
+        "e6_pogp_verification",
+        [e6_metrics(0.0)] * 3,
+        tokens=lambda seed: {"path": "t.pt", "sha256": str(seed)},
+    )
     with pytest.raises(aggregation.ProvenanceError, match="3 different token caches"):
-        aggregation.aggregate("e6_pogp_verification", section, "cpu", CODE, runs, out)
+        aggregate("e6_pogp_verification", section, "cpu", CODE, runs, out)
     assert not (tmp_path / "x.json").exists()
 
 
@@ -201,12 +284,20 @@ def test_aggregate_refuses_missing_seeds(tmp_path):
     data = plant(tmp_path, "e6_pogp_verification", [e6_metrics(0.0)] * 3)
     runs = [r["path"] for r in json.loads(data.read_text())["runs"]][:2]
     with pytest.raises(aggregation.ProvenanceError, match="do not match"):
-        aggregation.aggregate("e6_pogp_verification", SECTIONS["e6_pogp_verification"], "cpu", CODE, runs, str(tmp_path / "x.json"))
+        aggregate("e6_pogp_verification", SECTIONS["e6_pogp_verification"], "cpu", CODE, runs, str(tmp_path / "x.json"))
 
 
 # --- the training experiments' claims -------------------------------------------------------
 
-TRAINING = {"block_size": 16, "batch_size": 2, "steps": 4, "eval_every": 2, "eval_batches": 2, "tune_steps": 2, "seeds": [0, 1, 2]}
+TRAINING = {
+    "block_size": 16,
+    "batch_size": 2,
+    "steps": 4,
+    "eval_every": 2,
+    "eval_batches": 2,
+    "tune_steps": 2,
+    "seeds": [0, 1, 2],
+}
 SECTIONS.update(
     {
         "e2_kd_ratio": {**TRAINING, "model": "micro", "kd": 0.01, "cos_draws": 2, "lr_grid": {"sgd": [1.0], "random": [1.0]}, "sweep": {"kd": [0.001, 0.003, 0.01, 0.03, 0.1]}},
@@ -262,7 +353,16 @@ def test_c1(tmp_path, ratios, significant_from, expected, words):
 
 def e3_metrics(momentum_alignment, random_alignment, momentum_decrease, sgd_decrease):
     def arm(alignment, decrease, scalars):
-        return {"lr": 1.0, "curve": CURVE, "loss_decrease": decrease, "stopped": None, "alignment": alignment, "scalars_per_step": scalars, "scalars_per_worker_per_step": scalars / 4, "bytes_per_step": 4 * scalars}
+        return {
+            "lr": 1.0,
+            "curve": CURVE,
+            "loss_decrease": decrease,
+            "stopped": None,
+            "alignment": alignment,
+            "scalars_per_step": scalars,
+            "scalars_per_worker_per_step": scalars / 4,
+            "bytes_per_step": 4 * scalars,
+        }
 
     arms = {
         "random_k64": arm(0.01, 0.1, 8), "random_k1": arm(random_alignment, 0.01, 1), "momentum": arm(momentum_alignment, momentum_decrease, 4),
@@ -276,9 +376,13 @@ def e3_metrics(momentum_alignment, random_alignment, momentum_decrease, sgd_decr
     [([0.18, 0.17, 0.19], PASS), ([0.005, 0.006, 0.004], FAIL), ([0.04, 0.08, 0.1], INCONCLUSIVE)],
 )
 def test_c3(tmp_path, momentum, expected):
-    v = verdict_of(tmp_path, "C3", plant(tmp_path, "e3_momentum_comparison", [e3_metrics(m, 0.001, 0.35, 1.0) for m in momentum]))
+    v = verdict_of(
+        tmp_path, "C3", plant(tmp_path, "e3_momentum_comparison", [e3_metrics(m, 0.001, 0.35, 1.0) for m in momentum])
+    )
     assert v["verdict"] == expected, v["reason"]
-    assert v["measured"]["per_seed"] == pytest.approx([m / 0.001 for m in momentum])  # momentum over random K = 1, not K = 64
+    assert v["measured"]["per_seed"] == pytest.approx(
+        [m / 0.001 for m in momentum]
+    )  # momentum over random K = 1, not K = 64
     assert v["details"]["predicted_for_paper"]["D"] == 16_058_112
 
 
@@ -287,16 +391,36 @@ def test_c3(tmp_path, momentum, expected):
     [([0.35, 0.34, 0.36], PASS), ([0.01, 0.02, 0.015], FAIL), ([0.2, 0.28, 0.36], INCONCLUSIVE)],
 )
 def test_c4(tmp_path, momentum_decrease, expected):
-    v = verdict_of(tmp_path, "C4", plant(tmp_path, "e3_momentum_comparison", [e3_metrics(0.1, 0.001, d, 1.0) for d in momentum_decrease]))
+    v = verdict_of(
+        tmp_path,
+        "C4",
+        plant(tmp_path, "e3_momentum_comparison", [e3_metrics(0.1, 0.001, d, 1.0) for d in momentum_decrease]),
+    )
     assert v["verdict"] == expected, v["reason"]
     assert v["measured"]["per_seed"] == pytest.approx(momentum_decrease)  # Theorem 3's variant, over SGD's 1.0
 
 
 def e4_metrics(trend, advantage):
     def arm(energy_trend, decrease):
-        return {"lr": 0.1, "warm_lr": 0.01, "curve": CURVE, "loss_decrease": decrease, "stopped": None, "energy": [0.1, 0.1 + energy_trend], "energy_trend": energy_trend}
+        return {
+            "lr": 0.1,
+            "warm_lr": 0.01,
+            "curve": CURVE,
+            "loss_decrease": decrease,
+            "stopped": None,
+            "energy": [0.1, 0.1 + energy_trend],
+            "energy_trend": energy_trend,
+        }
 
-    return {"warm_start": "random", "dim": 1000, "arms": {"adc_r8": arm(-1.0, 0.0), "adc_r32": arm(trend, 0.2 + advantage), "adc_off": {**arm(float("nan"), 0.2), "energy": []}}}
+    return {
+        "warm_start": "random",
+        "dim": 1000,
+        "arms": {
+            "adc_r8": arm(-1.0, 0.0),
+            "adc_r32": arm(trend, 0.2 + advantage),
+            "adc_off": {**arm(float("nan"), 0.2), "energy": []},
+        },
+    }
 
 
 @pytest.mark.parametrize(
@@ -310,14 +434,37 @@ def e4_metrics(trend, advantage):
     ],
 )
 def test_c5(tmp_path, trends, advantages, expected, words):
-    v = verdict_of(tmp_path, "C5", plant(tmp_path, "e4_adc_energy", [e4_metrics(t, a) for t, a in zip(trends, advantages)]))
+    v = verdict_of(
+        tmp_path, "C5", plant(tmp_path, "e4_adc_energy", [e4_metrics(t, a) for t, a in zip(trends, advantages)])
+    )
     assert v["verdict"] == expected and words in v["reason"], v["reason"]
     assert v["parts"][0]["measured"]["per_seed"] == trends  # rank 32, not rank 8 (trend -1)
 
 
 def e7_metrics(largest, clean=0.5):
-    rows = [{"aggregator": "trimmed_0.1", "attack": "none", "fraction": 0.0, "loss_decrease": clean, "stopped": None, "relative": 1.0, "tolerated": True}]
-    rows += [{"aggregator": "trimmed_0.1", "attack": "sign_flip", "fraction": f, "loss_decrease": clean if f <= largest else 0.0, "stopped": None, "relative": 1.0 if f <= largest else 0.0, "tolerated": f <= largest} for f in (0.1, 0.2, 0.3)]
+    rows = [
+        {
+            "aggregator": "trimmed_0.1",
+            "attack": "none",
+            "fraction": 0.0,
+            "loss_decrease": clean,
+            "stopped": None,
+            "relative": 1.0,
+            "tolerated": True,
+        }
+    ]
+    rows += [
+        {
+            "aggregator": "trimmed_0.1",
+            "attack": "sign_flip",
+            "fraction": f,
+            "loss_decrease": clean if f <= largest else 0.0,
+            "stopped": None,
+            "relative": 1.0 if f <= largest else 0.0,
+            "tolerated": f <= largest,
+        }
+        for f in (0.1, 0.2, 0.3)
+    ]
     return {"strategy": "momentum", "lr": 1.0, "rows": rows, "largest_tolerated": {"trimmed_0.1": largest}, "dim": 1000}
 
 
@@ -358,7 +505,14 @@ def _diverge_second_seed(experiment, runs):
 @pytest.mark.parametrize(
     "claim, experiment, runs",
     [
-        ("C1", "e2_kd_ratio", lambda: e2_metrics([1.0, 0.98, 1.02], {kd: SIGNAL if kd >= 0.01 else NOISE for kd in SECTIONS["e2_kd_ratio"]["sweep"]["kd"]})),
+        (
+            "C1",
+            "e2_kd_ratio",
+            lambda: e2_metrics(
+                [1.0, 0.98, 1.02],
+                {kd: SIGNAL if kd >= 0.01 else NOISE for kd in SECTIONS["e2_kd_ratio"]["sweep"]["kd"]},
+            ),
+        ),
         ("C3", "e3_momentum_comparison", lambda: [e3_metrics(m, 0.001, 0.35, 1.0) for m in [0.18, 0.17, 0.19]]),
         ("C4", "e3_momentum_comparison", lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.34, 0.36]]),
         ("C5", "e4_adc_energy", lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], [0.05, 0.06, 0.04])]),
@@ -376,8 +530,18 @@ def test_a_diverged_run_makes_the_claim_inconclusive(tmp_path, claim, experiment
 @pytest.mark.parametrize(
     "claim, experiment, runs, arm",
     [
-        ("C4", "e3_momentum_comparison", lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.34, 0.36]], "momentum_alg3"),
-        ("C5", "e4_adc_energy", lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], [0.05, 0.06, 0.04])], "adc_r8"),
+        (
+            "C4",
+            "e3_momentum_comparison",
+            lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.34, 0.36]],
+            "momentum_alg3",
+        ),
+        (
+            "C5",
+            "e4_adc_energy",
+            lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], [0.05, 0.06, 0.04])],
+            "adc_r8",
+        ),
     ],
 )
 def test_a_diverged_arm_the_claim_does_not_read_leaves_its_verdict(tmp_path, claim, experiment, runs, arm):

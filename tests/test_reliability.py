@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from paper_checks.files import TIMING
-from paper_checks.verdict import NOT_RUN
 from pipeline import SMOKE, SNAKEMAKE, TARGET, snakemake, tracked_copy
+
+from paper_checks.hashing import TIMING
+from paper_checks.verdict import NOT_RUN
 
 RESULTS = ("runs", "tuning", "data", "claims")
 
@@ -59,12 +59,18 @@ def interrupted_smoke_run(tmp_path_factory):
         run = subprocess.Popen(command, cwd=repo, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         saves = repo / "results" / "checkpoints" / "runs"
         _wait_for(lambda: saves.exists() and any(saves.rglob("*.pt")), run)
-        preempted = subprocess.run(["pkill", "-KILL", "-s", str(run.pid), "-f", "run_experiment"], check=False).returncode == 0
+        preempted = (
+            subprocess.run(["pkill", "-KILL", "-s", str(run.pid), "-f", "run_experiment"], check=False).returncode == 0
+        )
         runs = repo / "results" / "runs"
         _wait_for(lambda: len(list(runs.rglob("*.json"))) >= 12 and any(saves.rglob("*.pt")), run)
         subprocess.run(["pkill", "-KILL", "-s", str(run.pid)], check=True)  # Snakemake and every job it started
         run.wait()
-    finished = {path: p.stat().st_mtime_ns for path, p in _files(repo, "runs").items() if path in _recorded_as_finished(repo / "first.out")}
+    finished = {
+        path: p.stat().st_mtime_ns
+        for path, p in _files(repo, "runs").items()
+        if path in _recorded_as_finished(repo / "first.out")
+    }
     snakemake(repo, "--unlock", *SMOKE, TARGET)
     second = snakemake(repo, "--cores", "2", *SMOKE, TARGET)
     return repo, preempted, finished, second
@@ -111,7 +117,9 @@ def test_a_failed_job_leaves_a_summary_that_names_it(tmp_path):
     lists C5 as NOT RUN with the job's error, the rest as not configured."""
     repo = tracked_copy(tmp_path)
     config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
-    config["experiments"] = {k: v for k, v in config["experiments"].items() if k in ("e4_adc_energy", "e6_pogp_verification")}
+    config["experiments"] = {
+        k: v for k, v in config["experiments"].items() if k in ("e4_adc_energy", "e6_pogp_verification")
+    }
     config["experiments"]["e4_adc_energy"]["ranks"] = [8, 1000000]
     (repo / "config" / "failing.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(repo, "--configfile", "config/failing.yaml", "--", TARGET, check=False)
@@ -120,6 +128,9 @@ def test_a_failed_job_leaves_a_summary_that_names_it(tmp_path):
     assert "This run did not finish: 1 job(s) failed." in summary
     rows = {line.split(" | ")[0].strip("| "): line for line in summary.splitlines() if line.startswith("| C")}
     assert sorted(rows) == [f"C{i}" for i in range(1, 9)]
-    assert f"**{NOT_RUN}**" in rows["C5"] and "ValueError: codebook rank must lie in [1, D=22880], got 1000000" in rows["C5"]
+    assert (
+        f"**{NOT_RUN}**" in rows["C5"]
+        and "ValueError: codebook rank must lie in [1, D=22880], got 1000000" in rows["C5"]
+    )
     assert "**PASS**" in rows["C8"] or "**FAIL**" in rows["C8"] or "**INCONCLUSIVE**" in rows["C8"]
     assert all(f"**{NOT_RUN}** | experiment `" in rows[c] for c in ("C1", "C2", "C3", "C4", "C6", "C7"))

@@ -1,11 +1,11 @@
 """The verdict rule, acceptance regions and confidence intervals (paper_checks.verdict,
-paper_checks.regions, paper_checks.stats)."""
+paper_checks.regions, paper_checks.intervals)."""
 
 import math
 
 import pytest
 
-from paper_checks.stats import Estimate, mean_ci, wilson_ci
+from paper_checks.intervals import Estimate, mean_ci, wilson_ci
 from paper_checks.regions import Region
 from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS, decide
 
@@ -53,6 +53,47 @@ def test_wilson_interval_known_values():
         wilson_ci(3, 2)
 
 
+def _t_interval_by_formula(xs: list[float]) -> tuple[float, float]:
+    """mean +- t_{0.975, n-1} s / sqrt(n), written out (the pipeline's intervals before they
+    came from scipy.stats.ttest_1samp)."""
+    from scipy.stats import t
+
+    n, point = len(xs), math.fsum(xs) / len(xs)
+    half = float(t.ppf(0.975, n - 1)) * math.sqrt(math.fsum((x - point) ** 2 for x in xs) / (n - 1)) / math.sqrt(n)
+    return point - half, point + half
+
+
+def _wilson_by_formula(k: int, n: int) -> tuple[float, float]:
+    """(p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), clipped to [0, 1]."""
+    from scipy.stats import norm
+
+    z, p = float(norm.ppf(0.975)), k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def test_intervals_from_scipy_equal_the_formulas():
+    """scipy's t and Wilson intervals equal the closed forms to 1e-12 (relative to the
+    interval's scale) on 200 random samples of 2-10 seeds and every k of n = 1..40.  Catches a
+    one-sided or 90 % interval, a z instead of t, a population instead of sample deviation, or
+    Wilson's continuity-corrected variant."""
+    import random
+
+    rng = random.Random(0)
+    for _ in range(200):
+        xs = [rng.gauss(rng.uniform(-5, 5), rng.uniform(1e-3, 10)) for _ in range(rng.randint(2, 10))]
+        e, (low, high) = mean_ci(xs), _t_interval_by_formula(xs)
+        scale = max(1.0, abs(e.point), high - low)
+        assert abs(e.low - low) <= 1e-12 * scale and abs(e.high - high) <= 1e-12 * scale
+        assert e.point == math.fsum(xs) / len(xs)
+    for n in range(1, 41):
+        for k in range(n + 1):
+            e, (low, high) = wilson_ci(k, n), _wilson_by_formula(k, n)
+            assert abs(e.low - low) <= 1e-12 and abs(e.high - high) <= 1e-12, (k, n)
+    assert mean_ci([0.3, 0.3, 0.3]) == Estimate(0.3, 0.3, 0.3, 3)  # no spread: the degenerate interval
+
+
 REGION = Region.parse("[0.04, 0.10]")
 
 
@@ -87,7 +128,7 @@ def test_figures_draw_the_verdicts_interval():
     """The error bars of the experiment figures are the verdicts' Student-t intervals.
     Catches seaborn's default bootstrap ("ci", 95), which with three seeds can never reach
     beyond the smallest and largest value, while the t interval (t_0.975,2 = 4.30) does."""
-    from paper_checks.figures import t_interval
+    from paper_checks.plotting import t_interval
 
     values = [0.29, 0.32, 0.41]
     est = mean_ci(values)
@@ -102,7 +143,7 @@ def test_json_files_are_strict(tmp_path):
     and null reads back as a non-finite value (no CI) rather than crashing the statistics."""
     import json
 
-    from paper_checks.files import read_json, write_json
+    from holograd.files import read_json, write_json
 
     write_json({"cos": math.nan, "x": [1.0, math.inf], "ok": 0.5}, tmp_path / "a.json")
     text = (tmp_path / "a.json").read_text()

@@ -26,6 +26,6 @@ rule evaluate_claim:
     params:
         claim=claim_entry,
         experiment=claim_experiment,
-        code=CLAIM_CODE,
+        code=claim_code,
     script:
         "../scripts/evaluate_claim.py"

@@ -3,6 +3,7 @@
 
 import os
 import sys
+from functools import cache
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -12,18 +13,18 @@ REPO = Path(workflow.basedir).parent
 # does through scripts/_project.py), so nothing needs the project installed.
 sys.path.insert(0, str(REPO))
 
+from holograd.files import read_json
 from paper_checks.catalog import (
     CLAIMS_FILE,
     EXPERIMENTS_FILE,
     load_claims,
     load_experiments,
 )
-from paper_checks.config_check import check_config
+from paper_checks.configuration import check_config
 from paper_checks.failures import failed_jobs, not_run_reasons
-from paper_checks.files import content_sha256, read_json
-from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit, source_hash
-from paper_checks.settings import config_hash, experiment_config, resolve, setting_names
-from paper_checks.summary import write_summary
+from paper_checks.hashing import config_hash, content_sha256, source_hash
+from paper_checks import sweeps
+from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit
 
 # One line naming the offending key (Snakemake's validate prints the whole schema), then
 # Snakemake's validate to fill in the schema's defaults.
@@ -82,7 +83,7 @@ def run_files(wildcards):
     s = section(wildcards.experiment)
     return [
         f"results/runs/{wildcards.experiment}/{setting}/seed{seed}.json"
-        for setting in setting_names(s)
+        for setting in sweeps.setting_names(s)
         for seed in s["seeds"]
     ]
 
@@ -99,10 +100,9 @@ def run_inputs(wildcards):
 
 def job_config(wildcards):
     """A job's slice of the config: its setting's configuration and the device."""
-    return {
-        "experiment": resolve(section(wildcards.experiment), wildcards.setting),
-        "device": config["device"],
-    }
+    return sweeps.job_config(
+        section(wildcards.experiment), wildcards.setting, config["device"]
+    )
 
 
 # What a tuning or measurement job asks its executor for (config `resources`, documented in
@@ -150,17 +150,32 @@ def experiment_module(wildcards):
     return EXPERIMENTS[wildcards.experiment]["module"]
 
 
+@cache
 def experiment_code(experiment):
-    """Hash of the sources a measurement depends on: the experiment module, the job
-    runner and every project module they import (a change elsewhere reruns nothing)."""
+    """Hash of the sources a measurement depends on: the experiment's measurement module,
+    the job runner and every project module they import (a change elsewhere, its analysis
+    module included, reruns no measurement)."""
     return source_hash(EXPERIMENTS[experiment]["module"], "paper_checks.runner")
+
+
+@cache
+def analysis_code(stage, experiment):
+    """Hash of the sources a stage after the measurements depends on: the stage's module
+    and the experiment's analysis module, with what they import (editing one experiment's
+    analysis reruns that experiment's aggregation, figure and claims only)."""
+    return source_hash(stage, EXPERIMENTS[experiment]["analysis"])
 
 
 def run_code(wildcards):
     return experiment_code(wildcards.experiment)
 
 
-AGGREGATE_CODE = source_hash("paper_checks.aggregation")
+def aggregation_code(wildcards):
+    return analysis_code("paper_checks.aggregation", wildcards.experiment)
+
+
+def experiment_analysis(wildcards):
+    return EXPERIMENTS[wildcards.experiment]["analysis"]
 
 
 def experiment_section(wildcards):
@@ -171,8 +186,12 @@ def data_file_of_figure(wildcards):
     return f"results/data/{FIGURE_OF[wildcards.figure]}.json"
 
 
-def experiment_of_figure(wildcards):
-    return FIGURE_OF[wildcards.figure]
+def analysis_of_figure(wildcards):
+    return EXPERIMENTS[FIGURE_OF[wildcards.figure]]["analysis"]
+
+
+def figure_code(wildcards):
+    return analysis_code("paper_checks.plotting", FIGURE_OF[wildcards.figure])
 
 
 def figure_labels(wildcards):
@@ -210,7 +229,20 @@ def claim_data(wildcards):
     return f"results/data/{claim_entry(wildcards)['experiment']}.json"
 
 
+def claim_code(wildcards):
+    return analysis_code(
+        "paper_checks.evaluation", claim_entry(wildcards)["experiment"]
+    )
+
+
 # --- E8, the distributed protocol -------------------------------------------------------
+
+# The systems check beside the claims: its name (of its result, log, benchmark and its key
+# in the config's `resources`) and its module (job, figure, summary section).
+SYSTEMS_CHECK = "e8_distributed_protocol"
+SYSTEMS_ANALYSIS = "paper_checks.experiments.distributed_protocol"
+SYSTEMS_RESULT = f"results/systems/{SYSTEMS_CHECK}.json"
+SYSTEMS_FIGURE = "results/figures/distributed_protocol.png"
 
 
 def distributed_tokens(wildcards):
@@ -224,13 +256,21 @@ def distributed_threads(wildcards):
     return run["workers"] * run.get("threads", 1)
 
 
-DISTRIBUTED_CODE = source_hash("paper_checks.systems", "holograd.distributed.train")
+def distributed_section(wildcards):
+    return config["distributed"]
 
 
-# Stages after the measurements, each hashing its own module's import closure.
-CLAIM_CODE = source_hash("paper_checks.evaluation")
-FIGURE_CODE = source_hash("paper_checks.figures")
-SUMMARY_CODE = source_hash("paper_checks.summary")
+DISTRIBUTED_CODE = source_hash(SYSTEMS_ANALYSIS, "holograd.distributed.train")
+SYSTEMS_FIGURE_CODE = source_hash("paper_checks.plotting", SYSTEMS_ANALYSIS)
+
+
+# The summary reads every analysis (each claim's lines) and its template.
+SUMMARY_CODE = source_hash(
+    "paper_checks.summary",
+    SYSTEMS_ANALYSIS,
+    *sorted({e["analysis"] for e in EXPERIMENTS.values()}),
+    files=["paper_checks/templates/summary.md.j2"],
+)
 CONFIG_CODE = source_hash("paper_checks.configuration")
 
 
@@ -257,12 +297,7 @@ def summary_inputs():
             f"results/figures/{EXPERIMENTS[k]['figure']}.png" for k in CONFIGURED
         ],
         "systems": (
-            [
-                "results/systems/e8_distributed_protocol.json",
-                "results/figures/distributed_protocol.png",
-            ]
-            if "distributed" in config
-            else []
+            [SYSTEMS_RESULT, SYSTEMS_FIGURE] if "distributed" in config else []
         ),
     }
 
@@ -289,7 +324,7 @@ def judged_in_this_configuration(claim):
         return None
     v, d = read_json(verdict), read_json(data)
     section_hash = config_hash(
-        experiment_config(section(claim["experiment"]), config["device"])
+        sweeps.experiment_config(section(claim["experiment"]), config["device"])
     )
     current = (
         v.get("config_sha256") == section_hash
@@ -304,19 +339,19 @@ def systems_after_failure(failed):
     why it is missing."""
     if "distributed" not in config:
         return {}
-    result = "results/systems/e8_distributed_protocol.json"
-    if any(result in job.outputs for job in failed):
+    if any(SYSTEMS_RESULT in job.outputs for job in failed):
         return {
-            "systems_note": "**NOT RUN**: its job failed (logs/systems/e8_distributed_protocol.log)."
+            "systems_note": f"**NOT RUN**: its job failed (logs/systems/{SYSTEMS_CHECK}.log)."
         }
     if (
-        os.path.exists(result)
-        and read_json(result)["provenance"]["code_sha256"] == DISTRIBUTED_CODE
+        os.path.exists(SYSTEMS_RESULT)
+        and read_json(SYSTEMS_RESULT)["provenance"]["code_sha256"] == DISTRIBUTED_CODE
     ):
-        figure = "results/figures/distributed_protocol.png"
         return {
-            "systems_file": result,
-            "systems_figure": figure if os.path.exists(figure) else None,
+            "systems_file": SYSTEMS_RESULT,
+            "systems_figure": (
+                SYSTEMS_FIGURE if os.path.exists(SYSTEMS_FIGURE) else None
+            ),
         }
     return {"systems_note": "**NOT RUN**: the run stopped before it."}
 
@@ -324,6 +359,8 @@ def systems_after_failure(failed):
 def summary_after_failure(snakemake_logs):
     """When jobs fail, a run that was to write the summary still writes it: the claims judged
     in this run, and every other claim NOT RUN with the failure that stopped it."""
+    from paper_checks.summary import write_summary  # here: it imports every analysis
+
     targets = set(workflow.dag_settings.targets)
     if targets and not targets & {"all", "results/RESULTS_SUMMARY.md"}:
         return
@@ -357,6 +394,7 @@ def summary_after_failure(snakemake_logs):
         ),
         not_run=reasons,
         failed=len(failed),
+        systems_check=SYSTEMS_ANALYSIS,
         **systems_after_failure(failed),
     )
     logger.warning(

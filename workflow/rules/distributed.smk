@@ -7,26 +7,27 @@ rule distributed_protocol:
     input:
         tokens=distributed_tokens,
     output:
-        "results/systems/e8_distributed_protocol.json",
+        SYSTEMS_RESULT,
     log:
-        log="logs/systems/e8_distributed_protocol.log",
+        log=f"logs/systems/{SYSTEMS_CHECK}.log",
         # among the logs too, for executors that bring back only outputs and logs
-        benchmark="results/benchmarks/systems/e8_distributed_protocol.tsv",
+        benchmark=f"results/benchmarks/systems/{SYSTEMS_CHECK}.tsv",
     benchmark:
-        "results/benchmarks/systems/e8_distributed_protocol.tsv"
+        f"results/benchmarks/systems/{SYSTEMS_CHECK}.tsv"
     conda:
         "../envs/holograd.yaml"
     # one process per worker: Snakemake scales this down to --cores on a small machine
     threads: distributed_threads
     resources:
-        gpu=job_resource("gpu", "e8_distributed_protocol"),
-        gpu_model=job_resource("gpu_model", "e8_distributed_protocol"),
-        mem_mb=job_mem_mb("e8_distributed_protocol"),
-        disk_mb=job_resource("disk_mb", "e8_distributed_protocol"),
-        runtime=job_resource("runtime", "e8_distributed_protocol"),
+        gpu=job_resource("gpu", SYSTEMS_CHECK),
+        gpu_model=job_resource("gpu_model", SYSTEMS_CHECK),
+        mem_mb=job_mem_mb(SYSTEMS_CHECK),
+        disk_mb=job_resource("disk_mb", SYSTEMS_CHECK),
+        runtime=job_resource("runtime", SYSTEMS_CHECK),
     params:
-        section=lambda wc: config["distributed"],
+        section=distributed_section,
         device=config["device"],
+        analysis=SYSTEMS_ANALYSIS,
         code=DISTRIBUTED_CODE,
     script:
         "../scripts/run_distributed.py"
@@ -34,10 +35,10 @@ rule distributed_protocol:
 
 rule plot_distributed_protocol:
     input:
-        "results/systems/e8_distributed_protocol.json",
+        SYSTEMS_RESULT,
     output:
         report(
-            "results/figures/distributed_protocol.png",
+            SYSTEMS_FIGURE,
             caption="../report/distributed_figure.rst",
             category="Systems",
         ),
@@ -46,6 +47,7 @@ rule plot_distributed_protocol:
     conda:
         "../envs/holograd.yaml"
     params:
-        code=FIGURE_CODE,
+        analysis=SYSTEMS_ANALYSIS,
+        code=SYSTEMS_FIGURE_CODE,
     script:
         "../scripts/plot_distributed.py"

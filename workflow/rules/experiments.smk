@@ -1,5 +1,6 @@
 # Stages 2-3: one job per (experiment, setting, seed), then one aggregation and one figure
-# per experiment.  The experiment's module (paper_checks/experiments.yaml) does the work.
+# per experiment.  The experiment's two modules (paper_checks/experiments.yaml) do the work:
+# its measurement module runs the jobs, its analysis module aggregates and plots.
 
 
 rule tune_experiment:
@@ -73,7 +74,8 @@ rule aggregate_experiment:
         section=experiment_section,
         device=config["device"],
         run_code=run_code,
-        code=AGGREGATE_CODE,
+        analysis=experiment_analysis,
+        code=aggregation_code,
     script:
         "../scripts/aggregate_experiment.py"
 
@@ -93,8 +95,8 @@ rule plot_experiment:
     conda:
         "../envs/holograd.yaml"
     params:
-        experiment=experiment_of_figure,
+        analysis=analysis_of_figure,
         claims=claims_of_figure,
-        code=FIGURE_CODE,
+        code=figure_code,
     script:
         "../scripts/plot_experiment.py"

@@ -36,6 +36,7 @@ rule write_summary:
         "../envs/holograd.yaml"
     params:
         catalog=summary_catalog(),
+        systems_check=SYSTEMS_ANALYSIS,
         code=SUMMARY_CODE,
     script:
         "../scripts/write_summary.py"

@@ -6,7 +6,7 @@ from paper_checks.joblog import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from paper_checks.figures import distributed_protocol  # noqa: E402
-from paper_checks.files import read_json  # noqa: E402
+from holograd.files import read_json  # noqa: E402
+from paper_checks.experiment import load_systems_check  # noqa: E402
 
-distributed_protocol(read_json(snakemake.input[0]), snakemake.output[0])
+load_systems_check(snakemake.params.analysis).plot(read_json(snakemake.input[0]), snakemake.output[0])

@@ -1,14 +1,14 @@
 """E8: the protocol across processes (torchrun), the systems check."""
 
-import _project  # noqa: F401  (the repository on sys.path)
-
 from pathlib import Path
 
+import _project  # noqa: F401  (the repository on sys.path)
+
+from paper_checks.experiment import load_systems_check
 from paper_checks.joblog import setup_logging
-from paper_checks.systems import run_distributed
 
 setup_logging(snakemake.log.log)
-run_distributed(
+load_systems_check(snakemake.params.analysis).run(
     section=snakemake.params.section,
     device=snakemake.params.device,
     code=snakemake.params.code,

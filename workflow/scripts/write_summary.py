@@ -1,8 +1,8 @@
 """Stage 5: results/RESULTS_SUMMARY.md."""
 
-import _project  # noqa: F401  (the repository on sys.path)
-
 from pathlib import Path
+
+import _project  # noqa: F401  (the repository on sys.path)
 
 from paper_checks.joblog import setup_logging
 from paper_checks.summary import write_summary
@@ -20,4 +20,5 @@ write_summary(
     config_file=snakemake.input.config,
     systems_file=next((p for p in snakemake.input.systems if p.endswith(".json")), None),
     systems_figure=next((p for p in snakemake.input.systems if p.endswith(".png")), None),
+    systems_check=snakemake.params.systems_check,
 )

@@ -1,4 +1,4 @@
-"""An experiment's settings (the points of its sweep) and the configuration of each.
+"""An experiment's settings (the points of its sweep) and the configuration of each job.
 
 An experiment's config section may hold `sweep: {param: [v1, v2, ...]}` (one parameter);
 each value is a setting named "<param>-<value>", whose configuration is the section with
@@ -8,7 +8,6 @@ leaves out `seeds` and `sweep`, so adding a seed or a sweep value adds jobs and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 BASE = "base"
@@ -25,7 +24,7 @@ def setting_names(section: dict) -> list[str]:
 
 
 def _name(param: str, value) -> str:
-    """"k-16", "kd-0.001", "warm_start-random": a value as JSON, a string as itself."""
+    """ "k-16", "kd-0.001", "warm_start-random": a value as JSON, a string as itself."""
     return f"{param}-{value if isinstance(value, str) else json.dumps(value)}"
 
 
@@ -52,9 +51,10 @@ def sweep_of(section: dict, setting: str) -> dict:
     return {param: resolve(section, setting)[param]}
 
 
-def config_hash(obj) -> str:
-    """SHA-256 of the canonical JSON of a configuration (sorted keys): its provenance mark."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def job_config(section: dict, setting: str, device: str) -> dict:
+    """What one job (a setting's tuning, or one of its seeds) runs with, and what its
+    provenance hash covers: the setting's configuration and the device."""
+    return {"experiment": resolve(section, setting), "device": device}
 
 
 def experiment_config(section: dict, device: str) -> dict:

@@ -1,4 +1,4 @@
-"""Confidence intervals for what the experiments report.
+"""Confidence intervals for what the experiments report (computed by scipy.stats).
 
 - Across seeds: each seed gives one value of a statistic; the point estimate is their mean
   and the 95 % interval is Student's t interval
@@ -42,8 +42,11 @@ class Estimate:
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
-    """Mean of the per-seed values and Student's t interval at `level` (None, i.e. JSON null,
-    counts as a non-finite value)."""
+    """Mean of the per-seed values and Student's t interval at `level`, from
+    scipy.stats.ttest_1samp (None, i.e. JSON null, counts as a non-finite value).
+
+    The point is the exactly rounded mean (math.fsum); identical values give the degenerate
+    interval [point, point] (scipy warns of precision loss there and may be an ulp off)."""
     xs = [math.nan if v is None else float(v) for v in values]
     n = len(xs)
     if n == 0:
@@ -51,9 +54,10 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
     point = math.fsum(xs) / n
     if n < 2 or not all(math.isfinite(x) for x in xs):
         return Estimate(point, None, None, n)
-    sd = math.sqrt(math.fsum((x - point) ** 2 for x in xs) / (n - 1))
-    half = float(_scipy_stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-    return Estimate(point, point - half, point + half, n)
+    if all(x == xs[0] for x in xs):
+        return Estimate(point, point, point, n)
+    interval = _scipy_stats.ttest_1samp(xs, 0.0).confidence_interval(level)
+    return Estimate(point, float(interval.low), float(interval.high), n)
 
 
 def worst_case(values: Sequence[float]) -> Estimate:
@@ -70,11 +74,9 @@ def worst_case(values: Sequence[float]) -> Estimate:
 
 
 def wilson_ci(successes: int, trials: int, level: float = LEVEL) -> Estimate:
-    """Observed proportion successes/trials and its Wilson score interval at `level`."""
+    """Observed proportion successes/trials and its Wilson score interval at `level`, from
+    scipy.stats.binomtest(...).proportion_ci(method="wilson")."""
     if trials < 1 or not 0 <= successes <= trials:
         raise ValueError(f"need 0 <= successes <= trials and trials >= 1, got {successes} of {trials}")
-    z = float(_scipy_stats.norm.ppf(0.5 + level / 2))
-    p, n = successes / trials, trials
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n)
+    interval = _scipy_stats.binomtest(successes, trials).proportion_ci(level, method="wilson")
+    return Estimate(successes / trials, float(interval.low), float(interval.high), trials)
