@@ -30,7 +30,14 @@ import torch
 
 from holograd.data import Batch
 from holograd.derivatives import directional_derivative, flat_grad
-from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seeds, inverse_norms, project, random_directions, reconstruct
+from holograd.directions import (
+    DEFAULT_CHUNK_ELEMENTS,
+    derive_seeds,
+    inverse_norms,
+    project,
+    random_directions,
+    reconstruct,
+)
 from holograd.models import build_model
 from holograd.params import ParamSpace
 from holograd.strategies import make_strategy
@@ -104,21 +111,38 @@ def bench_jvp(device: str, repeats: int, preset: str, vocab: int, block: int, ba
     v = random_directions([7], space.dim, device=device)[0]
     t_jvp = timed(lambda: directional_derivative(model, tokens, v, space), device, repeats)
     t_bp = timed(lambda: flat_grad(model, tokens, space), device, repeats)
-    return {"preset": preset, "dim": space.dim, "batch": batch, "block": block, "jvp_s": t_jvp, "forward_backward_s": t_bp}
+    return {
+        "preset": preset,
+        "dim": space.dim,
+        "batch": batch,
+        "block": block,
+        "jvp_s": t_jvp,
+        "forward_backward_s": t_bp,
+    }
 
 
 def bench_training_steps(device: str, repeats: int, preset: str, vocab: int, block: int, batch: int) -> dict:
     """Seconds per strategy.step against the forward + backward passes it needs."""
     gen = torch.Generator().manual_seed(0)
-    batches = [Batch(tuple(range(i * batch, (i + 1) * batch)), torch.randint(0, vocab, (batch, block + 1), generator=gen).to(device)) for i in range(4)]
+    batches = [
+        Batch(
+            tuple(range(i * batch, (i + 1) * batch)),
+            torch.randint(0, vocab, (batch, block + 1), generator=gen).to(device),
+        )
+        for i in range(4)
+    ]
     out = {"preset": preset, "batch": batch, "block": block, "strategies": {}}
     for label, options in STEP_STRATEGIES.items():
         options = dict(options)
-        strategy = make_strategy(options.pop("name", label), build_model(preset, vocab, block, seed=0, device=device), **options)
+        strategy = make_strategy(
+            options.pop("name", label), build_model(preset, vocab, block, seed=0, device=device), **options
+        )
         step_batches = batches[: strategy.batches_per_step]
         t = iter(range(10**9))  # a fresh step index each call: fresh proof seeds, as in training
-        t_step = timed(lambda: strategy.step(step_batches, next(t)), device, repeats)
-        t_grad = timed(lambda: [flat_grad(strategy.model, b, strategy.space) for b in step_batches], device, repeats)
+        t_step = timed(lambda s=strategy, bs=step_batches, t=t: s.step(bs, next(t)), device, repeats)
+        t_grad = timed(
+            lambda s=strategy, bs=step_batches: [flat_grad(s.model, b, s.space) for b in bs], device, repeats
+        )
         out["dim"] = strategy.dim
         out["strategies"][label] = {"step_s": t_step, "forward_backward_s": t_grad, "ratio": t_step / t_grad}
     return out
@@ -150,9 +174,18 @@ def main() -> None:
         "jvp_vs_forward_backward": ("<=", 3.0),
     }
     result = {
-        "machine": {"device": args.device, "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "cpu": platform.processor() or platform.machine(), "quick": args.quick},
-        "generation": gen, "project_reconstruct": pr, "jvp": jvp, "training_steps": steps, "ratios": ratios,
+        "machine": {
+            "device": args.device,
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "cpu": platform.processor() or platform.machine(),
+            "quick": args.quick,
+        },
+        "generation": gen,
+        "project_reconstruct": pr,
+        "jvp": jvp,
+        "training_steps": steps,
+        "ratios": ratios,
         "targets_met": {k: (ratios[k] >= v if op == ">=" else ratios[k] <= v) for k, (op, v) in targets.items()},
     }
     out = Path(args.out)
@@ -169,11 +202,15 @@ def main() -> None:
         op, target = targets.get(name, ("", None))
         mark = "" if target is None else f"{op} {target:g}  {'ok' if result['targets_met'][name] else 'MISSED'}"
         print(f"{name:44s} {value:14.3f}  {mark}")
-    print(f"JVP {jvp['jvp_s'] * 1e3:.1f} ms vs forward+backward {jvp['forward_backward_s'] * 1e3:.1f} ms "
-          f"({jvp['preset']}, D={jvp['dim']:,}, batch {jvp['batch']}x{jvp['block']})")
-    print(f"one training step vs the forward+backward passes it needs (batch 8x64, vocabulary 1024):")
+    print(
+        f"JVP {jvp['jvp_s'] * 1e3:.1f} ms vs forward+backward {jvp['forward_backward_s'] * 1e3:.1f} ms "
+        f"({jvp['preset']}, D={jvp['dim']:,}, batch {jvp['batch']}x{jvp['block']})"
+    )
+    print("one training step vs the forward+backward passes it needs (batch 8x64, vocabulary 1024):")
     for st in steps:
-        cells = ", ".join(f"{name} {v['step_s'] * 1e3:.1f} ms = {v['ratio']:.2f}x" for name, v in st["strategies"].items())
+        cells = ", ".join(
+            f"{name} {v['step_s'] * 1e3:.1f} ms = {v['ratio']:.2f}x" for name, v in st["strategies"].items()
+        )
         print(f"  {st['preset']:6s} D={st['dim']:>10,}: {cells}")
     print(f"wrote {out}")
 

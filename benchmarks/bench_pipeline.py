@@ -31,13 +31,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 from job_times import job_table, summarise
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit  # noqa: E402
+
 CONFIGS = {"default": None, "smoke": "config/smoke.yaml"}
 TARGET_SECONDS = {"default": 600.0, "smoke": 90.0}
 TARGET_MAX_RSS_MB = 2000.0
@@ -82,10 +82,14 @@ def count_jobs(log: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="default", help="default, smoke, or a config file (relative to the repository)")
+    parser.add_argument(
+        "--config", default="default", help="default, smoke, or a config file (relative to the repository)"
+    )
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--target", default="results/RESULTS_SUMMARY.md")
-    parser.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/out/pipeline-<config>.json)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON output (default benchmarks/out/pipeline-<config>.json)"
+    )
     parser.add_argument("--top", type=int, default=10)
     args = parser.parse_args()
     name = args.config if args.config in CONFIGS else Path(args.config).stem
@@ -107,7 +111,11 @@ def main() -> None:
         "config": name,
         "target": args.target,
         "cores": args.cores,
-        "machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "wall_seconds": wall,
         "snakemake_jobs": count_jobs(log),
         "heavy_jobs": summary,
@@ -121,15 +129,25 @@ def main() -> None:
     }
     out.write_text(json.dumps(result, indent=2) + "\n")
 
-    print(f"{name} config, target {args.target}, {args.cores} cores: {wall:.0f} s wall, {result['snakemake_jobs']} jobs")
+    print(
+        f"{name} config, target {args.target}, {args.cores} cores: {wall:.0f} s wall, {result['snakemake_jobs']} jobs"
+    )
     print(pd.DataFrame(summary["by_experiment"]).to_string(index=False, float_format=lambda x: f"{x:.1f}"))
     print(f"\nslowest {args.top} jobs:")
-    print(pd.DataFrame(summary["slowest"]).drop(columns=["device"]).to_string(index=False, float_format=lambda x: f"{x:.1f}"))
-    print(f"\ntuning and measurement jobs: {summary['jobs']}, {summary['job_seconds']:.0f} s of job time "
-          f"(= {result['heavy_share_of_wall']:.0%} of the wall time on {args.cores} cores), largest max RSS {summary['max_rss_mb']:.0f} MB")
+    print(
+        pd.DataFrame(summary["slowest"])
+        .drop(columns=["device"])
+        .to_string(index=False, float_format=lambda x: f"{x:.1f}")
+    )
+    print(
+        f"\ntuning and measurement jobs: {summary['jobs']}, {summary['job_seconds']:.0f} s of job time "
+        f"(= {result['heavy_share_of_wall']:.0%} of the wall time on {args.cores} cores), largest max RSS {summary['max_rss_mb']:.0f} MB"
+    )
     if target is not None:
-        print(f"target: <= {target:.0f} s wall: {'met' if result['targets']['wall_met'] else 'MISSED'}; "
-              f"max RSS <= {TARGET_MAX_RSS_MB:.0f} MB: {'met' if result['targets']['max_rss_met'] else 'MISSED'}")
+        print(
+            f"target: <= {target:.0f} s wall: {'met' if result['targets']['wall_met'] else 'MISSED'}; "
+            f"max RSS <= {TARGET_MAX_RSS_MB:.0f} MB: {'met' if result['targets']['max_rss_met'] else 'MISSED'}"
+        )
     print(f"wrote {out} (snakemake's output: {log})")
 
 

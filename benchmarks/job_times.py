@@ -28,15 +28,36 @@ def job_table(results: Path) -> pd.DataFrame:
         setting, seed = (rest[0], rest[1].removeprefix("seed")) if stage == "runs" else ((rest or [""])[0], "")
         bench = pd.read_csv(tsv, sep="\t").iloc[-1]  # a rerun appends a row: the latest counts
         run_file = results / "runs" / experiment / setting / f"seed{seed}.json"
-        device = json.loads(run_file.read_text())["environment"]["device"] if stage == "runs" and run_file.is_file() else ""
-        rows.append({"stage": stage, "experiment": experiment, "setting": setting, "seed": seed, "seconds": float(bench["s"]), "max_rss_mb": float(bench["max_rss"]), "device": device})
+        device = (
+            json.loads(run_file.read_text())["environment"]["device"] if stage == "runs" and run_file.is_file() else ""
+        )
+        rows.append(
+            {
+                "stage": stage,
+                "experiment": experiment,
+                "setting": setting,
+                "seed": seed,
+                "seconds": float(bench["s"]),
+                "max_rss_mb": float(bench["max_rss"]),
+                "device": device,
+            }
+        )
     if not rows:
         raise SystemExit(f"no benchmark files under {results / 'benchmarks'}: run the pipeline first")
     return pd.DataFrame(rows)
 
 
 def summarise(jobs: pd.DataFrame, top: int) -> dict:
-    by_experiment = jobs.groupby(["experiment", "stage"]).agg(jobs=("seconds", "size"), seconds=("seconds", "sum"), mean_seconds=("seconds", "mean"), max_rss_mb=("max_rss_mb", "max")).reset_index()
+    by_experiment = (
+        jobs.groupby(["experiment", "stage"])
+        .agg(
+            jobs=("seconds", "size"),
+            seconds=("seconds", "sum"),
+            mean_seconds=("seconds", "mean"),
+            max_rss_mb=("max_rss_mb", "max"),
+        )
+        .reset_index()
+    )
     return {
         "jobs": len(jobs),
         "job_seconds": float(jobs["seconds"].sum()),
@@ -61,7 +82,9 @@ def main() -> None:
     print(pd.DataFrame(summary["by_experiment"]).to_string(index=False, float_format=lambda x: f"{x:.1f}"))
     print(f"\nslowest {args.top} jobs:")
     print(jobs.nlargest(args.top, "seconds").to_string(index=False, float_format=lambda x: f"{x:.1f}"))
-    print(f"\n{summary['jobs']} jobs, {summary['job_seconds']:.0f} s = {summary['job_hours']:.2f} job-hours, largest max RSS {summary['max_rss_mb']:.0f} MB, on {', '.join(summary['devices']) or 'unknown'}")
+    print(
+        f"\n{summary['jobs']} jobs, {summary['job_seconds']:.0f} s = {summary['job_hours']:.2f} job-hours, largest max RSS {summary['max_rss_mb']:.0f} MB, on {', '.join(summary['devices']) or 'unknown'}"
+    )
 
 
 if __name__ == "__main__":

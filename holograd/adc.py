@@ -74,7 +74,9 @@ class DirectionCodebook:
         if not 1 <= rank <= dim:
             raise ValueError(f"codebook rank must lie in [1, D={dim}], got {rank}")
         if alpha <= 0 or alpha_schedule not in ALPHA_SCHEDULES:
-            raise ValueError(f"alpha must be > 0 and alpha_schedule one of {list(ALPHA_SCHEDULES)}, got {alpha}, {alpha_schedule!r}")
+            raise ValueError(
+                f"alpha must be > 0 and alpha_schedule one of {list(ALPHA_SCHEDULES)}, got {alpha}, {alpha_schedule!r}"
+            )
         if qr_every < 1:
             raise ValueError(f"qr_every must be >= 1, got {qr_every}")
         self.dim, self.rank = dim, rank
@@ -88,7 +90,9 @@ class DirectionCodebook:
         self.U = _orthonormalise(basis.to(device=device, dtype=dtype))
 
     @classmethod
-    def from_gradients(cls, grads: Tensor | Sequence[Tensor], rank: int, *, seed: int = 0, **kwargs) -> "DirectionCodebook":
+    def from_gradients(
+        cls, grads: Tensor | Sequence[Tensor], rank: int, *, seed: int = 0, **kwargs
+    ) -> DirectionCodebook:
         """Bootstrap warm start: U = top-r right singular vectors of the (T, D) gradient history.
 
         With fewer than r gradients, the remaining columns are random directions orthogonalised
@@ -101,7 +105,9 @@ class DirectionCodebook:
         _, _, vh = torch.linalg.svd(g.to(torch.float64), full_matrices=False)
         top = vh[: min(rank, vh.size(0))].T.to(g.dtype)  # (D, min(r, T))
         if top.size(1) < rank:
-            fill = random_directions(derive_seeds("adc.fill", seed, rank - top.size(1)), dim, device=g.device, dtype=g.dtype)
+            fill = random_directions(
+                derive_seeds("adc.fill", seed, rank - top.size(1)), dim, device=g.device, dtype=g.dtype
+            )
             top = torch.cat([top, fill.T], dim=1)
         return cls(dim, rank, seed=seed, device=g.device, dtype=g.dtype, basis=top, **kwargs)
 
@@ -123,7 +129,9 @@ class DirectionCodebook:
         """g_hat = (scale/K) sum_j a_j v_j = U ((scale/K) sum_j a_j z_j / ||z_j||), scale = r by default."""
         coeff = self.coefficients(seeds)
         if scalars.shape != (coeff.size(0),):
-            raise ValueError(f"reconstruct needs one scalar per seed: got {tuple(scalars.shape)} for {coeff.size(0)} seeds")
+            raise ValueError(
+                f"reconstruct needs one scalar per seed: got {tuple(scalars.shape)} for {coeff.size(0)} seeds"
+            )
         scale = float(self.rank) if scale is None else float(scale)
         return self.U @ ((scale / coeff.size(0)) * (scalars @ coeff))
 
@@ -135,7 +143,9 @@ class DirectionCodebook:
 
     def load_state_dict(self, state: dict) -> None:
         if state["U"].shape != self.U.shape:
-            raise ValueError(f"codebook state of shape {tuple(state['U'].shape)} does not fit a ({self.dim}, {self.rank}) codebook")
+            raise ValueError(
+                f"codebook state of shape {tuple(state['U'].shape)} does not fit a ({self.dim}, {self.rank}) codebook"
+            )
         self.U, self.updates = state["U"].to(device=self.U.device, dtype=self.U.dtype), int(state["updates"])
 
     def step_size(self) -> float:

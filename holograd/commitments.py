@@ -44,13 +44,13 @@ def commit_params(model_or_tensor: nn.Module | Tensor | Mapping[str, Tensor]) ->
         h.update(_tensor_bytes(model_or_tensor))
         return h.digest()
     if isinstance(model_or_tensor, nn.Module):
-        items: Iterable[tuple[str, Tensor]] = (
-            (n, p) for n, p in model_or_tensor.named_parameters() if p.requires_grad
-        )
+        items: Iterable[tuple[str, Tensor]] = ((n, p) for n, p in model_or_tensor.named_parameters() if p.requires_grad)
     elif isinstance(model_or_tensor, Mapping):
         items = model_or_tensor.items()
     else:
-        raise TypeError(f"commit_params takes a module, a tensor or a name->tensor mapping, got {type(model_or_tensor).__name__}")
+        raise TypeError(
+            f"commit_params takes a module, a tensor or a name->tensor mapping, got {type(model_or_tensor).__name__}"
+        )
     for name, tensor in items:
         h.update(name.encode() + b"\0")
         h.update(_tensor_bytes(tensor))

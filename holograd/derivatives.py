@@ -63,7 +63,9 @@ def worker_gradients(model: nn.Module, batches, space: ParamSpace | None = None)
         raise ValueError(f"worker batches must all have one shape, got {[tuple(t.shape) for t in tokens]}")
     space = space or ParamSpace(model)
     params = {n: p.detach() for n, p in space.named}
-    grads, losses = vmap(grad_and_value(lambda p, batch: lm_loss(model, batch, p)), in_dims=(None, 0))(params, torch.stack(tokens))
+    grads, losses = vmap(grad_and_value(lambda p, batch: lm_loss(model, batch, p)), in_dims=(None, 0))(
+        params, torch.stack(tokens)
+    )
     rows = torch.cat([grads[n].reshape(len(tokens), -1) for n in space.names], dim=1)
     return losses.detach(), rows.detach()
 

@@ -362,7 +362,9 @@ def project(
     (float64), which `reconstruct` accepts to skip its norm pass.
     """
     if grad.dim() != 1 or not grad.is_floating_point():
-        raise ValueError(f"project expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}")
+        raise ValueError(
+            f"project expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}"
+        )
     dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
     keys = seed_keys(seeds, grad.device)
     k = len(keys)
@@ -395,7 +397,9 @@ def reconstruct(
     dim, chunk = check_dim(dim), _check_chunk(chunk_elements)
     seeds = check_seeds(seeds)
     if scalars.dim() != 1 or scalars.numel() != len(seeds):
-        raise ValueError(f"reconstruct needs one scalar per seed: got {tuple(scalars.shape)} scalars for {len(seeds)} seeds")
+        raise ValueError(
+            f"reconstruct needs one scalar per seed: got {tuple(scalars.shape)} scalars for {len(seeds)} seeds"
+        )
     if not scalars.is_floating_point():
         raise ValueError(f"proof scalars must be floating point, got {scalars.dtype}")
     device, k = scalars.device, len(seeds)
@@ -429,7 +433,9 @@ def project_reconstruct(
     tiles and generate every direction twice: the chunk bound holds for any K and D.
     """
     if grad.dim() != 1 or not grad.is_floating_point():
-        raise ValueError(f"project_reconstruct expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}")
+        raise ValueError(
+            f"project_reconstruct expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}"
+        )
     dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
     if dim > chunk:
         scalars, inv = project(grad, seeds, chunk_elements=chunk, return_inv_norms=True)

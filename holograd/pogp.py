@@ -73,7 +73,9 @@ class PoGPVerifier:
 
     def selects(self, proof: Proof) -> bool:
         """Whether this proof is among the sampled fraction p."""
-        digest = hashlib.sha256(f"holograd.pogp|{self.seed}|{proof.worker}|{proof.step}|{proof.index}".encode()).digest()
+        digest = hashlib.sha256(
+            f"holograd.pogp|{self.seed}|{proof.worker}|{proof.step}|{proof.index}".encode()
+        ).digest()
         return int.from_bytes(digest[:8], "little") < self.p * 2**64
 
     def check(self, proof: Proof, recompute: Callable[[Proof], float]) -> bool | None:

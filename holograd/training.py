@@ -41,10 +41,21 @@ def mean_loss(model: nn.Module, batches: list[Batch]) -> float:
 def eval_batches(samples: SampleSet, n_batches: int, batch_size: int, seed: int, device=None) -> list[Batch]:
     """A fixed set of held-out batches, drawn from the validation samples by (seed, i)."""
     size = min(batch_size, samples.n_samples)
-    return [samples.batch(batch_ids(seed, i, size, samples.n_samples, stream=EVAL_STREAM), device) for i in range(n_batches)]
+    return [
+        samples.batch(batch_ids(seed, i, size, samples.n_samples, stream=EVAL_STREAM), device) for i in range(n_batches)
+    ]
 
 
-def step_batches(samples: SampleSet, per_step: int, t: int, *, batch_size: int, data_seed: int, workers: int | None = None, device=None) -> list[Batch]:
+def step_batches(
+    samples: SampleSet,
+    per_step: int,
+    t: int,
+    *,
+    batch_size: int,
+    data_seed: int,
+    workers: int | None = None,
+    device=None,
+) -> list[Batch]:
     """The `per_step` batches of step t: worker w's batch is stream w.  With `workers` = N and
     one batch per step, that batch is the union of the N workers' batches."""
     streams = workers or per_step
@@ -98,7 +109,15 @@ def train(
     start = time.perf_counter()
     for t in range(first, steps):
         eval_loss = mean_loss(strategy.model, held_out) if evaluate and t % eval_every == 0 else None
-        batches = step_batches(samples, strategy.batches_per_step, t, batch_size=batch_size, data_seed=data_seed, workers=workers, device=device)
+        batches = step_batches(
+            samples,
+            strategy.batches_per_step,
+            t,
+            batch_size=batch_size,
+            data_seed=data_seed,
+            workers=workers,
+            device=device,
+        )
         record = strategy.step(batches, t).as_dict()
         if eval_loss is not None:
             record["eval_loss"] = eval_loss
@@ -106,11 +125,21 @@ def train(
         if t % max(1, steps // 20) == 0 or t == steps - 1:
             elapsed = time.perf_counter() - start
             eta = elapsed / (t + 1 - first) * (steps - t - 1)
-            log.info("%s step %d/%d loss %.4f cos %.4f eta %.0fs", strategy.name, t + 1, steps, record["loss"], record["cosine"], eta)
+            log.info(
+                "%s step %d/%d loss %.4f cos %.4f eta %.0fs",
+                strategy.name,
+                t + 1,
+                steps,
+                record["loss"],
+                record["cosine"],
+                eta,
+            )
         if not math.isfinite(record["loss"]):
             record["stopped"] = f"non-finite loss at step {t}"
         elif max_loss_factor is not None and record["loss"] > max_loss_factor * records[0]["loss"]:
-            record["stopped"] = f"loss {record['loss']:.4g} above {max_loss_factor:g} x the initial {records[0]['loss']:.4g} at step {t}"
+            record["stopped"] = (
+                f"loss {record['loss']:.4g} above {max_loss_factor:g} x the initial {records[0]['loss']:.4g} at step {t}"
+            )
         if "stopped" in record:
             log.warning("%s diverged: %s; stopping", strategy.name, record["stopped"])
             break

@@ -8,10 +8,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import pytest
 import torch
+from pipeline import SMOKE, TARGET, run_on_fake_cluster, tracked_copy
 
 from holograd.data import SampleSet, batch_ids, load_token_cache, prepare_token_cache
 from holograd.models import build_model
-from pipeline import SMOKE, TARGET, run_on_fake_cluster, tracked_copy
 
 VOCAB = 300
 BLOCK = 16

@@ -36,7 +36,12 @@ def submit(jobscript: str) -> None:
     job.mkdir(parents=True)
     shutil.copy(jobscript, job / "jobscript.sh")  # Snakemake may delete its copy
     with open(job / "runner.log", "w") as log:
-        subprocess.Popen([sys.executable, __file__, "run", jobid, os.getcwd()], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        subprocess.Popen(
+            [sys.executable, __file__, "run", jobid, os.getcwd()],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     print(jobid)
 
 
@@ -73,9 +78,16 @@ def run(jobid: str, workdir: str) -> None:
     script = script.replace(str(home), str(machine))
     for tmp in re.findall(r"'([^']*/\.snakemake/tmp\.[^/']+)'", script):
         Path(tmp).mkdir(parents=True, exist_ok=True)  # Snakemake's job directory, waited for
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_poisoned_path(job / "poison")), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(_poisoned_path(job / "poison")), os.environ.get("PYTHONPATH")])
+        ),
+    }
     with open(job / "job.log", "w") as log:
-        code = subprocess.run(["sh", "-c", script], cwd=machine, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(
+            ["sh", "-c", script], cwd=machine, env=env, stdout=log, stderr=subprocess.STDOUT
+        ).returncode
     for name in [*properties["output"], *properties["log"]]:
         _copy(machine / name, home / name)
     done = code == 0 and all((home / name).exists() for name in properties["output"])

@@ -47,7 +47,13 @@ def copy_repository(dest: Path) -> Path:
 def tracked_copy(dest: Path) -> Path:
     """The repository's tracked (and new, not ignored) files as a fresh git repository: what a
     remote executor ships is `git ls-files`, so a file the pipeline needs but git ignores fails here."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for name in filter(None, listed.split("\0")):
         if (ROOT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

@@ -128,8 +128,12 @@ def test_captured_energy_of_a_collapsed_codebook():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [(dict(dim=10, rank=11), "rank"), (dict(dim=10, rank=0), "rank"), (dict(dim=10, rank=2, qr_every=0), "qr_every"),
-     (dict(dim=10, rank=2, alpha=0), "alpha")],
+    [
+        (dict(dim=10, rank=11), "rank"),
+        (dict(dim=10, rank=0), "rank"),
+        (dict(dim=10, rank=2, qr_every=0), "qr_every"),
+        (dict(dim=10, rank=2, alpha=0), "alpha"),
+    ],
 )
 def test_bad_codebook_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):

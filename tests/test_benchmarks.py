@@ -12,10 +12,21 @@ from pipeline import ROOT
 
 def test_quick_kernel_benchmark_writes_every_measurement(tmp_path):
     out = tmp_path / "core.json"
-    result = subprocess.run([sys.executable, "benchmarks/bench_core.py", "--quick", "--device", "cpu", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_core.py", "--quick", "--device", "cpu", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(out.read_text())
-    assert set(data["ratios"]) == {"generator_vs_randn", "random_directions_vs_randn", "project_reconstruct_vs_randn", "jvp_vs_forward_backward"}
+    assert set(data["ratios"]) == {
+        "generator_vs_randn",
+        "random_directions_vs_randn",
+        "project_reconstruct_vs_randn",
+        "jvp_vs_forward_backward",
+    }
     assert all(math.isfinite(v) and v > 0 for v in data["ratios"].values())
     (micro,) = data["training_steps"]
     assert micro["preset"] == "micro" and set(micro["strategies"]) == {"sgd", "random_k64", "adc_r32_k8", "momentum_n4"}
@@ -31,7 +42,18 @@ def test_pipeline_benchmark_times_a_run_and_tables_its_jobs(tmp_path):
     table from the benchmark files, and leaves this checkout's results/ alone."""
     out = tmp_path / "pipeline.json"
     before = sorted((ROOT / "results").rglob("*")) if (ROOT / "results").exists() else []
-    command = [sys.executable, "benchmarks/bench_pipeline.py", "--config", "smoke", "--cores", "2", "--target", "results/data/e5_unbiased_estimator.json", "--out", str(out)]
+    command = [
+        sys.executable,
+        "benchmarks/bench_pipeline.py",
+        "--config",
+        "smoke",
+        "--cores",
+        "2",
+        "--target",
+        "results/data/e5_unbiased_estimator.json",
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     data = json.loads(out.read_text())
@@ -53,7 +75,16 @@ def test_suite_estimate_counts_every_job_of_the_config(tmp_path):
     from pipeline import SMOKE, TARGET, copy_repository, planned_outputs
 
     out = tmp_path / "estimate.json"
-    command = [sys.executable, "benchmarks/estimate_suite.py", "--config", "config/smoke.yaml", "--device", "cpu", "--out", str(out)]
+    command = [
+        sys.executable,
+        "benchmarks/estimate_suite.py",
+        "--config",
+        "config/smoke.yaml",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     data = json.loads(out.read_text())
@@ -66,4 +97,6 @@ def test_suite_estimate_counts_every_job_of_the_config(tmp_path):
     counted = {(r["experiment"], r["stage"]): r["jobs"] for r in data["by_experiment"]}
     assert counted == expected
     assert all(r["seconds_each"] > 0 and math.isfinite(r["seconds_each"]) for r in data["jobs"])
-    assert math.isclose(data["total_seconds"], sum(r["seconds"] for r in data["jobs"]), rel_tol=1e-12)  # summed in another order
+    assert math.isclose(
+        data["total_seconds"], sum(r["seconds"] for r in data["jobs"]), rel_tol=1e-12
+    )  # summed in another order

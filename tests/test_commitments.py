@@ -34,7 +34,10 @@ def test_param_commitment_is_device_independent(make_model):
 def test_batch_commitment_is_ordered_ids():
     assert commit_batch([1, 2, 3]) == commit_batch(torch.tensor([1, 2, 3]))
     assert commit_batch([1, 2, 3]) != commit_batch([3, 2, 1])
-    assert commit_batch([1, 2]) == hashlib.sha256(b"holograd.batch" + (1).to_bytes(8, "little") + (2).to_bytes(8, "little")).digest()
+    assert (
+        commit_batch([1, 2])
+        == hashlib.sha256(b"holograd.batch" + (1).to_bytes(8, "little") + (2).to_bytes(8, "little")).digest()
+    )
 
 
 def test_proof_seed_is_sha256_of_the_concatenation():
@@ -49,8 +52,13 @@ def test_proof_seed_is_sha256_of_the_concatenation():
 def test_every_field_changes_the_seed():
     th, bh = b"\x01" * 32, b"\x02" * 32
     base = proof_seed(7, th, bh, 5, 3)
-    others = [proof_seed(8, th, bh, 5, 3), proof_seed(7, b"\x03" * 32, bh, 5, 3), proof_seed(7, th, b"\x03" * 32, 5, 3),
-              proof_seed(7, th, bh, 6, 3), proof_seed(7, th, bh, 5, 4)]
+    others = [
+        proof_seed(8, th, bh, 5, 3),
+        proof_seed(7, b"\x03" * 32, bh, 5, 3),
+        proof_seed(7, th, b"\x03" * 32, 5, 3),
+        proof_seed(7, th, bh, 6, 3),
+        proof_seed(7, th, bh, 5, 4),
+    ]
     assert base not in others and len(set(others)) == 5
     assert step_seeds(7, th, bh, 5, 4)[3] == base
 

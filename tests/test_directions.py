@@ -104,8 +104,13 @@ def test_direction_identical_in_another_process():
         "import hashlib; from holograd import random_directions as r;"
         f"print(hashlib.sha256(r({SEEDS!r}, 4321).numpy().tobytes()).hexdigest())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONHASHSEED": "123", "PATH": ""})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+    )
     assert out.stdout.strip() == _digest(SEEDS, 4321)
 
 
@@ -136,8 +141,12 @@ def test_chunked_projection_and_reconstruction_equal_dense(chunk):
     dense = (dim / len(seeds)) * (a @ v)
     assert torch.allclose(g_hat, dense, rtol=0, atol=1e-5 * dense.norm().item())
     # The fixed-point sum truncates each z_i^2 to a multiple of 2^-28: relative error < 1e-8.
-    assert torch.allclose(inverse_norms(seeds, dim, chunk_elements=chunk),
-                          gaussian_block(seed_keys(seeds), 0, dim).double().norm(dim=1).reciprocal(), rtol=1e-8, atol=0)
+    assert torch.allclose(
+        inverse_norms(seeds, dim, chunk_elements=chunk),
+        gaussian_block(seed_keys(seeds), 0, dim).double().norm(dim=1).reciprocal(),
+        rtol=1e-8,
+        atol=0,
+    )
 
 
 def tile_sizes(monkeypatch) -> list[int]:
@@ -267,4 +276,6 @@ def test_project_reconstruct_generates_each_direction_once_within_the_chunk(monk
     a1, g1 = project_reconstruct(g, seeds, chunk_elements=chunk)
     assert max(seen) <= chunk
     assert sum(seen) == (1 if dim <= chunk else 2) * len(seeds) * dim
-    torch.testing.assert_close(g1, reconstruct(project(g, seeds), seeds, dim), rtol=1e-5, atol=1e-5 * g1.abs().max().item())
+    torch.testing.assert_close(
+        g1, reconstruct(project(g, seeds), seeds, dim), rtol=1e-5, atol=1e-5 * g1.abs().max().item()
+    )

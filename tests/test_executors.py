@@ -9,18 +9,18 @@ import re
 import shlex
 import subprocess
 import sys
-import tomllib
 
 import pytest
+import tomllib
 import yaml
-
-from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS
 from pipeline import FAKE_KEY, ROOT, SMOKE, TARGET, snakemake, tracked_copy
 from test_workflow import CLAIMS
 
+from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS
+
 # A Python path entry whose sitecustomize makes every network connection fail loudly, so a
 # command that reaches for the network (an API, a package index) cannot pass unnoticed.
-NO_NETWORK = '''
+NO_NETWORK = """
 import socket
 
 def _refuse(*args, **kwargs):
@@ -29,7 +29,7 @@ def _refuse(*args, **kwargs):
 socket.socket.connect = _refuse
 socket.socket.connect_ex = _refuse
 socket.create_connection = _refuse
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,12 @@ def offline_env(tmp_path_factory):
     (site / "sitecustomize.py").write_text(NO_NETWORK)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAST", "SNAKEMAKE_VASTAI", "AWS_"))}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"], env=env, capture_output=True, text=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert "network access attempted" in probe.stderr  # the refusal is in force
     return env
 
@@ -50,7 +55,9 @@ def test_profiles_keep_a_plain_run_local():
     for name, plugin in (("vastai", "vastai"), ("slurm", "slurm")):
         profile = yaml.safe_load((ROOT / f"workflow/profiles/{name}/config.yaml").read_text())
         assert profile["executor"] == plugin and profile["retries"] >= 1
-        assert not any("key" in k or "token" in k or "password" in k for k in profile)  # credentials come from the environment
+        assert not any(
+            "key" in k or "token" in k or "password" in k for k in profile
+        )  # credentials come from the environment
 
 
 def test_remote_jobs_get_the_project_dependencies():
@@ -68,7 +75,17 @@ def test_remote_jobs_get_the_project_dependencies():
 
 @pytest.mark.parametrize("profile", ["vastai", "slurm"])
 def test_remote_dry_run_needs_no_credentials_and_no_network(profile, offline_env):
-    result = snakemake(ROOT, "-n", "--workflow-profile", f"workflow/profiles/{profile}", "--configfile", "config/paper.yaml", "--", TARGET, env=offline_env)
+    result = snakemake(
+        ROOT,
+        "-n",
+        "--workflow-profile",
+        f"workflow/profiles/{profile}",
+        "--configfile",
+        "config/paper.yaml",
+        "--",
+        TARGET,
+        env=offline_env,
+    )
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
     assert int(counts["run_experiment"]) > 0 and int(counts["tune_experiment"]) > 0
 
@@ -77,7 +94,15 @@ def test_vastai_run_without_a_key_stops_before_any_job_and_names_the_variable(tm
     repo = tracked_copy(tmp_path / "repo")
     home = tmp_path / "home"  # no ~/.config/vastai/vast_api_key either
     home.mkdir()
-    result = snakemake(repo, "--workflow-profile", "workflow/profiles/vastai", *SMOKE, TARGET, check=False, env={**offline_env, "HOME": str(home)})
+    result = snakemake(
+        repo,
+        "--workflow-profile",
+        "workflow/profiles/vastai",
+        *SMOKE,
+        TARGET,
+        check=False,
+        env={**offline_env, "HOME": str(home)},
+    )
     assert result.returncode != 0
     last = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()][-1]
     assert "VAST_API_KEY" in last, last
@@ -89,7 +114,10 @@ def test_smoke_dag_runs_through_a_submitting_executor(cluster_smoke_run):
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert "cluster-generic" in result.stderr + result.stdout  # really submitted, not run locally
     jobs = [d for d in queue.iterdir() if (d / "state").is_file()]
-    rules = sorted(json.loads(re.search(r"^# properties = (.*)$", (d / "jobscript.sh").read_text(), re.MULTILINE).group(1))["rule"] for d in jobs)
+    rules = sorted(
+        json.loads(re.search(r"^# properties = (.*)$", (d / "jobscript.sh").read_text(), re.MULTILINE).group(1))["rule"]
+        for d in jobs
+    )
     # only tuning and measurement jobs (and E8's run) were submitted; everything else is a local rule
     assert set(rules) == {"tune_experiment", "run_experiment", "distributed_protocol"}
     assert all((d / "state").read_text() == "success" for d in jobs)
@@ -127,7 +155,18 @@ def test_job_times_table_covers_every_remote_job(cluster_smoke_run, tmp_path):
     finds one benchmark row per tuning and measurement job of the run."""
     repo, queue, _ = cluster_smoke_run
     out = tmp_path / "job_times.json"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "job_times.py"), "--results", str(repo / "results"), "--out", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "job_times.py"),
+            "--results",
+            str(repo / "results"),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     summary = json.loads(out.read_text())
     assert summary["jobs"] == len([d for d in queue.iterdir() if (d / "state").is_file()])
     assert summary["job_seconds"] > 0 and summary["devices"] == ["cpu (" + os.uname().machine + ")"]

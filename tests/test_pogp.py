@@ -40,7 +40,9 @@ def test_sampling_rate_is_p():
     sampled = sum(verifier.selects(Proof(i % 10, i // 10, i % 3, 0, 0.0)) for i in range(n))
     assert abs(sampled - n * p) < 5 * math.sqrt(n * p * (1 - p))
     assert not any(PoGPVerifier(p=0.0).selects(Proof(0, t, 0, 0, 0.0)) for t in range(100))
-    assert PoGPVerifier(p=0.3, seed=5).selects(Proof(1, 2, 3, 0, 0.0)) == PoGPVerifier(p=0.3, seed=5).selects(Proof(1, 2, 3, 9, 1.0))
+    assert PoGPVerifier(p=0.3, seed=5).selects(Proof(1, 2, 3, 0, 0.0)) == PoGPVerifier(p=0.3, seed=5).selects(
+        Proof(1, 2, 3, 9, 1.0)
+    )
 
 
 def test_catch_probability_and_minimum_slash():

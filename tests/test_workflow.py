@@ -15,16 +15,26 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pipeline import FAKE_KEY, ROOT, SMOKE, SNAKEMAKE, TARGET, copy_repository, planned_outputs, snakemake
 
 from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS
-from pipeline import FAKE_KEY, ROOT, SMOKE, SNAKEMAKE, TARGET, copy_repository, planned_outputs, snakemake
 
 
 def test_lint_and_format():
     lint = snakemake(ROOT, "--lint", check=False)
     assert lint.returncode == 0 and "Lints for" not in lint.stdout + lint.stderr, lint.stdout + lint.stderr
-    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=ROOT, capture_output=True, text=True)
+    fmt = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=ROOT, capture_output=True, text=True
+    )
     assert fmt.returncode == 0, fmt.stderr
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_python_is_ruff_clean(command):
+    """`ruff check` and `ruff format --check` on the whole tree, as pyproject.toml configures
+    them: a commit that leaves lint or formatting behind fails the suite (and CI)."""
+    result = subprocess.run([sys.executable, "-m", "ruff", *command, "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/smoke.yaml"])
@@ -47,12 +57,18 @@ def test_bad_config_stops_with_the_key(tmp_path):
     (repo / "config" / "smoke.yaml").write_text(smoke.replace("k: 16", "k: 0"))
     result = snakemake(repo, "-n", *SMOKE, TARGET, check=False)
     assert result.returncode != 0
-    assert "config error at experiments.e5_unbiased_estimator.k: 0 is less than the minimum of 1" in result.stderr + result.stdout
+    assert (
+        "config error at experiments.e5_unbiased_estimator.k: 0 is less than the minimum of 1"
+        in result.stderr + result.stdout
+    )
     (repo / "config" / "smoke.yaml").write_text(smoke)
     claims = repo / "paper_checks" / "claims.yaml"
     claims.write_text(claims.read_text().replace('acceptance: "[0.04, 0.10]"', 'acceptance: "[0.10, 0.04]"'))
     result = snakemake(repo, "-n", *SMOKE, TARGET, check=False)
-    assert result.returncode != 0 and "claim C2: acceptance region '[0.10, 0.04]' is empty" in result.stderr + result.stdout
+    assert (
+        result.returncode != 0
+        and "claim C2: acceptance region '[0.10, 0.04]' is empty" in result.stderr + result.stdout
+    )
 
 
 def test_unreachable_dataset_fails_in_one_line(tmp_path):
@@ -66,7 +82,11 @@ def test_unreachable_dataset_fails_in_one_line(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     result = subprocess.run(
         [*SNAKEMAKE, "--cores", "1", *SMOKE, "resources/tokens/wikitext2-gpt2.pt"],
-        cwd=repo, capture_output=True, text=True, timeout=600, env=env,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert result.returncode != 0
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("DataUnavailableError: ")]
@@ -76,8 +96,24 @@ def test_unreachable_dataset_fails_in_one_line(tmp_path):
 
 
 CLAIMS = [f"C{i}" for i in range(1, 9)]
-DATA = ["e1_gradient_variability", "e2_kd_ratio", "e3_momentum_comparison", "e4_adc_energy", "e5_unbiased_estimator", "e6_pogp_verification", "e7_byzantine"]
-FIGURES = ["gradient_variability", "kd_ratio_sweep", "momentum_vs_random", "adc_captured_energy", "unbiased_estimator", "pogp_verification", "byzantine_tolerance"]
+DATA = [
+    "e1_gradient_variability",
+    "e2_kd_ratio",
+    "e3_momentum_comparison",
+    "e4_adc_energy",
+    "e5_unbiased_estimator",
+    "e6_pogp_verification",
+    "e7_byzantine",
+]
+FIGURES = [
+    "gradient_variability",
+    "kd_ratio_sweep",
+    "momentum_vs_random",
+    "adc_captured_energy",
+    "unbiased_estimator",
+    "pogp_verification",
+    "byzantine_tolerance",
+]
 
 
 def test_smoke_outputs(smoke_run):
@@ -96,7 +132,9 @@ def test_smoke_outputs(smoke_run):
     # every training setting's learning rates come from its own tuning job, recorded in the runs
     tuning = json.loads((repo / "results" / "tuning" / "e3_momentum_comparison" / "base.json").read_text())
     run = json.loads((repo / "results" / "runs" / "e3_momentum_comparison" / "base" / "seed0.json").read_text())
-    assert {name: t["lr"] for name, t in tuning["tuned"].items()} == {name: a["lr"] for name, a in run["metrics"]["arms"].items()}
+    assert {name: t["lr"] for name, t in tuning["tuned"].items()} == {
+        name: a["lr"] for name, a in run["metrics"]["arms"].items()
+    }
     # properties that hold at any scale: same-device recomputation is exact, and the
     # wrong-scale control is rejected
     c8 = json.loads((repo / "results" / "claims" / "C8.json").read_text())
@@ -124,7 +162,10 @@ def test_report(smoke_run):
     # the claim's caption carries its statement (RST-escaped: "|cos|" must not become a substitution)
     assert "The momentum direction is about 180 times better aligned" in html and "mean |cos(m_hat_t, g_t)|" in html
     config = yaml.safe_load((smoke_run / "results" / "config.yaml").read_text())
-    assert config["experiments"].keys() == yaml.safe_load((smoke_run / "config" / "smoke.yaml").read_text())["experiments"].keys()
+    assert (
+        config["experiments"].keys()
+        == yaml.safe_load((smoke_run / "config" / "smoke.yaml").read_text())["experiments"].keys()
+    )
 
 
 def test_nothing_to_do_after_a_run(smoke_run):
@@ -147,7 +188,9 @@ def _edited(path: Path, old: str, new: str):
 
 
 def test_claim_edit_reruns_only_that_claim(smoke_run):
-    with _edited(smoke_run / "paper_checks" / "claims.yaml", 'acceptance: "[0.04, 0.10]"', 'acceptance: "[0.04, 0.12]"'):
+    with _edited(
+        smoke_run / "paper_checks" / "claims.yaml", 'acceptance: "[0.04, 0.10]"', 'acceptance: "[0.04, 0.12]"'
+    ):
         # the claim, its experiment's figure (which draws the acceptance region) and the summary
         assert planned_outputs(smoke_run, *SMOKE, TARGET) == [
             "results/RESULTS_SUMMARY.md",
@@ -217,7 +260,9 @@ def test_library_edits_rerun_the_experiments_that_import_them(smoke_run):
     with _edited(lib / "directions.py", '"""', '"""Edited. '):  # everything that generates directions; E1 does not
         outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
     assert _rerun_experiments(outputs) == {"e5_unbiased_estimator", "e6_pogp_verification"} | training
-    with _edited(lib / "experiments" / "byzantine.py", '"""', '"""Edited. '):  # one experiment's module: that experiment
+    with _edited(
+        lib / "experiments" / "byzantine.py", '"""', '"""Edited. '
+    ):  # one experiment's module: that experiment
         outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
     assert _rerun_experiments(outputs) == {"e7_byzantine"} and "results/claims/C7.json" in outputs
     assert E8 not in outputs

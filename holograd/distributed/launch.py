@@ -28,7 +28,9 @@ log = logging.getLogger("holograd.distributed")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def torchrun_command(config: str | Path, tokens: str | Path, out: str | Path, run_dir: str | Path, workers: int, max_restarts: int = 1) -> list[str]:
+def torchrun_command(
+    config: str | Path, tokens: str | Path, out: str | Path, run_dir: str | Path, workers: int, max_restarts: int = 1
+) -> list[str]:
     """The torchrun command line of a single-machine run with `workers` processes."""
     return [
         sys.executable, "-m", "torch.distributed.run",
@@ -38,7 +40,9 @@ def torchrun_command(config: str | Path, tokens: str | Path, out: str | Path, ru
     ]  # fmt: skip
 
 
-def launch(config: str | Path, tokens: str | Path, out: str | Path, run_dir: str | Path, max_restarts: int = 1, log_file=None) -> None:
+def launch(
+    config: str | Path, tokens: str | Path, out: str | Path, run_dir: str | Path, max_restarts: int = 1, log_file=None
+) -> None:
     """Run the config's workers on this machine; raises if the run fails for good."""
     cfg = RunConfig.load(config)  # a bad config stops here, before any process starts
     command = torchrun_command(config, tokens, out, run_dir, cfg.workers, max_restarts)
@@ -47,7 +51,9 @@ def launch(config: str | Path, tokens: str | Path, out: str | Path, run_dir: str
     log.info("starting %s", " ".join(command))
     result = subprocess.run(command, env=env, stdout=log_file, stderr=subprocess.STDOUT if log_file else None)
     if result.returncode != 0:
-        raise RuntimeError(f"the distributed run failed (torchrun exit status {result.returncode}); see {Path(run_dir) / 'logs'}")
+        raise RuntimeError(
+            f"the distributed run failed (torchrun exit status {result.returncode}); see {Path(run_dir) / 'logs'}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
