@@ -12,7 +12,9 @@ Data
 Each experiment's analysis
 - `experiments/<name>.py`   aggregation over seeds, each claim's statistic, the figure, the
                       claim's lines in the summary (one EXPERIMENT object per module);
-- `experiment`        the objects an analysis exports and the helpers analyses share.
+- `experiment`        the objects an analysis exports;
+- `analysis`          the helpers analyses share (runs by setting, values over seeds, the
+                      arms of a training comparison, the setting a claim selects).
 
 The stages of the pipeline (one per rule; none holds a branch for any experiment or claim)
 - `runner`            stage 2: one measurement job -> its metrics file with provenance;

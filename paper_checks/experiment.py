@@ -1,4 +1,4 @@
-"""What an experiment's analysis exports, and the helpers every analysis shares.
+"""What an experiment's analysis exports (the helpers analyses share are in paper_checks.analysis).
 
 An experiment lives in two modules (named in paper_checks/experiments.yaml): its measurement,
 `holograd/experiments/<name>.py`, and its analysis, `paper_checks/experiments/<name>.py`,
@@ -101,79 +101,3 @@ def _exported(module: str, name: str, kind: type):
     if not isinstance(obj, kind):
         raise TypeError(f"{module} must define {name} = {kind.__name__}(...), got {type(obj).__name__}")
     return obj
-
-
-# --- helpers of aggregation -----------------------------------------------------------------
-
-
-def by_setting(runs: list[dict]) -> dict[str, list[dict]]:
-    """Runs grouped by setting, each group sorted by seed."""
-    settings: dict[str, list[dict]] = {}
-    for r in runs:
-        settings.setdefault(r["setting"], []).append(r)
-    return {name: sorted(rs, key=lambda r: r["seed"]) for name, rs in settings.items()}
-
-
-def over_seeds(values: list[float]) -> dict:
-    """{"per_seed": values, point, low, high, n}: the values and their mean with 95 % CI."""
-    return {"per_seed": values, **mean_ci(values).as_dict()}
-
-
-def training_arm(
-    rs: list[dict], name: str, statistics: tuple[str, ...], series: dict[str, str], same: tuple[str, ...] = ()
-) -> dict:
-    """One arm of a training comparison across the seeds' runs: its tuned rate(s), each of
-    `statistics` per seed with mean and 95 % CI, each of `series` (output key: run key) per
-    seed, the values in `same` (equal for every seed), and the runs that stopped early."""
-    per = [r["metrics"]["arms"][name] for r in rs]
-    return {
-        "lr": per[0]["lr"],
-        **{key: per[0][key] for key in same},
-        **{key: over_seeds([p[key] for p in per]) for key in statistics},
-        **{out: {str(r["seed"]): p[key] for r, p in zip(rs, per)} for out, key in series.items()},
-        "stopped": [p["stopped"] for p in per if p["stopped"]],
-    }
-
-
-# --- helpers of claim statistics ------------------------------------------------------------
-
-
-def find_setting(data: dict, select: dict) -> tuple[str, dict]:
-    """The one setting whose configuration has every value of select["where"].
-
-    No match, or more than one (a `where` too loose for the sweep), cannot be tested."""
-    settings, where = data["settings"], select.get("where", {})
-    matches = [(name, s) for name, s in settings.items() if all(s["config"].get(k) == v for k, v in where.items())]
-    if len(matches) == 1:
-        return matches[0]
-    wanted = ", ".join(f"{k} = {v}" for k, v in where.items()) or "no condition"
-    if not matches:
-        have = {k: [s["config"].get(k) for s in settings.values()] for k in where}
-        raise SelectionError(f"the run has no setting with {wanted} (it has {have})")
-    raise SelectionError(
-        f"{len(matches)} settings match {wanted} ({', '.join(n for n, _ in matches)}); name one in claims.yaml's select.where"
-    )
-
-
-def pick(items: list[dict], key: str, wanted, what: str) -> dict:
-    """items[-1] for "last"/"largest", the one with key == 0 for "init", else key == wanted."""
-    if wanted in ("last", "largest"):
-        return items[-1]
-    target = 0 if wanted == "init" else wanted
-    for item in items:
-        if item[key] == target:
-            return item
-    raise SelectionError(f"the run has no {what} {target} (it has {[i[key] for i in items]})")
-
-
-def estimate_of(stat: dict) -> dict:
-    """The estimate of an aggregated statistic, without its per-seed values."""
-    return {k: stat[k] for k in ("point", "low", "high", "n")}
-
-
-def stopped_arms(arms: dict, names: list[str]) -> str | None:
-    """Why the claim cannot be judged if a run of one of the arms it reads stopped early
-    (diverged): "runs stopped early (arm: reason; ...)", else None.  Arms the claim does not
-    read do not matter to it."""
-    stopped = [f"{arm}: {why}" for arm in names for why in arms[arm]["stopped"]]
-    return f"runs stopped early ({'; '.join(stopped)})" if stopped else None

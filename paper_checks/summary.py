@@ -111,6 +111,7 @@ def experiment_section(meta: dict, claims: list[dict], verdicts: dict, data: dic
 
 
 def render(
+    *,
     claims: list[dict],
     experiments: dict,
     verdicts: dict[str, dict],
@@ -160,28 +161,15 @@ def render(
 
 
 def write_summary(
-    claims: list[dict],
-    experiments: dict,
-    verdicts: dict[str, str],
-    data_files: dict[str, str],
-    figures: dict[str, str],
-    output: str,
-    systems_file: str | None = None,
-    **options,
+    output: str, *, verdicts: dict[str, str], data_files: dict[str, str], systems_file: str | None = None, **options
 ) -> None:
-    """Write results/RESULTS_SUMMARY.md from the verdict and data files (after a failed run:
-    from those of the claims judged in it) and E8's result.  `options` are render's:
-    config_file, not_run, failed, systems_check, systems_figure, systems_note."""
+    """Write results/RESULTS_SUMMARY.md from the verdict files (claim id -> path), the data files
+    (experiment -> path) and E8's result (after a failed run: those of the claims judged in it).
+    `options` are render's: claims, experiments, figures, config_file, not_run, failed,
+    systems_check, systems_figure, systems_note."""
     if systems_file is not None:
         options["systems"] = read_json(systems_file)
-    text = render(
-        claims,
-        experiments,
-        {cid: read_json(p) for cid, p in verdicts.items()},
-        {key: read_json(p) for key, p in data_files.items()},
-        figures,
-        Path(output).parent,
-        **options,
-    )
-    write_text(text, output)
+    verdict_records = {cid: read_json(p) for cid, p in verdicts.items()}
+    data = {key: read_json(p) for key, p in data_files.items()}
+    write_text(render(verdicts=verdict_records, data=data, base=Path(output).parent, **options), output)
     log.info("wrote %s", output)

@@ -15,18 +15,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.experiment import (
-    Claim,
-    Experiment,
-    Measurement,
-    SelectionError,
-    by_setting,
-    estimate_of,
-    find_setting,
-    over_seeds,
-    stopped_arms,
-    training_arm,
-)
+from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, stopped, sweep_seeds, training_arms
+from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured
 from paper_checks.plotting import dims, finish, t_interval
 
@@ -40,25 +30,16 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
     """Per warm start and arm: per-seed gamma trend, loss decrease, and ADC-on minus ADC-off."""
     out = {}
     for setting, rs in by_setting(runs).items():
-        names = list(rs[0]["metrics"]["arms"])
-        arms = {}
-        for name in names:
-            arms[name] = training_arm(
-                rs, name, ("loss_decrease", "energy_trend"), {"energy": "energy", "curves": "curve"}, same=("warm_lr",)
-            )
+        arms = training_arms(
+            rs, ("loss_decrease", "energy_trend"), {"energy": "energy", "curves": "curve"}, ("warm_lr",)
+        )
+        for name, arm in arms.items():
             if name != "adc_off":
-                arms[name]["advantage_over_off"] = over_seeds(
-                    [
-                        _difference(
-                            r["metrics"]["arms"][name]["loss_decrease"],
-                            r["metrics"]["arms"]["adc_off"]["loss_decrease"],
-                        )
-                        for r in rs
-                    ]
-                )
+                per_seed = [r["metrics"]["arms"][name]["loss_decrease"] for r in rs]
+                off = [r["metrics"]["arms"]["adc_off"]["loss_decrease"] for r in rs]
+                arm["advantage_over_off"] = over_seeds([_difference(on, o) for on, o in zip(per_seed, off)])
         out[setting] = {
-            "sweep": rs[0]["sweep"],
-            "seeds": [r["seed"] for r in rs],
+            **sweep_seeds(rs),
             "warm_start": rs[0]["metrics"]["warm_start"],
             "dim": rs[0]["metrics"]["dim"],
             "arms": arms,
@@ -81,7 +62,7 @@ def c5_adc_learns(data: dict, select: dict) -> list[Measurement]:
         for a, v in setting["arms"].items()
         if a != "adc_off"
     }
-    untestable = stopped_arms(setting["arms"], [arm_name, "adc_off"])
+    untestable = stopped(setting["arms"], [arm_name, "adc_off"])
     common = {"setting": name, "rank": select["rank"], "warm_start": setting["warm_start"]}
     return [
         Measurement(

@@ -15,16 +15,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.experiment import (
-    Claim,
-    Experiment,
-    Measurement,
-    SelectionError,
-    by_setting,
-    estimate_of,
-    find_setting,
-    over_seeds,
-)
+from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, sweep_seeds
+from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
 from paper_checks.plotting import dims, finish
 
@@ -48,8 +40,7 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
             )
         aggs = list(rs[0]["metrics"]["largest_tolerated"])
         out[setting] = {
-            "sweep": rs[0]["sweep"],
-            "seeds": [r["seed"] for r in rs],
+            **sweep_seeds(rs),
             "strategy": rs[0]["metrics"]["strategy"],
             "lr": rs[0]["metrics"]["lr"],
             "table": table,

@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.experiment import Claim, Experiment, Measurement, by_setting, find_setting, over_seeds, pick
+from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, pick
+from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.formatting import measured
 from paper_checks.plotting import dims, finish, t_interval
 
@@ -46,10 +47,8 @@ def c2_pairwise_cosine(data: dict, select: dict) -> Measurement:
         details={
             "setting": name,
             "checkpoint_step": checkpoint["step"],
-            "variance_ratio": {k: checkpoint["variance_ratio"][k] for k in ("point", "low", "high", "n")},
-            "loo_reconstruction_cosine": {
-                k: checkpoint["loo_reconstruction_cosine"][k] for k in ("point", "low", "high", "n")
-            },
+            "variance_ratio": estimate_of(checkpoint["variance_ratio"]),
+            "loo_reconstruction_cosine": estimate_of(checkpoint["loo_reconstruction_cosine"]),
             "all_checkpoints": {c["step"]: c["mean_pairwise_cosine"]["point"] for c in setting["checkpoints"]},
         },
     )

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.experiment import Claim, Experiment, Measurement, by_setting, estimate_of, over_seeds
+from paper_checks.analysis import by_setting, estimate_of, over_seeds, sweep_seeds
+from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.formatting import measured, num
 from paper_checks.intervals import Estimate
 from paper_checks.plotting import VERDICT_COLOURS, dims, finish, t_interval
@@ -28,8 +29,7 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
     for setting, rs in by_setting(runs).items():
         m = [r["metrics"] for r in rs]
         out[setting] = {
-            "sweep": rs[0]["sweep"],
-            "seeds": [r["seed"] for r in rs],
+            **sweep_seeds(rs),
             **{key: m[0][key] for key in ("kd", "k", "dim", "sqrt_kd", "cos_theory", "lr")},
             "cos_mean": over_seeds([x["cos_mean"] for x in m]),
             "cos_ratio": over_seeds([x["cos_mean"] / x["sqrt_kd"] for x in m]),

@@ -15,17 +15,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.experiment import (
-    Claim,
-    Experiment,
-    Measurement,
-    by_setting,
-    estimate_of,
-    find_setting,
-    over_seeds,
-    stopped_arms,
-    training_arm,
-)
+from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, stopped, sweep_seeds, training_arms
+from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.formatting import measured, num
 from paper_checks.plotting import dims, finish, t_interval
 
@@ -41,25 +32,15 @@ def _ratios(rs: list[dict], num: str, den: str, key: str) -> dict:
 
 def aggregate(runs: list[dict], cfg: dict) -> dict:
     """Per arm: per-seed loss decrease and alignment; per seed, the C3 and C4 ratios."""
+    communication = ("scalars_per_step", "scalars_per_worker_per_step", "bytes_per_step")
     out = {}
     for setting, rs in by_setting(runs).items():
-        arm_names = list(rs[0]["metrics"]["arms"])
-        arms = {}
-        for name in arm_names:
-            arm = training_arm(
-                rs,
-                name,
-                ("loss_decrease", "alignment"),
-                {"curves": "curve"},
-                same=("scalars_per_step", "scalars_per_worker_per_step", "bytes_per_step"),
-            )
-            arm["loss_decrease_per_scalar"] = (
-                arm["loss_decrease"]["point"] / arm["scalars_per_step"] if arm["scalars_per_step"] else None
-            )
-            arms[name] = arm
+        arms = training_arms(rs, ("loss_decrease", "alignment"), {"curves": "curve"}, communication)
+        for arm in arms.values():
+            scalars = arm["scalars_per_step"]
+            arm["loss_decrease_per_scalar"] = arm["loss_decrease"]["point"] / scalars if scalars else None
         out[setting] = {
-            "sweep": rs[0]["sweep"],
-            "seeds": [r["seed"] for r in rs],
+            **sweep_seeds(rs),
             "dim": rs[0]["metrics"]["dim"],
             "random_alignment_theory": rs[0]["metrics"]["random_alignment_theory"],
             "arms": arms,
@@ -96,7 +77,7 @@ def c3_momentum_alignment(data: dict, select: dict) -> Measurement:
     ratio = setting["alignment_ratio"][variant]
     return Measurement(
         values=ratio["per_seed"], seeds=setting["seeds"], label=f"alignment ratio {variant} / random K=1 (D = {setting['dim']:,})",
-        details=details, untestable=stopped_arms(arms, [variant, "random_k1"]),
+        details=details, untestable=stopped(arms, [variant, "random_k1"]),
     )  # fmt: skip
 
 
@@ -132,7 +113,7 @@ def c4_momentum_progress(data: dict, select: dict) -> Measurement:
         seeds=setting["seeds"],
         label=f"loss decrease {variant} / full SGD",
         details=details,
-        untestable=stopped_arms(arms, [variant, "sgd"]),
+        untestable=stopped(arms, [variant, "sgd"]),
     )
 
 

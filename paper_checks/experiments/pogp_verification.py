@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.experiment import Claim, Experiment, Measurement, over_seeds
+from paper_checks.analysis import over_seeds
+from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.intervals import wilson_ci
 from paper_checks.plotting import dims, finish
 

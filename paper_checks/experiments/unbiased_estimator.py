@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.experiment import Claim, Experiment, Measurement, by_setting, find_setting, over_seeds, pick
+from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, pick
+from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.formatting import measured
 from paper_checks.intervals import mean_ci
 from paper_checks.plotting import VERDICT_COLOURS, dims, finish, t_interval
@@ -64,10 +65,10 @@ def c6_unbiased(data: dict, select: dict, region: Region) -> Measurement:
             "setting": name,
             "draws": point["draws"],
             "k": setting["k"],
-            "relative_error": {k: point["estimator"]["relative_error"][k] for k in ("point", "low", "high", "n")},
+            "relative_error": estimate_of(point["estimator"]["relative_error"]),
             "theory_relative_error": point["theory_relative_error"],
             "plan_metric_below_0.01": point["estimator"]["relative_error"]["point"] < 0.01,
-            "bias_along_g": {k: point["estimator"]["bias_along_g"][k] for k in ("point", "low", "high", "n")},
+            "bias_along_g": estimate_of(point["estimator"]["bias_along_g"]),
             "negative_control": {
                 "scale": exp["control_scale"],
                 "r": {k: control[k] for k in ("per_seed", "point", "low", "high", "n")},

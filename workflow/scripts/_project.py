@@ -1,6 +1,10 @@
 """Imported first by every script: makes the repository's packages (holograd, paper_checks)
 importable in a job, so a job needs the project's dependencies but no install of the project
-(e.g. on a fresh remote machine that received only the repository's files)."""
+(e.g. on a fresh remote machine that received only the repository's files).
+
+Every script has the same shape -- its log set up, then one call into the package with
+Snakemake's inputs, outputs and params as keywords -- which is the thin-script convention of
+snakemake-workflows, not logic to factor out (tools that look for repeated code list it)."""
 
 import sys
 from pathlib import Path
