@@ -225,17 +225,25 @@ def test_distributed_config_edit_reruns_only_e8(smoke_run):
 
 
 def test_later_stage_edits_rerun_no_measurement(smoke_run):
-    """Measurements depend on the experiment modules and the runner only: editing the
-    summary reruns the summary, editing aggregation reruns aggregation and what follows."""
+    """Measurements depend on their measurement modules and the runner only: editing the
+    summary or its template reruns the summary; editing one experiment's analysis module reruns
+    that experiment's aggregation, figure and claims (and the summary), nothing of the others
+    and no measurement; editing the confidence intervals reruns every later stage."""
     pc = smoke_run / "paper_checks"
-    with _edited(pc / "summary.py", '"""', '"""Edited. '):
-        assert planned_outputs(smoke_run, *SMOKE, TARGET) == ["results/RESULTS_SUMMARY.md"]
-    # the confidence intervals and the seed summaries feed every later stage
-    for module in ("stats.py", "aggregates.py"):
-        with _edited(pc / module, '"""', '"""Edited. '):
-            outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
-        assert "results/data/e1_gradient_variability.json" in outputs and "results/claims/C8.json" in outputs, module
-        assert not [o for o in outputs if o.startswith(("results/runs/", "resources/"))], module
+    for edit in (pc / "summary.py", pc / "templates" / "summary.md.j2"):
+        with _edited(edit, "results", "results "):
+            assert planned_outputs(smoke_run, *SMOKE, TARGET) == ["results/RESULTS_SUMMARY.md"], edit
+    with _edited(pc / "experiments" / "unbiased_estimator.py", '"""', '"""Edited. '):
+        assert planned_outputs(smoke_run, *SMOKE, TARGET) == [
+            "results/RESULTS_SUMMARY.md",
+            "results/claims/C6.json",
+            "results/data/e5_unbiased_estimator.json",
+            "results/figures/unbiased_estimator.png",
+        ]
+    with _edited(pc / "intervals.py", '"""', '"""Edited. '):
+        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+    assert "results/data/e1_gradient_variability.json" in outputs and "results/claims/C8.json" in outputs
+    assert not [o for o in outputs if o.startswith(("results/runs/", "results/tuning/", "resources/"))]
 
 
 E8 = "results/systems/e8_distributed_protocol.json"
