@@ -164,7 +164,7 @@ class EntryCount(UnitCosts):
 
 
 def settings(section: dict) -> list[dict]:
-    """Every setting of an experiment section, resolved (as paper_checks.settings does)."""
+    """Every setting of an experiment section, resolved (as paper_checks.sweeps does)."""
     from paper_checks.sweeps import resolve, setting_names
 
     return [resolve(section, name) for name in setting_names(section)]

@@ -495,9 +495,11 @@ class HoloGradADC(HoloGradRandom):
 
     def plan(self, batches: Sequence, t: int) -> ProofPlan:
         """K slots on the step's batch: random directions during a random warm-up, codebook
-        directions afterwards.  The first step after a bootstrap builds U from its gradients."""
+        directions afterwards.  The first step after a bootstrap builds U from its gradients;
+        a bootstrap step itself has no proofs to plan (RuntimeError: the protocol refuses a
+        bootstrap warm-up when its config is read)."""
         if t < self.warm_steps and self.warm_start == "bootstrap":
-            raise TypeError("ADC's bootstrap warm-up steps are SGD steps: they send gradients, not proofs")
+            raise RuntimeError("ADC's bootstrap warm-up steps are SGD steps: they send gradients, not proofs")
         if t >= self.warm_steps and self.history:  # end of the bootstrap: U from the gradient history
             self.codebook = DirectionCodebook.from_gradients(
                 self.history, self.codebook.rank, seed=self.seed, **self.codebook_options

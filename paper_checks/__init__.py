@@ -5,8 +5,8 @@ Data
                       acceptance region (editing it is the one way to change what is tested);
 - `experiments.yaml`  every experiment: title, its measurement and analysis modules, figure,
                       the paper's own setting;
-- `catalog`, `validation`   load both files and check them, and the pipeline's config,
-                      against the JSON Schemas in workflow/schemas/ (no torch: the workflow
+- `catalog`           loads both files and checks them against the JSON Schemas in
+                      workflow/schemas/ (through holograd.validation; no torch: the workflow
                       reads them when it starts).
 
 Each experiment's analysis

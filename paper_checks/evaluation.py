@@ -11,7 +11,6 @@ the reason, the data files' SHA-256, the config, the scale and the environment i
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 
@@ -52,8 +51,7 @@ def evaluate(claim: dict, data: dict, analysis: Experiment) -> list[dict]:
     statistic = analysis.claims[claim["id"]].measure
     regions = [Region.parse(p["acceptance"]) for p in parts]
     try:
-        extra = {"region": regions[0]} if "region" in inspect.signature(statistic).parameters else {}
-        measured = statistic(data, claim["select"], **extra)
+        measured = statistic(data, claim["select"], regions[0])
     except SelectionError as exc:
         measured = [Measurement(values=[float("nan")], seeds=[], label="not measured", untestable=str(exc))] * len(
             parts
@@ -71,11 +69,14 @@ def evaluate(claim: dict, data: dict, analysis: Experiment) -> list[dict]:
     return results
 
 
-def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, figure: str) -> None:
-    """Write a claim's verdict JSON and its figure."""
+def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, figure: str, code: str) -> None:
+    """Write a claim's verdict JSON and its figure; `code` is the hash of the source that
+    judged it (this stage and the experiment's analysis), recorded so that a summary after a
+    failed run can tell a verdict of this code from one left by an earlier run."""
     start = time.perf_counter()
     data = read_json(data_file)
-    results = evaluate(claim, data, load_analysis(experiment["analysis"]))
+    analysis = load_analysis(experiment["analysis"])
+    results = evaluate(claim, data, analysis)
     parts = [
         {
             **{k: r[k] for k in ("part", "statistic", "expected", "acceptance", "verdict", "reason")},
@@ -116,10 +117,11 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
         "data_files": [{"path": str(data_file), "sha256": content_sha256(data_file)}],
         "config": data["config"],
         "config_sha256": data["config_sha256"],
+        "code_sha256": code,
         "scale": data["scale"],
         "environment": {**data["environment"], "verdict_git_commit": git_commit()},
     }
-    plot_verdict(record, path=figure)
+    plot_verdict(record, path=figure, controls=analysis.claims[claim["id"]].controls)
     record[TIMING] = {
         "runs_wall_seconds": data[TIMING]["runs_wall_seconds"],
         "claim_wall_seconds": round(time.perf_counter() - start, 3),

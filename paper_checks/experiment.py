@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paper_checks.intervals import Estimate, mean_ci, worst_case
+from paper_checks.regions import Region
 
 
 @dataclass
@@ -58,12 +59,18 @@ class SelectionError(LookupError):
 
 @dataclass(frozen=True)
 class Claim:
-    """How one claim is read from its experiment's data.  A `measure` that also takes the
-    claim's acceptance region (to judge a negative control by the same rule) declares a third
-    parameter `region`; a claim with parts returns one Measurement per part."""
+    """How one claim is read from its experiment's data.
 
-    measure: Callable[..., Measurement | list[Measurement]]
+    measure(data, select, region): the claim's Measurement (one per part, for a claim with
+        parts) from the data file, its `select` entry of claims.yaml and the acceptance
+        region of its first part (to judge a negative control by the same rule);
+    describe(details): the claim's lines in the summary, from the verdict's details;
+    controls(details): further rows of the claim's figure beside a part's measurement, each
+        (label, per-seed values, estimate) -- a negative control, say."""
+
+    measure: Callable[[dict, dict, Region], Measurement | list[Measurement]]
     describe: Callable[[dict], list[str]] = lambda details: []
+    controls: Callable[[dict], list[tuple[str, list, dict]]] = lambda details: []
 
 
 @dataclass(frozen=True)
@@ -72,16 +79,16 @@ class Experiment:
 
     aggregate: Callable[[list[dict], dict], dict]
     plot: Callable[[dict, dict[str, dict], str | Path], None]
+    work: Callable[..., list[tuple[str, str, float]]]
     claims: Mapping[str, Claim] = field(default_factory=dict)
-    work: Callable[..., list[tuple[str, str, float]]] | None = None
 
 
 @dataclass(frozen=True)
 class SystemsCheck:
-    """A check beside the claims, with no verdict (E8, the protocol across processes): how its
-    job runs, its figure from the job's result, and its section of the summary."""
+    """A check beside the claims, with no verdict (E8, the protocol across processes): its
+    figure from the job's result, and its section of the summary (its job is stage 2's,
+    paper_checks/systems_runner.py)."""
 
-    run: Callable[..., None]
     plot: Callable[[dict, str | Path], None]
     describe: Callable[..., list[str]]
 

@@ -8,6 +8,7 @@ Figures read the data files only, so restyling a figure never reruns a measureme
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -94,17 +95,16 @@ def _verdict_axis(ax, part: dict, rows: list[tuple[str, list, dict]]) -> None:
     ax.set_title(title, fontsize=8, color=VERDICT_COLOURS.get(verdict, "k"))
 
 
-def plot_verdict(record: dict, path: str | Path) -> None:
+def plot_verdict(record: dict, path: str | Path, controls: Callable[[dict], list] = lambda details: []) -> None:
     """Per part of the claim: per-seed values (dots), the estimate with its 95% CI (diamond),
-    the acceptance region and the expected value; a negative control in its own row."""
+    the acceptance region and the expected value; the rows `controls` gives from the part's
+    details (a negative control, say) below it."""
     parts = record["parts"]
     all_rows = []
     for part in parts:
         m = part["measured"]
         rows = [(m["label"], m["per_seed"], m)]
-        control = part["details"].get("negative_control")
-        if control:
-            rows.append((f"negative control (scale {control['scale']} D)", control["r"]["per_seed"], control["r"]))
+        rows += controls(part["details"])
         all_rows.append(rows)
     heights = [0.6 + 0.8 * len(rows) for rows in all_rows]
     fig, axes = plt.subplots(

@@ -84,8 +84,8 @@ def test_bad_experiments_are_one_line_errors(tmp_path, mutate, message):
     assert f"{path}: experiment e5_unbiased_estimator: {message}" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_catalog_schemas_describe_every_field():
-    """Every property of the catalog's and the run file's schemas says what it is (itself or
+def test_schemas_describe_every_field():
+    """Every property of every schema (config, catalog, run file) says what it is (itself or
     the definition it refers to), and every record is closed (a misspelt key is an error)."""
 
     def walk(node, where):
@@ -103,7 +103,7 @@ def test_catalog_schemas_describe_every_field():
             for i, sub in enumerate(node):
                 walk(sub, f"{where}.{i}")
 
-    for name in ("claims", "experiments", "distributed_run"):
+    for name in ("config", "claims", "experiments", "distributed_run"):
         schema = yaml.safe_load((SCHEMA_DIR / f"{name}.schema.yaml").read_text())
         walk(schema, name)
 

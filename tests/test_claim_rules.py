@@ -137,7 +137,7 @@ def verdict_of(tmp_path, claim_id, data_file, **overrides):
     claim = {**CLAIMS[claim_id], **overrides}
     claim = {k: v for k, v in claim.items() if k != "region"}
     out, fig = tmp_path / f"{claim_id}.json", tmp_path / f"{claim_id}.png"
-    evaluation.evaluate_claim(claim, EXPERIMENTS[claim["experiment"]], str(data_file), str(out), str(fig))
+    evaluation.evaluate_claim(claim, EXPERIMENTS[claim["experiment"]], str(data_file), str(out), str(fig), CODE)
     assert fig.stat().st_size > 0
     return json.loads(out.read_text())
 

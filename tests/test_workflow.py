@@ -240,10 +240,17 @@ def test_later_stage_edits_rerun_no_measurement(smoke_run):
             "results/data/e5_unbiased_estimator.json",
             "results/figures/unbiased_estimator.png",
         ]
-    with _edited(pc / "intervals.py", '"""', '"""Edited. '):
-        outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
-    assert "results/data/e1_gradient_variability.json" in outputs and "results/claims/C8.json" in outputs
-    assert not [o for o in outputs if o.startswith(("results/runs/", "results/tuning/", "resources/"))]
+    measurements = ("results/runs/", "results/tuning/", "results/systems/", "resources/")
+    for module in ("intervals.py", "plotting.py"):  # every later stage, E8's figure too
+        with _edited(pc / module, '"""', '"""Edited. '):
+            outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
+        assert "results/data/e1_gradient_variability.json" in outputs and "results/claims/C8.json" in outputs
+        assert not [o for o in outputs if o.startswith(measurements)], module
+    with _edited(pc / "experiments" / "distributed_protocol.py", '"""', '"""Edited. '):  # E8's figure and section
+        assert planned_outputs(smoke_run, *SMOKE, TARGET) == [
+            "results/RESULTS_SUMMARY.md",
+            "results/figures/distributed_protocol.png",
+        ]
 
 
 E8 = "results/systems/e8_distributed_protocol.json"

@@ -17,9 +17,16 @@ paper_checks' business (paper_checks.experiments).  The modules import only the 
 `holograd` they use, so that the pipeline can tell from their imports which experiments a
 change to the library invalidates.
 
-| module                | experiment | claim |
-|-----------------------|------------|-------|
-| gradient_variability  | E1         | C2    |
-| unbiased_estimator    | E5         | C6    |
-| pogp_verification     | E6         | C8    |
+| module                | experiment | claim  |
+|-----------------------|------------|--------|
+| gradient_variability  | E1         | C2     |
+| kd_ratio              | E2         | C1     |
+| momentum_comparison   | E3         | C3, C4 |
+| adc_energy            | E4         | C5     |
+| unbiased_estimator    | E5         | C6     |
+| pogp_verification     | E6         | C8     |
+| byzantine             | E7         | C7     |
+
+`arms` holds what the training experiments share (the fair bench of arms, tuning), `setup`
+the device, the samples and the scale record of a job.
 """

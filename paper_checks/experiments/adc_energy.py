@@ -19,6 +19,7 @@ from paper_checks.analysis import by_setting, estimate_of, find_setting, over_se
 from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured
 from paper_checks.plotting import dims, finish, t_interval
+from paper_checks.regions import Region
 
 
 def _difference(a: float | None, b: float | None) -> float:
@@ -47,7 +48,7 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
     return {"settings": out}
 
 
-def c5_adc_learns(data: dict, select: dict) -> list[Measurement]:
+def c5_adc_learns(data: dict, select: dict, region: Region) -> list[Measurement]:
     """(a) trend of the captured energy gamma_t of the selected rank and warm start;
     (b) its held-out loss decrease minus ADC-off's (random directions, same K)."""
     name, setting = find_setting(data["experiment_data"], select)

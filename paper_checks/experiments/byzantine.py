@@ -19,6 +19,7 @@ from paper_checks.analysis import by_setting, estimate_of, find_setting, over_se
 from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
 from paper_checks.plotting import dims, finish
+from paper_checks.regions import Region
 
 
 def aggregate(runs: list[dict], cfg: dict) -> dict:
@@ -62,7 +63,7 @@ def _tolerance_summary(setting: dict) -> dict:
     }
 
 
-def c7_byzantine(data: dict, select: dict) -> Measurement:
+def c7_byzantine(data: dict, select: dict, region: Region) -> Measurement:
     """Largest Byzantine fraction tolerated under every attack by the selected aggregator."""
     exp = data["experiment_data"]
     name, setting = find_setting(exp, select)

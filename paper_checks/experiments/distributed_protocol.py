@@ -1,63 +1,27 @@
 """E8, the systems check (no claim): the HoloGrad protocol run across real processes.
 
 The measurement is holograd/distributed/ (torchrun workers exchanging only proofs and the
-verifier's verdicts); this module runs its job, draws its figure and writes its section of
-the summary.  The job writes the run's configuration, starts the workers with torchrun
-(holograd.distributed.launch) and adds provenance to the result that rank 0 wrote:
-
-    results/systems/<check>.json   records per step, bytes per worker and step against
-                                   all-reduce, verifier ledger, final theta hash, restarts
-    logs/systems/<check>/          one log per rank, the run's checkpoint while it runs
-                                   (a killed job resumes)
+verifier's verdicts), run by paper_checks/systems_runner.py; this module draws its figure
+and writes its section of the summary from the job's result, results/systems/<check>.json
+(records per step, bytes per worker and step against all-reduce, verifier ledger, final
+theta hash, restarts).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
-import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-import yaml
 
-from holograd.files import read_json, write_json
 from paper_checks.experiment import SystemsCheck
 from paper_checks.formatting import num
-from paper_checks.hashing import config_hash
 from paper_checks.plotting import finish
-from paper_checks.provenance import git_commit
 
 log = logging.getLogger("paper_checks")
-
-
-def run(section: dict, device: str, code: str, tokens: str, output: str, run_dir: str) -> None:
-    """Run the `distributed` config section (its `run` mapping, the device of the pipeline
-    unless it names its own) and write `output`."""
-    from holograd.distributed.launch import launch
-
-    run = {"device": device, **section["run"]}
-    run_path = Path(run_dir) / "run.yaml"
-    run_path.parent.mkdir(parents=True, exist_ok=True)
-    run_path.write_text(yaml.safe_dump(run, sort_keys=True))
-    start = time.perf_counter()
-    tmp = Path(run_dir) / "result.json"
-    sys.stderr.flush()
-    launch(run_path, tokens, tmp, run_dir, max_restarts=section["max_restarts"], log_file=sys.stderr)
-    result = read_json(tmp)
-    result["provenance"] = {
-        "config_sha256": config_hash(run),
-        "code_sha256": code,
-        "git_commit": git_commit(),
-        "tokens": str(tokens),
-    }
-    result["timing"]["job_wall_seconds"] = round(time.perf_counter() - start, 3)
-    write_json(result, output)
-    tmp.unlink()
-    log.info("wrote %s in %.1fs (%d restart(s))", output, result["timing"]["job_wall_seconds"], result["restarts"])
 
 
 def plot(data: dict, path: str | Path) -> None:
@@ -136,4 +100,4 @@ def describe(d: dict | None, figure: str | None, base: Path, note: str | None = 
     return lines
 
 
-CHECK = SystemsCheck(run=run, plot=plot, describe=describe)
+CHECK = SystemsCheck(plot=plot, describe=describe)

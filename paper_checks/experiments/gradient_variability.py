@@ -18,6 +18,7 @@ from paper_checks.analysis import by_setting, estimate_of, find_setting, over_se
 from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.formatting import measured
 from paper_checks.plotting import dims, finish, t_interval
+from paper_checks.regions import Region
 
 
 def aggregate(runs: list[dict], cfg: dict) -> dict:
@@ -36,7 +37,7 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
     return {"settings": out}
 
 
-def c2_pairwise_cosine(data: dict, select: dict) -> Measurement:
+def c2_pairwise_cosine(data: dict, select: dict, region: Region) -> Measurement:
     name, setting = find_setting(data["experiment_data"], select)
     checkpoint = pick(setting["checkpoints"], "step", select.get("checkpoint", "last"), "checkpoint at step")
     stat = checkpoint["mean_pairwise_cosine"]

@@ -41,7 +41,7 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
     return {"settings": dict(sorted(out.items(), key=lambda item: item[1]["kd"]))}
 
 
-def c1_kd_threshold(data: dict, select: dict) -> list[Measurement]:
+def c1_kd_threshold(data: dict, select: dict, region: Region) -> list[Measurement]:
     """(a) cos(g_hat, g) / sqrt(K/D) over the K/D grid up to select["max_kd"], per seed;
     (b) the smallest K/D whose training loss decrease is significantly above zero.
 

@@ -19,6 +19,7 @@ from paper_checks.analysis import by_setting, estimate_of, find_setting, over_se
 from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.formatting import measured, num
 from paper_checks.plotting import dims, finish, t_interval
+from paper_checks.regions import Region
 
 
 def _ratio(a: float | None, b: float | None) -> float:
@@ -50,7 +51,7 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
     return {"settings": out}
 
 
-def c3_momentum_alignment(data: dict, select: dict) -> Measurement:
+def c3_momentum_alignment(data: dict, select: dict, region: Region) -> Measurement:
     """Alignment ratio |cos(m_hat, g)| / |cos(v, g)| of the named Momentum-Centric variant."""
     from holograd.models import param_count
 
@@ -81,7 +82,7 @@ def c3_momentum_alignment(data: dict, select: dict) -> Measurement:
     )  # fmt: skip
 
 
-def c4_momentum_progress(data: dict, select: dict) -> Measurement:
+def c4_momentum_progress(data: dict, select: dict, region: Region) -> Measurement:
     """Loss decrease of the named Momentum-Centric variant over full SGD's, same steps and data."""
     name, setting = find_setting(data["experiment_data"], select)
     variant = select.get("variant", "momentum")

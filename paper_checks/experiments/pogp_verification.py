@@ -18,6 +18,7 @@ from paper_checks.analysis import over_seeds
 from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.intervals import wilson_ci
 from paper_checks.plotting import dims, finish
+from paper_checks.regions import Region
 
 
 def aggregate(runs: list[dict], cfg: dict) -> dict:
@@ -55,7 +56,7 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
     }
 
 
-def c8_reproducible(data: dict, select: dict) -> Measurement:
+def c8_reproducible(data: dict, select: dict, region: Region) -> Measurement:
     exp = data["experiment_data"]
     diffs = exp["max_abs_diff"]
     return Measurement(

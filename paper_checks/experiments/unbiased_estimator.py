@@ -137,6 +137,17 @@ def work(model, cfg: dict) -> list[tuple[str, str, float]]:
     return [("runs", f"K={cfg['k']}", job)]
 
 
+def controls_c6(details: dict) -> list[tuple[str, list, dict]]:
+    """The negative control's r in C6's figure, below the estimator's (none if nothing was measured)."""
+    control = details.get("negative_control")
+    return (
+        [(f"negative control (scale {control['scale']} D)", control["r"]["per_seed"], control["r"])] if control else []
+    )
+
+
 EXPERIMENT = Experiment(
-    aggregate=aggregate, plot=plot, work=work, claims={"C6": Claim(measure=c6_unbiased, describe=describe_c6)}
+    aggregate=aggregate,
+    plot=plot,
+    work=work,
+    claims={"C6": Claim(measure=c6_unbiased, describe=describe_c6, controls=controls_c6)},
 )

@@ -260,7 +260,9 @@ def distributed_section(wildcards):
     return config["distributed"]
 
 
-DISTRIBUTED_CODE = source_hash(SYSTEMS_ANALYSIS, "holograd.distributed.train")
+DISTRIBUTED_CODE = source_hash(
+    "paper_checks.systems_runner", "holograd.distributed.train"
+)
 SYSTEMS_FIGURE_CODE = source_hash("paper_checks.plotting", SYSTEMS_ANALYSIS)
 
 
@@ -314,8 +316,8 @@ def summary_catalog():
 
 
 def judged_in_this_configuration(claim):
-    """The claim's verdict file, if it exists and was judged from the current configuration
-    and measurement code (a verdict left from an earlier run is not)."""
+    """The claim's verdict file, if it exists and was judged from the current configuration,
+    measurement code and analysis code (a verdict left from an earlier run is not)."""
     verdict, data = (
         f"results/claims/{claim['id']}.json",
         f"results/data/{claim['experiment']}.json",
@@ -330,6 +332,8 @@ def judged_in_this_configuration(claim):
         v.get("config_sha256") == section_hash
         and d.get("code_sha256") == experiment_code(claim["experiment"])
         and v["data_files"][0]["sha256"] == content_sha256(data)
+        and v.get("code_sha256")
+        == analysis_code("paper_checks.evaluation", claim["experiment"])
     )
     return verdict if current else None
 

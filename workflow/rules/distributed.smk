@@ -27,7 +27,6 @@ rule distributed_protocol:
     params:
         section=distributed_section,
         device=config["device"],
-        analysis=SYSTEMS_ANALYSIS,
         code=DISTRIBUTED_CODE,
     script:
         "../scripts/run_distributed.py"

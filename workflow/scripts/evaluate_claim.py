@@ -12,4 +12,5 @@ evaluate_claim(
     data_file=snakemake.input.data,
     output=snakemake.output.verdict,
     figure=snakemake.output.figure,
+    code=snakemake.params.code,
 )

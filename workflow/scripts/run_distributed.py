@@ -4,11 +4,11 @@ from pathlib import Path
 
 import _project  # noqa: F401  (the repository on sys.path)
 
-from paper_checks.experiment import load_systems_check
 from paper_checks.joblog import setup_logging
+from paper_checks.systems_runner import run_distributed
 
 setup_logging(snakemake.log.log)
-load_systems_check(snakemake.params.analysis).run(
+run_distributed(
     section=snakemake.params.section,
     device=snakemake.params.device,
     code=snakemake.params.code,
