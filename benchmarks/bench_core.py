@@ -8,7 +8,10 @@
 | random_directions (dense, unit rows) | torch.randn                        | (reported)    |
 | project + reconstruct, K=64, D=1e6   | torch.randn                        | >= 20 %       |
 | JVP directional derivative, "tiny"   | forward + backward                 | <= 3x         |
-| one training step per strategy (SGD, Random K, ADC, Momentum-Centric) per preset | the forward + backward passes the step needs (1; N for Momentum-Centric's N workers) | (reported) |
+| one training step per strategy (*)   | the forward + backward passes (**) | (reported)    |
+
+(*) SGD, Random K, ADC, Momentum-Centric, per preset.
+(**) that the step needs: 1; N for Momentum-Centric's N workers.
 
 A training step's ratio to its forward + backward passes is what the HoloGrad machinery
 (directions, projection, synthesis, codebook, aggregation) adds to the gradient it needs.

@@ -141,7 +141,8 @@ def main() -> None:
     )
     print(
         f"\ntuning and measurement jobs: {summary['jobs']}, {summary['job_seconds']:.0f} s of job time "
-        f"(= {result['heavy_share_of_wall']:.0%} of the wall time on {args.cores} cores), largest max RSS {summary['max_rss_mb']:.0f} MB"
+        f"(= {result['heavy_share_of_wall']:.0%} of the wall time on {args.cores} cores), "
+        f"largest max RSS {summary['max_rss_mb']:.0f} MB"
     )
     if target is not None:
         print(

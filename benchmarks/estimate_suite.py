@@ -4,12 +4,13 @@
 
 The work model counts, from the config alone, what every tuning and measurement job computes
 (each experiment's `work`, in its analysis module paper_checks/experiments/<name>.py, follows
-its measurement holograd/experiments/<name>.py with the units of WorkModel below): forward+backward passes per (preset, batch), held-out
-forward passes, forward-mode JVPs, direction entries generated (projection and synthesis,
-once per entry when a whole row fits the config's `chunk_elements`, else twice), and steps of
-Momentum-Centric and ADC, whose cost is measured whole.  The unit costs are measured here, on
-`--device`, at the config's own sizes (GPT-2's 50,257-token vocabulary for WikiText-2), plus
-the start-up of a job process (importing torch and transformers).
+its measurement holograd/experiments/<name>.py with the units of WorkModel below):
+forward+backward passes per (preset, batch), held-out forward passes, forward-mode JVPs,
+direction entries generated (projection and synthesis, once per entry when a whole row fits
+the config's `chunk_elements`, else twice), and steps of Momentum-Centric and ADC, whose cost
+is measured whole.  The unit costs are measured here, on `--device`, at the config's own sizes
+(GPT-2's 50,257-token vocabulary for WikiText-2), plus the start-up of a job process (importing
+torch and transformers).
 
 Validation: run on config/config.yaml on the CPU that ran the default pipeline, the estimate
 is compared with the benchmark files of that run (`--measured results`).  Tuning grids are

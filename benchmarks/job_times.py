@@ -3,11 +3,11 @@
     python benchmarks/job_times.py [--results results] [--out benchmarks/out/job_times.json] [--top 10]
 
 Every tuning and measurement job writes results/benchmarks/{tuning,runs}/...tsv, and E8's
-job results/benchmarks/systems/...tsv (wall seconds, max RSS).  This prints the jobs summed by experiment, the slowest jobs, and the
-total in job-hours, with the device the measurement jobs ran on (from their run files).
-On a GPU run of the paper config (workflow/profiles/vastai or slurm, one GPU per job) the
-total is the GPU-hours the run used; after the first jobs of a run, the per-experiment means
-times the job counts of a dry run estimate the rest.
+job results/benchmarks/systems/...tsv (wall seconds, max RSS).  This prints the jobs summed
+by experiment, the slowest jobs, and the total in job-hours, with the device the measurement
+jobs ran on (from their run files).  On a GPU run of the paper config (workflow/profiles/vastai
+or slurm, one GPU per job) the total is the GPU-hours the run used; after the first jobs of a
+run, the per-experiment means times the job counts of a dry run estimate the rest.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def main() -> None:
     print(f"\nslowest {args.top} jobs:")
     print(jobs.nlargest(args.top, "seconds").to_string(index=False, float_format=lambda x: f"{x:.1f}"))
     print(
-        f"\n{summary['jobs']} jobs, {summary['job_seconds']:.0f} s = {summary['job_hours']:.2f} job-hours, largest max RSS {summary['max_rss_mb']:.0f} MB, on {', '.join(summary['devices']) or 'unknown'}"
+        f"\n{summary['jobs']} jobs, {summary['job_seconds']:.0f} s = {summary['job_hours']:.2f} job-hours, "
+        f"largest max RSS {summary['max_rss_mb']:.0f} MB, on {', '.join(summary['devices']) or 'unknown'}"
     )
 
 

@@ -434,7 +434,8 @@ def project_reconstruct(
     """
     if grad.dim() != 1 or not grad.is_floating_point():
         raise ValueError(
-            f"project_reconstruct expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}"
+            "project_reconstruct expects a flat floating-point gradient of shape (D,), "
+            f"got {grad.dtype} {tuple(grad.shape)}"
         )
     dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
     if dim > chunk:

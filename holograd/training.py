@@ -138,7 +138,8 @@ def train(
             record["stopped"] = f"non-finite loss at step {t}"
         elif max_loss_factor is not None and record["loss"] > max_loss_factor * records[0]["loss"]:
             record["stopped"] = (
-                f"loss {record['loss']:.4g} above {max_loss_factor:g} x the initial {records[0]['loss']:.4g} at step {t}"
+                f"loss {record['loss']:.4g} above {max_loss_factor:g} x the initial {records[0]['loss']:.4g} "
+                f"at step {t}"
             )
         if "stopped" in record:
             log.warning("%s diverged: %s; stopping", strategy.name, record["stopped"])

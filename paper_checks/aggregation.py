@@ -50,11 +50,13 @@ def aggregate_experiment(
         want = config_hash(job_config(section, r["setting"], device))
         if r.get("config_sha256") != want:
             raise ProvenanceError(
-                f"{path} was made from a different configuration (hash {str(r.get('config_sha256'))[:12]}, expected {want[:12]}); delete it and rerun"
+                f"{path} was made from a different configuration (hash {str(r.get('config_sha256'))[:12]}, "
+                f"expected {want[:12]}); delete it and rerun"
             )
         if r.get("code_sha256") != code:
             raise ProvenanceError(
-                f"{path} was made by different measurement code (hash {str(r.get('code_sha256'))[:12]}, expected {code[:12]}); delete it and rerun"
+                f"{path} was made by different measurement code (hash {str(r.get('code_sha256'))[:12]}, "
+                f"expected {code[:12]}); delete it and rerun"
             )
         found.add((r["setting"], r["seed"]))
         r["sweep"] = sweep_of(section, r["setting"])

@@ -67,7 +67,8 @@ def find_setting(data: dict, select: dict) -> tuple[str, dict]:
         have = {k: [s["config"].get(k) for s in settings.values()] for k in where}
         raise SelectionError(f"the run has no setting with {wanted} (it has {have})")
     raise SelectionError(
-        f"{len(matches)} settings match {wanted} ({', '.join(n for n, _ in matches)}); name one in claims.yaml's select.where"
+        f"{len(matches)} settings match {wanted} ({', '.join(n for n, _ in matches)}); "
+        "name one in claims.yaml's select.where"
     )
 
 

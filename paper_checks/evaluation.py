@@ -3,10 +3,11 @@
     evaluate_claim     results/data/<experiment>.json -> results/claims/<id>.json + <id>.png
 
 The claim's statistic (its `measure`, in the experiment's analysis module
-paper_checks/experiments/<name>.py) reads per-seed values from the data file; their estimate is the mean with its 95 % Student-t interval across seeds (or the worst
-case, for claims that must hold for every value), and `paper_checks.verdict.decide` compares
-it with the acceptance region written in paper_checks/claims.yaml.  The verdict file carries
-the reason, the data files' SHA-256, the config, the scale and the environment it came from.
+paper_checks/experiments/<name>.py) reads per-seed values from the data file; their estimate
+is the mean with its 95 % Student-t interval across seeds (or the worst case, for claims that
+must hold for every value), and `paper_checks.verdict.decide` compares it with the acceptance
+region written in paper_checks/claims.yaml.  The verdict file carries the reason, the data
+files' SHA-256, the config, the scale and the environment it came from.
 """
 
 from __future__ import annotations

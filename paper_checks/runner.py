@@ -12,9 +12,10 @@ it ran on.  This module and the experiment module are all that a measurement's r
 on (workflow/rules/common.smk hashes exactly these sources).
 
 A training job saves its progress every `checkpoint_every` steps to the checkpoint this
-module opens and hands to the experiment (holograd.checkpoint); started again after being killed, it goes on from there and writes
-the file an uninterrupted run would have written.  Wall times and timestamps are kept apart
-under `timing`, the one field in which two runs of a job differ.
+module opens and hands to the experiment (holograd.checkpoint); started again after being
+killed, it goes on from there and writes the file an uninterrupted run would have written.
+Wall times and timestamps are kept apart under `timing`, the one field in which two runs of
+a job differ.
 """
 
 from __future__ import annotations

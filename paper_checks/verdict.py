@@ -43,7 +43,8 @@ def decide(estimate: Estimate, region: Region, untestable: str | None = None, st
         where = "inside" if region.contains(estimate.point) else "outside"
         return (
             INCONCLUSIVE,
-            f"the point estimate {estimate.point:.4g} lies {where} {region} but has no confidence interval (n = {estimate.n}; it needs at least two seeds)",
+            f"the point estimate {estimate.point:.4g} lies {where} {region} but has no confidence interval "
+            f"(n = {estimate.n}; it needs at least two seeds)",
         )
     if (
         strict
@@ -52,7 +53,8 @@ def decide(estimate: Estimate, region: Region, untestable: str | None = None, st
     ):
         return (
             INCONCLUSIVE,
-            f"the point estimate {estimate.point:.4g} lies in {region} but its 95% CI {_ci(estimate)} does not lie wholly inside it (this part needs the whole CI inside)",
+            f"the point estimate {estimate.point:.4g} lies in {region} but its 95% CI {_ci(estimate)} "
+            "does not lie wholly inside it (this part needs the whole CI inside)",
         )
     if region.contains(estimate.point):
         return (

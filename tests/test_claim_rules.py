@@ -30,8 +30,14 @@ CODE = "c0de" * 16  # the measurement code's hash that aggregation expects
 TOKENS = {"path": "tokens.pt", "sha256": "70" * 32}
 
 SECTIONS = {
-    "e1_gradient_variability": {"model": "micro", "block_size": 16, "batch_size": 8, "n_batches": 4, "checkpoints": [0, 5], "sgd_lr": 0.5, "seeds": [0, 1, 2]},
-    "e5_unbiased_estimator": {"model": "micro", "block_size": 16, "batch_size": 4, "k": 16, "draws": [1, 4], "control_scale": 0.5, "chunk_elements": 4096, "seeds": [0, 1, 2]},
+    "e1_gradient_variability": {
+        "model": "micro", "block_size": 16, "batch_size": 8, "n_batches": 4, "checkpoints": [0, 5], "sgd_lr": 0.5,
+        "seeds": [0, 1, 2],
+    },
+    "e5_unbiased_estimator": {
+        "model": "micro", "block_size": 16, "batch_size": 4, "k": 16, "draws": [1, 4], "control_scale": 0.5,
+        "chunk_elements": 4096, "seeds": [0, 1, 2],
+    },
     "e6_pogp_verification": {
         "model": "micro", "block_size": 16, "batch_size": 2, "n_proofs": 2, "eps": 1e-4,
         "cheating": {"p": [0.5], "q": [0.5], "m": 4, "trials": 10, "offset": 0.01}, "seeds": [0, 1, 2],
@@ -109,8 +115,10 @@ def write_runs(tmp_path, experiment, per_seed_metrics, section=None, **fields) -
         for seed, metrics in zip(section["seeds"], metrics_of_seeds):
             config = job_config(section, setting, "cpu")
             record = {
-                "experiment": experiment, "setting": setting, "seed": seed, "config": config, "config_sha256": config_hash(config),
-                "code_sha256": CODE, "tokens": TOKENS, "scale": SCALE, "environment": ENV, "metrics": metrics, "timing": {"wall_seconds": 1.0},
+                "experiment": experiment, "setting": setting, "seed": seed,
+                "config": config, "config_sha256": config_hash(config), "code_sha256": CODE,
+                "tokens": TOKENS, "scale": SCALE, "environment": ENV, "metrics": metrics,
+                "timing": {"wall_seconds": 1.0},
             }  # fmt: skip
             record.update({k: v(seed) if callable(v) else v for k, v in fields.items()})
             path = tmp_path / f"{setting}-seed{seed}.json"
@@ -300,12 +308,22 @@ TRAINING = {
 }
 SECTIONS.update(
     {
-        "e2_kd_ratio": {**TRAINING, "model": "micro", "kd": 0.01, "cos_draws": 2, "lr_grid": {"sgd": [1.0], "random": [1.0]}, "sweep": {"kd": [0.001, 0.003, 0.01, 0.03, 0.1]}},
-        "e3_momentum_comparison": {**TRAINING, "model": "micro", "n_workers": 4, "k_random": 8, "beta": 0.9, "cold_start_steps": 1, "lr_grid": {}},
-        "e4_adc_energy": {**TRAINING, "model": "micro", "k": 4, "ranks": [8, 32], "warm_start": "random", "warm_steps": 2, "alpha": 1e-3, "qr_every": 5, "lr_grid": {}},
+        "e2_kd_ratio": {
+            **TRAINING, "model": "micro", "kd": 0.01, "cos_draws": 2, "lr_grid": {"sgd": [1.0], "random": [1.0]},
+            "sweep": {"kd": [0.001, 0.003, 0.01, 0.03, 0.1]},
+        },
+        "e3_momentum_comparison": {
+            **TRAINING, "model": "micro", "n_workers": 4, "k_random": 8, "beta": 0.9, "cold_start_steps": 1,
+            "lr_grid": {},
+        },
+        "e4_adc_energy": {
+            **TRAINING, "model": "micro", "k": 4, "ranks": [8, 32], "warm_start": "random", "warm_steps": 2,
+            "alpha": 1e-3, "qr_every": 5, "lr_grid": {},
+        },
         "e7_byzantine": {
-            **TRAINING, "model": "micro", "strategy": "momentum", "n_workers": 10, "beta": 0.9, "cold_start_steps": 1, "fractions": [0, 0.1, 0.2, 0.3],
-            "attacks": ["sign_flip"], "taus": [0.1], "tolerance": 0.8, "lr_grid": {}, "sweep": {"strategy": ["momentum"]},
+            **TRAINING, "model": "micro", "strategy": "momentum", "n_workers": 10, "beta": 0.9, "cold_start_steps": 1,
+            "fractions": [0, 0.1, 0.2, 0.3], "attacks": ["sign_flip"], "taus": [0.1], "tolerance": 0.8, "lr_grid": {},
+            "sweep": {"strategy": ["momentum"]},
         },
     }
 )  # fmt: skip
@@ -318,8 +336,9 @@ def e2_metrics(kd_ratio, decreases):
     for kd in SECTIONS["e2_kd_ratio"]["sweep"]["kd"]:
         out[f"kd-{kd:g}"] = [
             {
-                "kd": kd, "k": 10, "dim": 1000, "cosines": [r * kd**0.5], "cos_mean": r * kd**0.5, "sqrt_kd": kd**0.5, "cos_theory": kd**0.5,
-                "loss_decrease": {"random": d, "sgd": 0.5}, "fraction_of_sgd": d / 0.5, "curves": {"random": CURVE, "sgd": CURVE},
+                "kd": kd, "k": 10, "dim": 1000, "cosines": [r * kd**0.5], "cos_mean": r * kd**0.5, "sqrt_kd": kd**0.5,
+                "cos_theory": kd**0.5, "loss_decrease": {"random": d, "sgd": 0.5}, "fraction_of_sgd": d / 0.5,
+                "curves": {"random": CURVE, "sgd": CURVE},
                 "lr": {"random": 0.01, "sgd": 1.0}, "stopped": {},
             }
             for r, d in zip(kd_ratio, decreases[kd])
@@ -365,8 +384,10 @@ def e3_metrics(momentum_alignment, random_alignment, momentum_decrease, sgd_decr
         }
 
     arms = {
-        "random_k64": arm(0.01, 0.1, 8), "random_k1": arm(random_alignment, 0.01, 1), "momentum": arm(momentum_alignment, momentum_decrease, 4),
-        "momentum_alg3": arm(momentum_alignment, momentum_decrease / 2, 4), "sgd": arm(float("nan"), sgd_decrease, 4000),
+        "random_k64": arm(0.01, 0.1, 8), "random_k1": arm(random_alignment, 0.01, 1),
+        "momentum": arm(momentum_alignment, momentum_decrease, 4),
+        "momentum_alg3": arm(momentum_alignment, momentum_decrease / 2, 4),
+        "sgd": arm(float("nan"), sgd_decrease, 4000),
     }  # fmt: skip
     return {"arms": arms, "dim": 1000, "random_alignment_theory": 0.025}
 

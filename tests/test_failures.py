@@ -5,14 +5,16 @@ from holograd.files import write_json
 from paper_checks.failures import FailedJob, failed_jobs, not_run_reasons
 from paper_checks.hashing import TIMING, content_sha256
 
-# As Snakemake 9 writes it (the failing job's block, between other lines of the log).
+# As Snakemake 9 writes it (the failing job's block, between other lines of the log); the
+# backslash only joins the long `log:` line, which Snakemake writes as one line.
 LOG = """Finished jobid: 3 (Rule: run_experiment)
 Error in rule tune_experiment:
     message: None
     jobid: 12
     input: resources/tokens/embedded-bpe300.pt
     output: results/tuning/e4_adc_energy/base.json
-    log: logs/tuning/e4_adc_energy/base.log, results/benchmarks/tuning/e4_adc_energy/base.tsv (check log file(s) for error details)
+    log: logs/tuning/e4_adc_energy/base.log, results/benchmarks/tuning/e4_adc_energy/base.tsv \
+(check log file(s) for error details)
 
 Error in rule prepare_embedded_tokens:
     jobid: 1
@@ -46,7 +48,8 @@ def test_each_failure_stops_the_claims_that_depend_on_it(tmp_path):
     log = tmp_path / "logs" / "tuning" / "e4_adc_energy" / "base.log"
     log.parent.mkdir(parents=True)
     log.write_text(
-        "2026 INFO tuning\nTraceback (most recent call last):\n  File x\nValueError: codebook rank must lie in [1, D=22880], got 1000000\n"
+        "2026 INFO tuning\nTraceback (most recent call last):\n  File x\n"
+        "ValueError: codebook rank must lie in [1, D=22880], got 1000000\n"
     )
     reasons = not_run_reasons(
         failed_jobs(LOG), CLAIMS, {}, {"resources/tokens/embedded-bpe1024.pt": ["e1"]}, root=tmp_path

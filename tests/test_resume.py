@@ -224,7 +224,8 @@ def test_a_job_killed_anywhere_resumes_to_the_uninterrupted_result(name, tmp_pat
         resumed = "resuming from" in (workdir / args["log"]).read_text()
         assert resumed == (landed[-1] != "before the first save")
     print(
-        f"{name}: {kills} kills, landed {landed}; all resumed to the uninterrupted result (job: {wall:.1f} s, first save at {first_save:.1f} s)"
+        f"{name}: {kills} kills, landed {landed}; all resumed to the uninterrupted result "
+        f"(job: {wall:.1f} s, first save at {first_save:.1f} s)"
     )
     assert sum(w not in ("after the end", "before the first save") for w in landed) >= kills // 2, (
         landed

@@ -110,7 +110,8 @@ def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
     restarts = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0))
     if world != cfg.workers:
         raise ValueError(
-            f"the config asks for {cfg.workers} workers but torchrun started {world} processes (--nproc-per-node x nodes)"
+            f"the config asks for {cfg.workers} workers but torchrun started {world} processes "
+            "(--nproc-per-node x nodes)"
         )
     _setup_logging(run_dir, rank)
     torch.set_num_threads(cfg.threads)

@@ -55,7 +55,8 @@ def c5_adc_learns(data: dict, select: dict, region: Region) -> list[Measurement]
     arm_name = f"adc_r{select['rank']}"
     if arm_name not in setting["arms"]:
         raise SelectionError(
-            f"the run has no codebook of rank {select['rank']} (it has {[a for a in setting['arms'] if a != 'adc_off']})"
+            f"the run has no codebook of rank {select['rank']} "
+            f"(it has {[a for a in setting['arms'] if a != 'adc_off']})"
         )
     arm = setting["arms"][arm_name]
     by_rank = {
@@ -68,13 +69,20 @@ def c5_adc_learns(data: dict, select: dict, region: Region) -> list[Measurement]
     return [
         Measurement(
             values=arm["energy_trend"]["per_seed"], seeds=setting["seeds"],
-            label=f"gamma trend (last 20 % - first 20 % of steps), rank {select['rank']}, warm start {setting['warm_start']}",
+            label=(
+                f"gamma trend (last 20 % - first 20 % of steps), rank {select['rank']}, "
+                f"warm start {setting['warm_start']}"
+            ),
             details={**common, "by_rank": by_rank}, untestable=untestable,
         ),
         Measurement(
             values=arm["advantage_over_off"]["per_seed"], seeds=setting["seeds"],
             label=f"loss decrease ADC-on - ADC-off, rank {select['rank']}",
-            details={"loss_decrease": {a: estimate_of(v["loss_decrease"]) for a, v in setting["arms"].items()}, "lr": {a: v["lr"] for a, v in setting["arms"].items()}, "warm_lr": {a: v.get("warm_lr") for a, v in setting["arms"].items()}},
+            details={
+                "loss_decrease": {a: estimate_of(v["loss_decrease"]) for a, v in setting["arms"].items()},
+                "lr": {a: v["lr"] for a, v in setting["arms"].items()},
+                "warm_lr": {a: v.get("warm_lr") for a, v in setting["arms"].items()},
+            },
             untestable=untestable,
         ),
     ]  # fmt: skip

@@ -84,11 +84,17 @@ def c7_byzantine(data: dict, select: dict, region: Region) -> Measurement:
         untestable = f"runs stopped early (the clean run: {'; '.join(clean_row['stopped'])})"
     elif clean["low"] is None or not clean["low"] > 0:  # "80 % of no progress" would be noise
         low = "undefined" if clean["low"] is None else f"{clean['low']:.3g}"
-        untestable = f"the clean run's loss decrease {clean['point']:.3g} (95% CI low {low}) is not significantly above 0, so tolerance cannot be judged"
+        untestable = (
+            f"the clean run's loss decrease {clean['point']:.3g} (95% CI low {low}) is not significantly above 0, "
+            "so tolerance cannot be judged"
+        )
     return Measurement(
         values=values["per_seed"],
         seeds=setting["seeds"],
-        label=f"largest tolerated fraction, {aggregator}, {setting['strategy']} (tolerated: loss decrease >= {exp['tolerance']:g} x clean)",
+        label=(
+            f"largest tolerated fraction, {aggregator}, {setting['strategy']} "
+            f"(tolerated: loss decrease >= {exp['tolerance']:g} x clean)"
+        ),
         details={
             "setting": name,
             "aggregator": aggregator,

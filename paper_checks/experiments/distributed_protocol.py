@@ -52,14 +52,18 @@ def plot(data: dict, path: str | Path) -> None:
     ledger = data["verifier"]
     axes[2].set(
         xlabel="step",
-        title=f"verifier: {ledger['checked']} checked, {ledger['rejected']} rejected, slashed {ledger['slashed'] or 'none'}",
+        title=(
+            f"verifier: {ledger['checked']} checked, {ledger['rejected']} rejected, "
+            f"slashed {ledger['slashed'] or 'none'}"
+        ),
     )
     axes[2].set_ylim(bottom=0)
     axes[2].legend(fontsize=7)
     byz = ", ".join(map(str, run["byzantine"]["ranks"])) or "none"
     finish(
         fig,
-        f"E8 distributed protocol — {run['workers']} processes ({data['backend']}), {run['strategy']}, {run['model']} D = {data['D']:,}, Byzantine ranks {byz}",
+        f"E8 distributed protocol — {run['workers']} processes ({data['backend']}), {run['strategy']}, "
+        f"{run['model']} D = {data['D']:,}, Byzantine ranks {byz}",
         path,
     )
 
@@ -79,22 +83,33 @@ def describe(d: dict | None, figure: str | None, base: Path, note: str | None = 
     slashed = (", ".join(map(str, ver["slashed"])) + f" (from step {first_slash})") if ver["slashed"] else "none"
     lines += [f"![E8 distributed protocol]({os.path.relpath(figure, base)})", ""] if figure else []
     lines += [
-        "| workers | backend, device | strategy | model, D | steps | bytes per worker per step | full-gradient all-reduce | ratio | Byzantine ranks | verifier p, ε | checked / rejected | slashed | restarts | θ on every rank |",
+        "| workers | backend, device | strategy | model, D | steps | bytes per worker per step "
+        "| full-gradient all-reduce | ratio | Byzantine ranks | verifier p, ε | checked / rejected "
+        "| slashed | restarts | θ on every rank |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| {run['workers']} | {d['backend']}, {d['device']} | {run['strategy']} ({', '.join(f'{k} = {v}' for k, v in run['options'].items())}) | {run['model']}, {d['D']:,} | {run['steps']} "
-        f"| {comm['proof_bytes_per_worker_per_step']:.3g} (+ verdict {comm['verdict_bytes_per_step']:.3g}) | {comm['allreduce_bytes_per_worker_per_step']:,} "
-        f"| {num(comm['reduction'])}× | {', '.join(map(str, byz['ranks'])) or 'none'} ({byz['attack']}) | {pogp['p']:g}, {pogp['eps']:g} "
-        f"| {ver['checked']} / {ver['rejected']} | {slashed} | {d['restarts']} | identical (SHA-256 {d['theta_sha256'][:12]}…) |",
+        f"| {run['workers']} | {d['backend']}, {d['device']} "
+        f"| {run['strategy']} ({', '.join(f'{k} = {v}' for k, v in run['options'].items())}) "
+        f"| {run['model']}, {d['D']:,} | {run['steps']} "
+        f"| {comm['proof_bytes_per_worker_per_step']:.3g} (+ verdict {comm['verdict_bytes_per_step']:.3g}) "
+        f"| {comm['allreduce_bytes_per_worker_per_step']:,} "
+        f"| {num(comm['reduction'])}× | {', '.join(map(str, byz['ranks'])) or 'none'} ({byz['attack']}) "
+        f"| {pogp['p']:g}, {pogp['eps']:g} "
+        f"| {ver['checked']} / {ver['rejected']} | {slashed} | {d['restarts']} "
+        f"| identical (SHA-256 {d['theta_sha256'][:12]}…) |",
         "",
     ]
     losses = [r["loss"] for r in records if r.get("loss") is not None]
     evals = [r["eval_loss"] for r in records if r.get("eval_loss") is not None]
     if losses:
         lines += [
-            f"Training loss {losses[0]:.4g} → {losses[-1]:.4g}; held-out loss {num(evals[0] if evals else None)} → {num(d.get('final_eval_loss'))} "
-            f"over {run['steps']} steps, {d['timing'].get('job_wall_seconds', d['timing']['wall_seconds_this_attempt']):.0f} s. Per step only (slot index, scalar) pairs and the verifier's verdict "
-            "crossed between the processes (bytes counted from the tensors handed to torch.distributed); every rank regenerated the directions from "
-            "the seeds and applied the same update, and the ranks' θ hashes agreed at the start, at every checkpoint and at the end.",
+            f"Training loss {losses[0]:.4g} → {losses[-1]:.4g}; "
+            f"held-out loss {num(evals[0] if evals else None)} → {num(d.get('final_eval_loss'))} "
+            f"over {run['steps']} steps, "
+            f"{d['timing'].get('job_wall_seconds', d['timing']['wall_seconds_this_attempt']):.0f} s. "
+            "Per step only (slot index, scalar) pairs and the verifier's verdict crossed between the processes "
+            "(bytes counted from the tensors handed to torch.distributed); every rank regenerated the directions "
+            "from the seeds and applied the same update, and the ranks' θ hashes agreed at the start, "
+            "at every checkpoint and at the end.",
             "",
         ]
     return lines

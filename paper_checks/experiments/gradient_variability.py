@@ -101,9 +101,11 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
 
 def describe_c2(d: dict) -> list[str]:
     return [
-        f"- Mean pairwise cosine by checkpoint (step: value): {', '.join(f'{k}: {x:.4f}' for k, x in d['all_checkpoints'].items())}.",
+        "- Mean pairwise cosine by checkpoint (step: value): "
+        f"{', '.join(f'{k}: {x:.4f}' for k, x in d['all_checkpoints'].items())}.",
         f"- Variance ratio ||E g_B − g_B||²/||g_B||² (plan: ≈ 0.93): {measured(d['variance_ratio'])}.",
-        f"- Leave-one-out reconstruction cosine (projection on the span of the other gradients): {measured(d['loo_reconstruction_cosine'])}.",
+        "- Leave-one-out reconstruction cosine (projection on the span of the other gradients): "
+        f"{measured(d['loo_reconstruction_cosine'])}.",
     ]
 
 

@@ -163,7 +163,8 @@ def describe_c1(d: dict) -> list[str]:
         + ".",
         "- Training by K/D (held-out loss decrease of HoloGrad-Random [95% CI]; of SGD; fraction of SGD's; tuned lr): "
         + "; ".join(
-            f"{float(kd):.3g}: {measured(t['loss_decrease'])}; {num(t['sgd']['point'])}; {num(t['fraction_of_sgd']['point'])}; lr {t['lr']['random']:.3g}"
+            f"{float(kd):.3g}: {measured(t['loss_decrease'])}; {num(t['sgd']['point'])}; "
+            f"{num(t['fraction_of_sgd']['point'])}; lr {t['lr']['random']:.3g}"
             for kd, t in training.items()
         )
         + ".",

@@ -77,7 +77,8 @@ def c3_momentum_alignment(data: dict, select: dict, region: Region) -> Measureme
         }
     ratio = setting["alignment_ratio"][variant]
     return Measurement(
-        values=ratio["per_seed"], seeds=setting["seeds"], label=f"alignment ratio {variant} / random K=1 (D = {setting['dim']:,})",
+        values=ratio["per_seed"], seeds=setting["seeds"],
+        label=f"alignment ratio {variant} / random K=1 (D = {setting['dim']:,})",
         details=details, untestable=stopped(arms, [variant, "random_k1"]),
     )  # fmt: skip
 
@@ -165,13 +166,15 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
 
 def describe_c3(d: dict) -> list[str]:
     lines = [
-        f"- Alignment |cos(direction, g)|: {d['variant']} {measured(d['alignment_momentum'])}; random K = 1 {measured(d['alignment_random_k1'])} "
+        f"- Alignment |cos(direction, g)|: {d['variant']} {measured(d['alignment_momentum'])}; "
+        f"random K = 1 {measured(d['alignment_random_k1'])} "
         f"(theory for a uniform direction √(2/(πD)) = {d['random_alignment_theory']:.3g}, D = {d['D']:,})."
     ]
     if "predicted_for_paper" in d:
         pp = d["predicted_for_paper"]
         lines.append(
-            f"- With this momentum alignment, the paper's `{pp['model']}` model (D = {pp['D']:,}) would give a ratio of {pp['ratio']:.3g}: the ratio measures D as much as momentum."
+            f"- With this momentum alignment, the paper's `{pp['model']}` model (D = {pp['D']:,}) "
+            f"would give a ratio of {pp['ratio']:.3g}: the ratio measures D as much as momentum."
         )
     return lines
 

@@ -132,12 +132,17 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
 def describe_c8(d: dict) -> list[str]:
     mx = d["max_abs_diff"]
     return [
-        f"- Largest |a − a*| over all proofs: verifier (same device) {mx['verifier']:.3g}; verifier with another thread count {mx['verifier_threads']:.3g}; "
+        f"- Largest |a − a*| over all proofs: verifier (same device) {mx['verifier']:.3g}; "
+        f"verifier with another thread count {mx['verifier_threads']:.3g}; "
         f"backprop dot product {mx['backprop']:.3g}; float64 model {mx['float64']:.3g}.",
-        f"- Median |a| = {d['median_abs_a']:.3g}, so ε = {d['eps']:g} is {d['eps'] / d['median_abs_a']:.3g}× a typical proof. Recommended ε (10× the largest honest cross-path difference, rounded up to a power of ten): {d['recommended_eps']:.0e}.",
+        f"- Median |a| = {d['median_abs_a']:.3g}, so ε = {d['eps']:g} "
+        f"is {d['eps'] / d['median_abs_a']:.3g}× a typical proof. "
+        "Recommended ε (10× the largest honest cross-path difference, rounded up to a power of ten): "
+        f"{d['recommended_eps']:.0e}.",
         "- Cheater catch rate vs 1 − (1 − p)^{n_bad}, n_bad = round(q m) invalid proofs of m per step: "
         + "; ".join(
-            f"p = {c['p']:g}, q = {c['q']:g} (n_bad = {c['invalid_per_step']} of {c['m']}): {c['rate']:.3f} vs {c['theory']:.3f} "
+            f"p = {c['p']:g}, q = {c['q']:g} (n_bad = {c['invalid_per_step']} of {c['m']}): "
+            f"{c['rate']:.3f} vs {c['theory']:.3f} "
             f"({'within' if c['theory_in_ci'] else 'outside'} the 95% CI)"
             for c in d["cheaters"]
         )

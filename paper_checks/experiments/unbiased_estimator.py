@@ -56,7 +56,10 @@ def c6_unbiased(data: dict, select: dict, region: Region) -> Measurement:
     control_verdict, control_reason = decide(mean_ci(control["per_seed"]), region)
     untestable = None
     if control_verdict != FAIL:
-        untestable = f"the negative control (scale {exp['control_scale']} D) came out {control_verdict}, so the experiment cannot tell a biased estimator from an unbiased one"
+        untestable = (
+            f"the negative control (scale {exp['control_scale']} D) came out {control_verdict}, "
+            "so the experiment cannot tell a biased estimator from an unbiased one"
+        )
     return Measurement(
         values=point["estimator"]["r"]["per_seed"],
         seeds=setting["seeds"],
@@ -119,8 +122,10 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
 def describe_c6(d: dict) -> list[str]:
     nc = d["negative_control"]
     return [
-        f"- Relative error ||mean(ĝ) − g||/||g|| at N = {d['draws']}, K = {d['k']}: {measured(d['relative_error'])}; theory √((D−1)/(NK)) = {d['theory_relative_error']:.4g}. "
-        f"The plan's literal criterion (< 0.01) {'holds' if d['plan_metric_below_0.01'] else 'does not hold'}: for an unbiased estimator it needs N K ≥ 10⁴ (D − 1) directions.",
+        f"- Relative error ||mean(ĝ) − g||/||g|| at N = {d['draws']}, K = {d['k']}: {measured(d['relative_error'])}; "
+        f"theory √((D−1)/(NK)) = {d['theory_relative_error']:.4g}. "
+        f"The plan's literal criterion (< 0.01) {'holds' if d['plan_metric_below_0.01'] else 'does not hold'}: "
+        "for an unbiased estimator it needs N K ≥ 10⁴ (D − 1) directions.",
         f"- Bias along g, ⟨mean(ĝ) − g, g⟩/||g||²: {measured(d['bias_along_g'])}.",
         f"- Negative control (scale {nc['scale']} D): r = {measured(nc['r'])} → **{nc['verdict']}** ({nc['reason']}).",
     ]
