@@ -98,8 +98,8 @@ def run_inputs(wildcards):
     return inputs
 
 
-def job_config(wildcards):
-    """A job's slice of the config: its setting's configuration and the device."""
+def job_config_of(wildcards):
+    """A job's slice of the config (sweeps.job_config): its setting's configuration and the device."""
     return sweeps.job_config(
         section(wildcards.experiment), wildcards.setting, config["device"]
     )

@@ -25,7 +25,7 @@ rule tune_experiment:
         disk_mb=job_resource("disk_mb"),
         runtime=job_resource("runtime"),
     params:
-        config=job_config,
+        config=job_config_of,
         module=experiment_module,
         code=run_code,
     script:
@@ -54,7 +54,7 @@ rule run_experiment:
         disk_mb=job_resource("disk_mb"),
         runtime=job_resource("runtime"),
     params:
-        config=job_config,
+        config=job_config_of,
         module=experiment_module,
         code=run_code,
     script:
