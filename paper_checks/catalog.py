@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from holograd.validation import SCHEMA_DIR, validate
+from holograd.validation import SCHEMA_DIR, dotted, validate
 from paper_checks.regions import Region
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +52,7 @@ def _read(path: str | Path):
 
 def _field(rest: tuple) -> str:
     """': FIELD' for the rest of a path inside an entry (dotted), '' for the entry itself."""
-    return f": {'.'.join(str(p) for p in rest)}" if rest else ""
+    return f": {dotted(rest)}" if rest else ""
 
 
 def _experiment_where(file: str, path: tuple) -> str:

@@ -12,8 +12,9 @@ which exports one object
   claims' entries of claims.yaml (expected values and acceptance regions are read, never typed);
 - `work(model, cfg)`: what its jobs cost for one setting, by the work model of
   benchmarks/estimate_suite.py: [(stage, setting label, seconds)];
-- per claim the experiment serves, `measure(data, select)` -> a Measurement (what the verdict
-  rule averages) and `describe(details)` -> the claim's lines in the summary.
+- per claim the experiment serves, `measure(data, select, region)` -> a Measurement (what the
+  verdict rule averages), `describe(details)` -> the claim's lines in the summary and, if it
+  has any, `controls(details)` -> further rows of its verdict figure.
 
 Its config section is described by workflow/schemas/config.schema.yaml (which the workflow
 checks when it starts, without importing any analysis).

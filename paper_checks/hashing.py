@@ -20,6 +20,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from holograd.files import read_json
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("holograd", "paper_checks")
 TIMING = "timing"
@@ -37,7 +39,7 @@ def config_hash(obj) -> str:
 
 def content_sha256(path: str | Path) -> str:
     """SHA-256 of a JSON results file without its `timing` field: equal for two runs of a job."""
-    content = {k: v for k, v in json.loads(Path(path).read_text()).items() if k != TIMING}
+    content = {k: v for k, v in read_json(path).items() if k != TIMING}
     return config_hash(content)
 
 

@@ -283,18 +283,11 @@ def test_largest_tolerated_fraction():
     assert e7.largest_tolerated(rows, "t", ["a"]) == 0.3
 
 
+E7 = {**TRAIN, "n_workers": 4, "beta": 0.9, "cold_start_steps": 1, "fractions": [0, 0.25], "tolerance": 0.8}
+
+
 def test_e7_random_strategy_has_only_the_mean(token_cache):
-    cfg = {
-        **TRAIN,
-        "strategy": "random",
-        "n_workers": 4,
-        "beta": 0.9,
-        "cold_start_steps": 1,
-        "fractions": [0, 0.25],
-        "attacks": ["sign_flip"],
-        "taus": [0.1],
-        "tolerance": 0.8,
-    }
+    cfg = {**E7, "strategy": "random", "attacks": ["sign_flip"], "taus": [0.1]}
     out = e7.run(cfg, 0, token_cache, CPU, {"clean": {"lr": 1e-3}})
     assert {r["aggregator"] for r in out["rows"]} == {"mean"} and len(out["rows"]) == 2
 
@@ -312,17 +305,7 @@ def test_e7_a_trimmed_mean_that_drops_nothing_reuses_the_mean_s_runs(token_cache
         return real(self, arm, lr, seed, steps=steps, byzantine=byzantine)
 
     monkeypatch.setattr(Bench, "run", counting)
-    cfg = {
-        **TRAIN,
-        "strategy": "momentum",
-        "n_workers": 4,
-        "beta": 0.9,
-        "cold_start_steps": 1,
-        "fractions": [0, 0.25],
-        "attacks": ["sign_flip", "extreme"],
-        "taus": [0.1, 0.25],
-        "tolerance": 0.8,
-    }
+    cfg = {**E7, "strategy": "momentum", "attacks": ["sign_flip", "extreme"], "taus": [0.1, 0.25]}
     out = e7.run(cfg, 0, token_cache, CPU, {"clean": {"lr": 1.0}})
     assert e7.effective({"aggregator": "trimmed_mean", "tau": 0.1}, 4) == {"aggregator": "mean"}
     assert len(out["rows"]) == 3 * 3 and len(calls) == 2 * 3  # mean and trimmed_0.25 trained, trimmed_0.1 reused

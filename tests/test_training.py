@@ -78,21 +78,11 @@ def test_held_out_loss_is_measured_at_start_intervals_and_end(make_model, token_
 
 
 def test_training_is_deterministic(make_model, train_samples):
-    a = train(
-        make_strategy("momentum", make_model(seed=1), lr=0.3, n_workers=2),
-        train_samples,
-        steps=3,
-        batch_size=4,
-        data_seed=2,
-    )
-    b = train(
-        make_strategy("momentum", make_model(seed=1), lr=0.3, n_workers=2),
-        train_samples,
-        steps=3,
-        batch_size=4,
-        data_seed=2,
-    )
-    assert a == b
+    def run():
+        strategy = make_strategy("momentum", make_model(seed=1), lr=0.3, n_workers=2)
+        return train(strategy, train_samples, steps=3, batch_size=4, data_seed=2)
+
+    assert run() == run()
 
 
 def test_non_finite_loss_stops_the_run(make_model, train_samples):
