@@ -3,11 +3,13 @@
 Attacks on the honest scalar a of a Byzantine slot:
 - "random":    a' ~ N(0, (scale * s)^2), s the spread (population std) of the honest scalars;
 - "sign_flip": a' = -scale * a;
-- "extreme":   a' = scale * a with a large scale.
+- "extreme":   a' = scale * a with a large scale;
+- "uniform":   a' ~ U(-scale, scale), whatever a is (the authors' E7: scale 100).
 
 Which slots are Byzantine is fixed by a seed (a worker stays Byzantine for the whole run);
 the random attack's draws come from the portable direction generator, so an attack is the
-same on every device.
+same on every device (the uniform attack maps those draws through Phi in float64: the same to
+within its rounding).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from torch import Tensor
 
 from holograd.directions import derive_seed, gaussian_block, seed_keys
 
-ATTACKS = ("random", "sign_flip", "extreme")
-DEFAULT_SCALE = {"random": 1.0, "sign_flip": 1.0, "extreme": 100.0}
+ATTACKS = ("random", "sign_flip", "extreme", "uniform")
+DEFAULT_SCALE = {"random": 1.0, "sign_flip": 1.0, "extreme": 100.0, "uniform": 100.0}
 
 
 def check_fraction(fraction: float) -> float:
@@ -54,6 +56,10 @@ def attack(scalars: Tensor, indices: list[int], kind: str, *, seed: int = 0, sca
         out[idx] = -scale * scalars[idx]
     elif kind == "extreme":
         out[idx] = scale * scalars[idx]
+    elif kind == "uniform":
+        keys = seed_keys([derive_seed("byzantine.uniform", seed)], scalars.device)
+        u = torch.special.ndtr(gaussian_block(keys, 0, len(indices))[0].to(torch.float64))  # uniform in (0, 1)
+        out[idx] = (scale * (2 * u - 1)).to(scalars.dtype)
     else:
         honest = torch.ones_like(scalars, dtype=torch.bool)
         honest[idx] = False

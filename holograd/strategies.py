@@ -44,7 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from holograd.adc import DirectionCodebook
-from holograd.aggregation import AGGREGATORS, aggregate, check_trim
+from holograd.aggregation import AGGREGATORS, aggregate, check_trim, n_trimmed
 from holograd.byzantine import ATTACKS, attack, byzantine_indices, check_fraction
 from holograd.commitments import commit_batch, commit_params, step_seeds
 from holograd.derivatives import directional_derivative, flat_grad, lm_loss, worker_gradients
@@ -155,10 +155,22 @@ class Strategy(ABC):
     def __init__(self, model: nn.Module, lr: float):
         _positive("learning rate", lr)
         self.model, self.space, self.lr = model, ParamSpace(model), float(lr)
+        self.last_update: Tensor | None = None  # the update direction of the last step (theta moved by -lr x it)
+        self.last_gradient: Tensor | None = None  # the true gradient the last step measured, if it did
 
     @property
     def batches_per_step(self) -> int:
         return 1
+
+    def batches_at(self, t: int) -> int:
+        """The batches step t takes (batches_per_step; a warm-started strategy's warm-up may differ)."""
+        return self.batches_per_step
+
+    def absorb(self, update: Tensor, g: Tensor | None) -> None:
+        """Take in a warm-up step taken by another strategy on this model (WarmStarted): its
+        update direction and the true gradient it measured.  Nothing, unless the strategy has
+        state that a warm-up builds (Momentum-Centric's m)."""
+        return None
 
     @property
     def dim(self) -> int:
@@ -186,11 +198,13 @@ class Strategy(ABC):
         if len(batches) != self.batches_per_step:
             raise ValueError(f"{self.name} takes {self.batches_per_step} batch(es) per step, got {len(batches)}")
 
-    def _apply(self, g_hat: Tensor) -> None:
-        """theta <- theta - lr g_hat."""
-        self.space.add_(g_hat, alpha=-self.lr)
+    def _apply(self, g_hat: Tensor, lr: float | None = None) -> None:
+        """theta <- theta - lr g_hat (the strategy's rate unless given); g_hat is kept as last_update."""
+        self.space.add_(g_hat, alpha=-(self.lr if lr is None else lr))
+        self.last_update = g_hat
 
     def _metrics(self, t: int, loss: float, g: Tensor | None, g_hat: Tensor, scalars: int, **kw) -> StepMetrics:
+        self.last_gradient = g  # the true gradient the step measured (None when not tracked)
         nan = float("nan")
         return StepMetrics(
             step=t,
@@ -367,10 +381,19 @@ class SGD(Strategy):
 class HoloGradRandom(VerifiableStrategy):
     """K proofs on random full-space directions of the step's batch; g_hat = (scale/K) sum a_j v_j.
 
-    Every proof enters the synthesis: the K scalars are projections on K different directions,
-    not K estimates of one number, so a trimmed mean has no meaning here (dropping the largest
-    |a_j| would shrink g_hat and bias it; measured E<g_hat, g>/||g||^2 = 0.51 at K = 20,
-    tau = 0.1).  Robust aggregation belongs to Momentum-Centric, where it does apply.
+    By default every proof enters the synthesis: the K scalars are projections on K different
+    directions, not K estimates of one number.  Options that read the paper (or the authors'
+    code) other ways, each kept off by default:
+
+    trim = tau        Algorithm 1's trimmed mean over the K proofs: the floor(tau K) largest and
+                      smallest a_j are dropped and g_hat = (scale/K') sum_{j kept} a_j v_j over
+                      the K' left.  It biases g_hat (dropping the largest |a_j| shrinks it:
+                      measured E<g_hat, g>/||g||^2 = 0.51 at K = 20, tau = 0.1); E7 measures it.
+    clip_norm = c     g_hat rescaled to norm c when it is longer (the authors' fixed-rate runs).
+    collapse_seeds    a control, not a method: the K directions of a step all come from the
+                      step's first seed, as with a generator that reads only the first 8 bytes
+                      of seed strings like "step{t}_k{k}"; g_hat = D a v_t is then one random
+                      direction, |cos(g_hat, g)| ~ sqrt(2/(pi D)) whatever K is.
     variance_correction multiplies g_hat by sqrt(K/D) (the paper's optional damping).
     """
 
@@ -384,15 +407,33 @@ class HoloGradRandom(VerifiableStrategy):
         k: int,
         scale: float | None = None,
         variance_correction: bool = False,
+        trim: float = 0.0,
+        clip_norm: float | None = None,
+        collapse_seeds: bool = False,
         **kw,
     ):
         super().__init__(model, lr, **kw)
         self.k = _count("K", k)
         self.scale, self.variance_correction = scale, variance_correction
+        self.trim = check_trim(trim)
+        if clip_norm is not None:
+            _positive("clip_norm", clip_norm)
+        self.clip_norm, self.collapse_seeds = clip_norm, bool(collapse_seeds)
 
     def plan(self, batches: Sequence, t: int) -> ProofPlan:
-        """K slots on the step's one batch, direction j = Dir(s_{t,j})."""
-        return ProofPlan(t, self._proof_seeds(batches, t, self.k), [0] * self.k)
+        """K slots on the step's one batch, direction j = Dir(s_{t,j}) (with collapse_seeds,
+        Dir(s_{t,0}) for every j)."""
+        seeds = self._proof_seeds(batches, t, self.k)
+        if self.collapse_seeds:
+            seeds = [seeds[0]] * self.k
+        return ProofPlan(t, seeds, [0] * self.k)
+
+    def trimmed(self, scalars: Tensor) -> list[int]:
+        """The slots Algorithm 1's trimmed mean keeps: all but the floor(trim K) smallest and
+        largest scalars (ties broken by slot, as a stable sort does)."""
+        drop = n_trimmed(scalars.numel(), self.trim)
+        order = torch.sort(scalars, stable=True).indices.tolist()
+        return sorted(order[drop : len(order) - drop])
 
     def direction(self, plan: ProofPlan, j: int) -> Tensor:
         return random_directions([plan.seeds[j]], self.dim, device=self.space.device, dtype=self.space.dtype)[0]
@@ -401,13 +442,26 @@ class HoloGradRandom(VerifiableStrategy):
         self, plan: ProofPlan, scalars: Tensor, kept: Sequence[int] | None = None, inv_norms: Tensor | None = None
     ) -> Tensor:
         """g_hat = (scale/K') sum_{j kept} a_j v_j over the K' kept slots (unbiased for any
-        K'), times sqrt(K'/D) with variance_correction."""
+        K'), times sqrt(K'/D) with variance_correction.  With `trim`, the slots kept are those
+        the trimmed mean keeps among `kept` (all slots when None)."""
+        if self.trim:
+            among = range(plan.size) if kept is None else list(kept)
+            index = torch.tensor(list(among), dtype=torch.long, device=scalars.device)
+            kept = [among[i] for i in self.trimmed(scalars[index])]
         seeds, scalars, inv_norms = _kept(plan, scalars, kept, inv_norms)
         g_hat = reconstruct(
             scalars, seeds, self.dim, scale=self.scale, inv_norms=inv_norms, chunk_elements=self.chunk_elements
         )
         if self.variance_correction:
             g_hat *= variance_correction(len(seeds), self.dim)
+        return self._clipped(g_hat)
+
+    def _clipped(self, g_hat: Tensor) -> Tensor:
+        """g_hat, rescaled to norm clip_norm when it is longer (no clipping by default)."""
+        if self.clip_norm is not None:
+            norm = g_hat.norm().item()
+            if norm > self.clip_norm:
+                g_hat *= self.clip_norm / norm
         return g_hat
 
     def _update(self, plan: ProofPlan, g_hat: Tensor, loss: float, g: Tensor | None) -> StepMetrics:
@@ -417,11 +471,11 @@ class HoloGradRandom(VerifiableStrategy):
     def _backprop_step(self, plan: ProofPlan, batches: Sequence, t: int) -> StepMetrics:
         """Slots proved as <g, v_j> from one backprop gradient (a random-direction step)."""
         loss, g = self._gradient(batches[0])
-        if self.byzantine is None:  # nothing alters the scalars: project and synthesise in one pass
+        if self.byzantine is None and not self.trim:  # nothing alters the scalars: project and synthesise in one pass
             _, g_hat = project_reconstruct(g, plan.seeds, scale=self.scale, chunk_elements=self.chunk_elements)
             if self.variance_correction:
                 g_hat *= variance_correction(self.k, self.dim)
-            return self._update(plan, g_hat, loss, g)
+            return self._update(plan, self._clipped(g_hat), loss, g)
         scalars, inv = project(g, plan.seeds, chunk_elements=self.chunk_elements, return_inv_norms=True)
         return self.conclude(plan, self._corrupt(scalars, t), loss=loss, g=g, inv_norms=inv)
 
@@ -436,9 +490,15 @@ class HoloGradADC(HoloGradRandom):
     """K proofs on subspace directions v_j = U z_j/||z_j|| of a learned codebook; scale r.
 
     warm_start "random": the first warm_steps steps are HoloGrad-Random steps whose g_hat
-    trains the codebook; "bootstrap": the first warm_steps steps are true-gradient SGD steps
-    (not verifiable) and U starts from the SVD of their gradients; "none": ADC from step 0.
-    The codebook learns from every g_hat after the warm start too (Oja step each step).
+    trains the codebook; "svd": the same random warm-up, its g_hat's buffered and U started
+    from their SVD (the authors' code); "bootstrap": the first warm_steps steps are
+    true-gradient SGD steps (not verifiable) and U starts from the SVD of their gradients;
+    "none": ADC from step 0.  The codebook learns from every g_hat after the warm start too
+    (Oja step each step).
+
+    Each step reports gamma_t of U_t on the true gradient (`energy`, the paper's definition)
+    and on the step's own estimate g_hat (`energy_estimate`, what the authors' code measures:
+    an ADC step's g_hat lies in span(U_t), so it is 1 up to rounding by construction).
 
     warm_lr: the learning rate of the warm-up steps (None: lr, one rate as in the paper).  A
     warm-up step is a full-space step, random (||g_hat|| ~ sqrt(D/K) ||g||) or SGD, while an
@@ -468,8 +528,8 @@ class HoloGradADC(HoloGradRandom):
         if warm_lr is not None and not warm_lr > 0:
             raise ValueError(f"warm_lr must be > 0, got {warm_lr}")
         self.warm_lr = lr if warm_lr is None else float(warm_lr)
-        if warm_start not in ("random", "bootstrap", "none"):
-            raise ValueError(f"unknown warm_start {warm_start!r}; choose random, bootstrap or none")
+        if warm_start not in ("random", "svd", "bootstrap", "none"):
+            raise ValueError(f"unknown warm_start {warm_start!r}; choose random, svd, bootstrap or none")
         if warm_steps < 0:
             raise ValueError(f"warm_steps must be >= 0, got {warm_steps}")
         self.warm_start, self.warm_steps = warm_start, 0 if warm_start == "none" else int(warm_steps)
@@ -530,16 +590,20 @@ class HoloGradADC(HoloGradRandom):
         """gamma_t of U_t, then the codebook learns from g_hat and theta moves (the warm-up
         at its own rate)."""
         energy = self.codebook.captured_energy(g) if g is not None else None
-        self.codebook.update(g_hat)
-        self.space.add_(g_hat, alpha=-(self.warm_lr if plan.phase == "warmup" else self.lr))
-        return self._metrics(plan.step, loss, g, g_hat, scalars=self.k, energy=energy, phase=plan.phase)
+        extra = {"energy_estimate": self.codebook.captured_energy(g_hat)}
+        if plan.phase == "warmup" and self.warm_start == "svd":
+            self.history.append(g_hat.clone())  # U will start from the SVD of the warm-up's g_hat's
+        else:
+            self.codebook.update(g_hat)
+        self._apply(g_hat, self.warm_lr if plan.phase == "warmup" else self.lr)
+        return self._metrics(plan.step, loss, g, g_hat, scalars=self.k, energy=energy, phase=plan.phase, extra=extra)
 
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         self._check_batches(batches)
         if t < self.warm_steps and self.warm_start == "bootstrap":
             loss, g = flat_grad(self.model, batches[0], self.space)
             self.history.append(g)
-            self.space.add_(g, alpha=-self.warm_lr)
+            self._apply(g, self.warm_lr)
             energy = self.codebook.captured_energy(g)
             return self._metrics(t, loss.item(), g, g, scalars=self.dim, energy=energy, phase="bootstrap")
         if self.proof_path == "jvp":
@@ -563,6 +627,13 @@ class MomentumCentric(VerifiableStrategy):
     Dir(s_t) in place of m_hat.  Since g_hat is parallel to m_hat, the momentum's direction
     changes only during the cold start; afterwards the update moves along a fixed line.
 
+    Other readings of the paper, as options:
+    - momentum_from="gradient": m <- beta m + (1 - beta) g with the true gradient g of the
+      step's data (the paper's "why momentum works" paragraph; the authors' benchmark).  Not
+      verifiable: the protocol never sends g, so the coordinator could not form this m.
+    - a warm-up by another strategy (WarmStarted): its updates enter m through `absorb`,
+      m <- beta m + (1 - beta) u, with u its g_hat (random warm-up) or g (SGD warm-up).
+
     On the backprop path the N workers' gradients come from one vectorised pass
     (`worker_gradients`: vmap over the stacked batches), each still its own batch's.
     """
@@ -581,10 +652,16 @@ class MomentumCentric(VerifiableStrategy):
         cold_start_steps: int = 1,
         variant: str = "theorem3",
         sigma_init: float = 1.0,
+        momentum_from: str = "estimate",
         **kw,
     ):
         super().__init__(model, lr, **kw)
         self.n_workers = _count("number of workers", n_workers)
+        if momentum_from not in ("estimate", "gradient"):
+            raise ValueError(f"unknown momentum_from {momentum_from!r}; choose estimate or gradient")
+        if momentum_from == "gradient" and not self.track_gradient:
+            raise ValueError("momentum_from='gradient' needs the true gradient: set track_gradient=True")
+        self.momentum_from = momentum_from
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"momentum beta must lie in [0, 1), got {beta}")
         if aggregator not in AGGREGATORS:
@@ -607,6 +684,14 @@ class MomentumCentric(VerifiableStrategy):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.momentum, self.sigma = state["momentum"].to(self.space.device), float(state["sigma"])
+
+    def absorb(self, update: Tensor, g: Tensor | None) -> None:
+        """m <- beta m + (1 - beta) u: u = g_hat (the paper's Algorithm 3, and a warm-up's
+        update), or u = g with momentum_from="gradient"."""
+        source = update if self.momentum_from == "estimate" else g
+        if source is None:
+            raise RuntimeError("momentum_from='gradient' needs the step's true gradient, which was not measured")
+        self.momentum.mul_(self.beta).add_(source, alpha=1.0 - self.beta)
 
     def plan(self, batches: Sequence, t: int) -> ProofPlan:
         """Slot i: worker i's own batch, all on one direction d: m_hat_t, or during the cold
@@ -634,7 +719,7 @@ class MomentumCentric(VerifiableStrategy):
         if self.variant == "algorithm3":
             self.sigma = 0.9 * self.sigma + 0.1 * g_hat.norm().item()
         self._apply(g_hat)
-        self.momentum.mul_(self.beta).add_(g_hat, alpha=1.0 - self.beta)
+        self.absorb(g_hat, g)
         extra = {"direction_cosine": cosine(plan.shared, g) if g is not None else float("nan")}
         return self._metrics(plan.step, loss, g, g_hat, scalars=self.n_workers, phase=plan.phase, extra=extra)
 
@@ -646,6 +731,52 @@ class MomentumCentric(VerifiableStrategy):
         losses, grads = worker_gradients(self.model, batches, self.space)  # the N workers in one vectorised pass
         scalars, g = grads @ plan.shared, grads.mean(dim=0)  # g: gradient of the union batch (equal sizes)
         return self.conclude(plan, self._corrupt(scalars, t), loss=losses.mean().item(), g=g)
+
+
+class WarmStarted(Strategy):
+    """A warm-up by one strategy, then another, on one model: the first `steps` steps are
+    `warm`'s, the rest `main`'s.  Every warm-up step is handed to main.absorb (its update and
+    the gradient it measured), so main starts from the state the warm-up built: Momentum-
+    Centric's m accumulated from the warm-up's g_hat (a random warm-up, the authors'
+    coordinator) or g (an SGD warm-up, the authors' momentum benchmark), say.
+
+    Two arms with the same warm-up (same strategy, rate, seed and data) leave it at the same
+    weights bit for bit, so a comparison after it starts from one point.  Warm-up steps are
+    labelled phase "warmup"; each part keeps its own learning rate.
+    """
+
+    def __init__(self, main: Strategy, warm: Strategy, steps: int):
+        if main.model is not warm.model:
+            raise ValueError("a warm-up must train the same model as the strategy it warms up")
+        super().__init__(main.model, main.lr)
+        self.main, self.warm, self.steps = main, warm, _count("warm-up steps", steps)
+        self.name = f"{main.name}+{warm.name}-warmup"
+
+    @property
+    def batches_per_step(self) -> int:
+        return self.main.batches_per_step
+
+    def batches_at(self, t: int) -> int:
+        return self.warm.batches_at(t) if t < self.steps else self.main.batches_at(t)
+
+    def step(self, batches: Sequence, t: int) -> StepMetrics:
+        if t >= self.steps:
+            metrics = self.main.step(batches, t)
+            self.last_update, self.last_gradient = self.main.last_update, self.main.last_gradient
+            return metrics
+        metrics = self.warm.step(batches, t)
+        self.last_update, self.last_gradient = self.warm.last_update, self.warm.last_gradient
+        self.main.absorb(self.last_update, self.last_gradient)
+        metrics.phase = "warmup"
+        return metrics
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "main": self.main.state_dict(), "warm": self.warm.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.main.load_state_dict(state["main"])
+        self.warm.load_state_dict(state["warm"])
 
 
 STRATEGIES: dict[str, type[Strategy]] = {

@@ -111,7 +111,7 @@ def train(
         eval_loss = mean_loss(strategy.model, held_out) if evaluate and t % eval_every == 0 else None
         batches = step_batches(
             samples,
-            strategy.batches_per_step,
+            strategy.batches_at(t),
             t,
             batch_size=batch_size,
             data_seed=data_seed,

@@ -3,7 +3,10 @@ data, with a learning rate tuned from a grid.
 
 An arm is a dict from the config, e.g. {"kind": "random", "k": 64} or {"kind": "momentum",
 "n_workers": 8, "variant": "theorem3"}; `kind` picks the strategy of holograd.strategies
-and the other keys are its options.  Fairness, as the experiments need it:
+and the other keys are its options.  An arm may start with a warm-up by another strategy,
+`"warmup": {"kind": "random", "k": 64, "steps": 10, "lr": 0.1}` (holograd.strategies.
+WarmStarted: the warm-up's own kind, options, step count and rate).  Fairness, as the
+experiments need it:
 
 - same weights: every arm starts from build_model(preset, seed=seed);
 - same data: step t of every arm uses batch_ids(seed, t, ...) for worker streams 0..N-1, the
@@ -33,7 +36,7 @@ from holograd.checkpoint import Checkpoint
 from holograd.data import SampleSet, TokenCache
 from holograd.directions import DEFAULT_CHUNK_ELEMENTS
 from holograd.models import build_model
-from holograd.strategies import Byzantine, Strategy, is_verifiable, make_strategy
+from holograd.strategies import Byzantine, Strategy, WarmStarted, is_verifiable, make_strategy
 from holograd.training import eval_batches, train
 
 log = logging.getLogger(__name__)
@@ -129,9 +132,21 @@ class Bench:
         return result
 
     def strategy(self, arm: dict, lr: float, seed: int, byzantine: Byzantine | None = None) -> Strategy:
-        """The strategy of an arm, on the seed's initial weights (arm_options)."""
-        options = arm_options(arm, seed, byzantine, self.cfg.get("chunk_elements", DEFAULT_CHUNK_ELEMENTS))
-        return make_strategy(arm["kind"], self.model(seed), lr=lr, **options)
+        """The strategy of an arm, on the seed's initial weights (arm_options); an arm with a
+        `warmup` is WarmStarted: the warm-up's strategy (its own options and rate, the same
+        seed and Byzantine slots) on the same model, then the arm's."""
+        chunk = self.cfg.get("chunk_elements", DEFAULT_CHUNK_ELEMENTS)
+        main = {k: v for k, v in arm.items() if k != "warmup"}
+        model = self.model(seed)
+        strategy = make_strategy(arm["kind"], model, lr=lr, **arm_options(main, seed, byzantine, chunk))
+        if "warmup" not in arm:
+            return strategy
+        warm = {k: v for k, v in arm["warmup"].items() if k not in ("steps", "lr")}
+        warm_byzantine = byzantine if is_verifiable(warm["kind"]) else None
+        warmup = make_strategy(
+            warm["kind"], model, lr=arm["warmup"]["lr"], **arm_options(warm, seed, warm_byzantine, chunk)
+        )
+        return WarmStarted(strategy, warmup, arm["warmup"]["steps"])
 
     def final_loss(self, arm: dict, lr: float, seed: int, steps: int) -> float:
         """Held-out loss after `steps` steps at rate lr; +inf if the run diverged."""
