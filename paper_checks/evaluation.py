@@ -6,8 +6,11 @@ The claim's statistic (its `measure`, in the experiment's analysis module
 paper_checks/experiments/<name>.py) reads per-seed values from the data file; their estimate
 is the mean with its 95 % Student-t interval across seeds (or the worst case, for claims that
 must hold for every value), and `paper_checks.verdict.decide` compares it with the acceptance
-region written in paper_checks/claims.yaml.  The verdict file carries the reason, the data
-files' SHA-256, the config, the scale and the environment it came from.
+region written in paper_checks/claims.yaml.  A claim is judged under each of its readings
+(paper_checks.catalog.readings_of) by that same rule: the verdict file lists every reading's
+verdict under `readings` and repeats the primary (first) reading's at the top level, so a
+reader of one verdict per claim needs nothing else.  It carries the reason, the data files'
+SHA-256, the config, the scale and the environment it came from.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import time
 
 from holograd.files import read_json, write_json
+from paper_checks.catalog import readings_of
 from paper_checks.experiment import Experiment, Measurement, SelectionError, load_analysis
 from paper_checks.hashing import TIMING, content_sha256
 from paper_checks.plotting import plot_verdict
@@ -70,13 +74,10 @@ def evaluate(claim: dict, data: dict, analysis: Experiment) -> list[dict]:
     return results
 
 
-def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, figure: str, code: str) -> None:
-    """Write a claim's verdict JSON and its figure; `code` is the hash of the source that
-    judged it (this stage and the experiment's analysis), recorded so that a summary after a
-    failed run can tell a verdict of this code from one left by an earlier run."""
-    start = time.perf_counter()
-    data = read_json(data_file)
-    analysis = load_analysis(experiment["analysis"])
+def judge_reading(claim: dict, data: dict, analysis: Experiment) -> dict:
+    """One reading's verdict: `claim` is the reading's effective claim (readings_of), judged
+    part by part (evaluate) and combined; its select, statistic, expected, acceptance and
+    measurement are those of its first part, as the verdict file's top level has them."""
     results = evaluate(claim, data, analysis)
     parts = [
         {
@@ -92,22 +93,45 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
         }
         for r in results
     ]
-    verdict = combine([p["verdict"] for p in parts])
     reason = (
         parts[0]["reason"]
         if len(parts) == 1
         else "; ".join(f"part {p['part']}: {p['verdict']}, {p['reason']}" for p in parts)
     )
+    return {
+        "select": claim["select"],
+        "verdict": combine([p["verdict"] for p in parts]),
+        "reason": reason,
+        "parts": parts,
+        "details": {k: v for p in parts for k, v in p["details"].items()},
+        **{k: parts[0][k] for k in ("statistic", "expected", "acceptance", "measured")},
+    }
+
+
+def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, figure: str, code: str) -> None:
+    """Write a claim's verdict JSON and its figure, every reading judged; `code` is the hash of
+    the source that judged it (this stage and the experiment's analysis), recorded so that a
+    summary after a failed run can tell a verdict of this code from one left by an earlier run."""
+    start = time.perf_counter()
+    data = read_json(data_file)
+    analysis = load_analysis(experiment["analysis"])
+    readings = [
+        {
+            **{k: r[k] for k in ("id", "reading", "verifiable")},
+            **judge_reading({k: v for k, v in r["claim"].items() if k != "region"}, data, analysis),
+        }
+        for r in readings_of(claim)
+    ]
+    primary = readings[0]
     record = {
         "claim": claim["id"],
         "statement": claim["statement"],
         "section": claim["section"],
-        **{k: parts[0][k] for k in ("statistic", "expected", "acceptance", "measured")},
-        "select": claim["select"],
-        "verdict": verdict,
-        "reason": reason,
-        "details": {k: v for p in parts for k, v in p["details"].items()},
-        "parts": parts,
+        **{k: primary[k] for k in ("statistic", "expected", "acceptance", "measured", "select", "verdict", "reason")},
+        "details": primary["details"],
+        "parts": primary["parts"],
+        "primary_reading": primary["id"],
+        "readings": readings,
         "figure": str(figure),
         "experiment": {
             "key": claim["experiment"],
@@ -128,4 +152,5 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
         "claim_wall_seconds": round(time.perf_counter() - start, 3),
     }
     write_json(record, output)
-    log.info("%s: %s (%s)", claim["id"], verdict, reason)
+    for r in readings:
+        log.info("%s reading %s: %s (%s)", claim["id"], r["id"], r["verdict"], r["reason"])

@@ -8,6 +8,7 @@ Figures read the data files only, so restyling a figure never reruns a measureme
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,8 +57,43 @@ def finish(fig, title: str, path: str | Path) -> None:
     plt.close(fig)
 
 
-def _verdict_axis(ax, part: dict, rows: list[tuple[str, list, dict]]) -> None:
-    """One part of a claim: per-seed values, estimate with CI, acceptance region, expected value."""
+LABEL_WIDTH, LABEL_LINES, ID_CHARS = 40, 2, 40
+"""A verdict figure's row labels are wrapped to LABEL_LINES lines of LABEL_WIDTH characters
+(then cut), reading ids in panel titles cut to ID_CHARS in the middle, where ids differ least."""
+
+
+def _label(text: str) -> str:
+    """A row label wrapped to at most LABEL_LINES lines, the last cut with an ellipsis if need be."""
+    lines = textwrap.wrap(" ".join(str(text).split()), LABEL_WIDTH) or [""]
+    if len(lines) > LABEL_LINES:
+        lines = lines[:LABEL_LINES]
+        lines[-1] = lines[-1][: LABEL_WIDTH - 1].rstrip() + "…"
+    return "\n".join(lines)
+
+
+def _short_id(text: str) -> str:
+    """A reading id of at most ID_CHARS characters, its middle replaced by an ellipsis if need
+    be (ids of one claim often share a prefix and differ at the end)."""
+    if len(text) <= ID_CHARS:
+        return text
+    head = (ID_CHARS - 1) // 2
+    return text[:head] + "…" + text[-(ID_CHARS - 1 - head) :]
+
+
+def reading_title(reading: dict, part: dict) -> str:
+    """A panel's title: the reading's id (marked where the protocol cannot run it), the part
+    and its verdict, e.g. "oracle [not verifiable] · part b: FAIL"."""
+    words = []
+    if reading.get("id"):
+        words.append(_short_id(reading["id"]) + (" [not verifiable]" if reading.get("verifiable") == "no" else ""))
+    if part.get("part"):
+        words.append(f"part {part['part']}")
+    return f"{' · '.join(words)}: {part['verdict']}" if words else part["verdict"]
+
+
+def _verdict_axis(ax, part: dict, rows: list[tuple[str, list, dict]], title: str) -> None:
+    """One part of a claim under one reading: per-seed values, estimate with CI, acceptance
+    region, expected value."""
     region = Region.parse(part["acceptance"])
     finite = [
         v
@@ -73,48 +109,44 @@ def _verdict_axis(ax, part: dict, rows: list[tuple[str, list, dict]]) -> None:
     ax.axvspan(band_lo, band_hi, color=VERDICT_COLOURS["PASS"], alpha=0.15, label=f"acceptance {region}")
     ax.axvline(part["expected"], c="k", ls="--", lw=1, label=f"expected {part['expected']:g}")
     for y, (_, values, est) in enumerate(rows):
-        ax.plot(
-            [v for v in values if v is not None],
-            [y] * len([v for v in values if v is not None]),
-            "o",
-            c="grey",
-            alpha=0.6,
-            ms=4,
-        )
+        shown = [v for v in values if v is not None]
+        ax.plot(shown, [y] * len(shown), "o", c="grey", alpha=0.6, ms=4)
         point, low, high = est.get("point"), est.get("low"), est.get("high")
         if low is not None and high is not None and math.isfinite(high):
             ax.errorbar([point], [y], xerr=[[point - low], [high - point]], fmt="D", c="k", capsize=4)
         elif point is not None and math.isfinite(point):
             ax.plot([point], [y], "D", c="k")
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
+    ax.set_yticks(range(len(rows)), [_label(r[0]) for r in rows], fontsize=7)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlim(lo - pad, hi + pad)
-    ax.legend(fontsize=7, loc="best")
-    verdict = part["verdict"]
-    title = f"part {part['part']}: {verdict}" if part["part"] else verdict
-    ax.set_title(title, fontsize=8, color=VERDICT_COLOURS.get(verdict, "k"))
+    ax.legend(fontsize=6, loc="best")
+    ax.set_title(title, fontsize=8, loc="left", color=VERDICT_COLOURS.get(part["verdict"], "k"), fontweight="bold")
 
 
 def plot_verdict(record: dict, path: str | Path, controls: Callable[[dict], list] = lambda details: []) -> None:
-    """Per part of the claim: per-seed values (dots), the estimate with its 95% CI (diamond),
-    the acceptance region and the expected value; the rows `controls` gives from the part's
-    details (a negative control, say) below it."""
-    parts = record["parts"]
-    all_rows = []
-    for part in parts:
-        m = part["measured"]
-        rows = [(m["label"], m["per_seed"], m)]
-        rows += controls(part["details"])
-        all_rows.append(rows)
-    heights = [0.6 + 0.8 * len(rows) for rows in all_rows]
+    """Per reading of the claim (a verdict file's `readings`; a record without them is one
+    reading) and per part: per-seed values (dots), the estimate with its 95% CI (diamond), the
+    acceptance region and the expected value; the rows `controls` gives from the part's
+    details (a negative control, say) below it.  One panel per (reading, part), titled with
+    the reading, the part and its verdict in the verdict's colour; the figure grows with them."""
+    readings = record.get("readings") or [{"parts": record["parts"]}]
+    panels = []
+    for reading in readings:
+        for part in reading["parts"]:
+            m = part["measured"]
+            rows = [(m["label"], m["per_seed"], m), *controls(part["details"])]
+            named = len(readings) > 1 or reading.get("id", "as-stated") != "as-stated"
+            panels.append((part, rows, reading_title(reading if named else {}, part)))
+    heights = [0.7 + 0.4 * len(rows) for _, rows, _ in panels]
     fig, axes = plt.subplots(
-        len(parts), 1, figsize=(8, 0.6 + sum(heights)), gridspec_kw={"height_ratios": heights}, squeeze=False
+        len(panels), 1, figsize=(8, 0.8 + sum(heights)), gridspec_kw={"height_ratios": heights}, squeeze=False
     )
-    for ax, part, rows in zip(axes[:, 0], parts, all_rows):
-        _verdict_axis(ax, part, rows)
+    for ax, (part, rows, title) in zip(axes[:, 0], panels):
+        _verdict_axis(ax, part, rows, title)
     axes[-1, 0].set_xlabel("per-seed values (dots), estimate with 95% CI (diamond)")
     verdict = record["verdict"]
-    fig.suptitle(f"{record['claim']}: {verdict}", color=VERDICT_COLOURS.get(verdict, "k"), fontweight="bold")
+    primary = f" (primary reading: {record.get('primary_reading')})" if len(readings) > 1 else ""
+    fig.suptitle(f"{record['claim']}: {verdict}{primary}", color=VERDICT_COLOURS.get(verdict, "k"), fontweight="bold")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)

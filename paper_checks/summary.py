@@ -1,28 +1,39 @@
 """Stage 5 of the pipeline: results/RESULTS_SUMMARY.md, rendered from templates/summary.md.j2.
 
-One table of every claim (NOT RUN ones too), then one section per experiment (its figure,
-the scale it ran at against the paper's setting, each claim's verdict with the lines its
-analysis module writes), then the systems check (E8).  Every number in it is read from a
-verdict or data file written by the pipeline.
+One table of every claim under every reading (NOT RUN ones too), then the authors' published
+numbers beside ours (paper_checks/published.yaml), then one section per experiment (its
+figure, the scale it ran at against the paper's setting, each reading's verdict of each claim
+with the lines its analysis module writes), then the systems check (E8).  Every number in it
+is read from a verdict or data file written by the pipeline.  The first table is also
+written as reStructuredText (results/readings_table.rst), which the Snakemake report's
+landing page (workflow/report/workflow.rst) includes.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import jinja2
 
 from holograd.files import read_json, write_text
+from paper_checks.catalog import load_published, readings_of
 from paper_checks.experiment import load_analysis, load_systems_check
-from paper_checks.formatting import measured
+from paper_checks.formatting import measured, num
 from paper_checks.verdict import NOT_RUN
 
 log = logging.getLogger("paper_checks")
 
 TEMPLATE = "templates/summary.md.j2"
 """The summary's template, relative to this package (its source hash covers it)."""
+
+READINGS_TABLE = "readings_table.rst"
+"""The claims x readings table as reStructuredText, written beside the summary for the report."""
+
+NOT_MEASURED = "not measured (path missing)"
+"""What the published table shows for a value its verdict file does not have (yet)."""
 
 
 def _cell(text: str) -> str:
@@ -39,25 +50,175 @@ def _each(value, spec: str = "") -> str:
     return " / ".join(format(v, spec) for v in value) if isinstance(value, list) else format(value, spec)
 
 
-def claim_row(claim: dict, verdict: dict | None, base: Path, not_run: dict[str, str]) -> dict:
-    """One row of the verdicts table; a claim without a verdict is NOT RUN, with `not_run`'s
-    reason or, by default, because its experiment is not in the configuration."""
-    parts = [claim, *claim.get("also_requires", [])]
-    row = {
-        "id": claim["id"],
-        "statement": claim["statement"],
-        "expected": "; ".join(f"{_part(p)}{p['expected']:g} ({p['acceptance']})" for p in parts),
-    }
+def verdict_label(verdict: str, verifiable: str) -> str:
+    """A reading's verdict as shown: marked "not verifiable" where the protocol cannot run it."""
+    return f"{verdict} (not verifiable)" if verifiable == "no" else verdict
+
+
+def verdict_readings(verdict: dict) -> list[dict]:
+    """A verdict file's readings (a record written before readings existed: its top level, as-stated)."""
+    if "readings" in verdict:
+        return verdict["readings"]
+    fields = ("select", "verdict", "reason", "parts", "details", "statistic", "expected", "acceptance", "measured")
+    return [{"id": "as-stated", "reading": "", "verifiable": "n/a", **{k: verdict[k] for k in fields if k in verdict}}]
+
+
+def _measured(part: dict) -> str:
+    """A part's estimate as the tables show it ("not measured" where the run lacks its selection)."""
+    return "not measured" if part["measured"]["label"] == "not measured" else measured(part["measured"])
+
+
+def _expected(parts: list[dict]) -> str:
+    """Each part's expected value with its acceptance region, e.g. "a: 1 ([0.9, 1.1]); b: ..."."""
+    return "; ".join(f"{_part(p)}{p['expected']:g} ({p['acceptance']})" for p in parts)
+
+
+def reading_rows(claim: dict, verdict: dict | None, base: Path, not_run: dict[str, str]) -> list[dict]:
+    """The verdicts table's rows of one claim, one per reading (the primary first, the only one
+    that shows the statement); a claim without a verdict is NOT RUN under every reading, with
+    `not_run`'s reason or, by default, because its experiment is not in the configuration."""
+    rows = []
+    for reading in readings_of(claim):
+        effective = reading["claim"]
+        row = {
+            "id": claim["id"],
+            "statement": "",
+            "reading": reading["id"],
+            "text": reading["reading"],
+            "verifiable": reading["verifiable"],
+            "expected": _expected([effective, *effective.get("also_requires", [])]),
+            "measured": "—",
+            "verdict": NOT_RUN,
+            "reason": not_run.get(claim["id"], f"experiment `{claim['experiment']}` is not in the configuration"),
+            "figure": "—",
+        }
+        if verdict is not None:
+            judged = {r["id"]: r for r in verdict_readings(verdict)}
+            if reading["id"] in judged:
+                r = judged[reading["id"]]
+                row |= {
+                    "expected": _expected(r["parts"]),
+                    "measured": "; ".join(f"{_part(p)}{_measured(p)}" for p in r["parts"]),
+                    "verdict": r["verdict"],
+                    "reason": r["reason"],
+                    "figure": f"[{claim['id']}]({os.path.relpath(verdict['figure'], base)})",
+                }
+            else:
+                row["reason"] = "not judged: the verdict file predates this reading"
+        rows.append(row | {"label": verdict_label(row["verdict"], row["verifiable"])})
+    rows[0]["statement"] = claim["statement"]
+    return rows
+
+
+_RST_OPENERS = re.compile(r"^(?:[-+*#>:|]|\.\.|[0-9]+[.)]\s|[a-zA-Z][.)]\s|\([0-9a-zA-Z]+\)\s)")
+"""The starts of a cell that reStructuredText would read as a list, a block or a directive."""
+
+
+def _rst(text: str) -> str:
+    """Text safe inside a reStructuredText list-table cell: on one line, inline markup escaped,
+    and a start that would open a list or a block preceded by an escaped (invisible) space."""
+    text = " ".join(str(text).split())
+    for char in ("\\", "*", "`", "|", "_"):
+        text = text.replace(char, "\\" + char)
+    return "\\ " + text if not text or _RST_OPENERS.match(text) else text
+
+
+RST_COLUMNS = {
+    "claim": "id",
+    "reading": "reading",
+    "verifiable": "verifiable",
+    "measured [95% CI], seeds": "measured",
+    "expected (acceptance)": "expected",
+    "verdict": "label",
+    "reason": "reason",
+}
+"""The report's table: its header -> the row's field."""
+
+
+def readings_rst(rows: list[dict]) -> str:
+    """The claims x readings table as a reStructuredText list-table (the report's landing page
+    includes it); the verdict in bold, everything else escaped."""
+    lines = [".. list-table:: Every claim under every reading", "   :header-rows: 1", ""]
+    cells = [list(RST_COLUMNS)]
+    cells += [[f"**{_rst(r[f])}**" if f == "label" else _rst(r[f]) for f in RST_COLUMNS.values()] for r in rows]
+    for first, *rest in cells:
+        lines += [f"   * - {first}", *(f"     - {cell}" for cell in rest)]
+    return "\n".join(lines) + "\n"
+
+
+def resolve(record: dict, path: str):
+    """The value at a dotted path in a reading's verdict (numbers index lists); KeyError if none."""
+    value = record
+    for key in path.split("."):
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            raise KeyError(path)
+    return value
+
+
+def shown(value) -> str:
+    """A resolved value as the published table shows it: an estimate as "point [low, high]"."""
+    if isinstance(value, dict) and "point" in value:
+        ci = f" [{num(value.get('low'))}, {num(value.get('high'))}]" if value.get("low") is not None else " (no CI)"
+        return f"{num(value['point'])}{ci}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _cell(value)
+    return num(value)
+
+
+def _point(value) -> float | None:
+    """The number a control compares: a value, or an estimate's point."""
+    value = value.get("point") if isinstance(value, dict) else value
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _look_up(pointer: dict, verdicts: dict[str, dict], entry: str):
+    """(value, text) at a pointer {claim, reading, value}: value None where it is not measured."""
+    verdict = verdicts.get(pointer["claim"])
     if verdict is None:
-        reason = not_run.get(claim["id"], f"experiment `{claim['experiment']}` is not in the configuration")
-        return {**row, "measured": "—", "verdict": NOT_RUN, "reason": reason, "figure": "—"}
-    return {
-        **row,
-        "measured": "; ".join(f"{_part(p)}{measured(p['measured'])}" for p in verdict["parts"]),
-        "verdict": verdict["verdict"],
-        "reason": verdict["reason"],
-        "figure": f"[{claim['id']}]({os.path.relpath(verdict['figure'], base)})",
-    }
+        return None, f"not measured ({pointer['claim']} has no verdict in this run)"
+    judged = {r["id"]: r for r in verdict_readings(verdict)}
+    try:
+        value = resolve(judged[pointer["reading"]], pointer["value"])
+    except KeyError:
+        log.warning(
+            "published %s: %s reading %s has no %s", entry, pointer["claim"], pointer["reading"], pointer["value"]
+        )
+        return None, NOT_MEASURED
+    return value, shown(value)
+
+
+def published_rows(published: list[dict], verdicts: dict[str, dict]) -> list[dict]:
+    """The published-numbers table: each number, ours at the named reading, and the control
+    that reproduces it (within its relative tolerance) or not."""
+    rows = []
+    for entry in published:
+        ours = entry["ours"]
+        _, ours_text = _look_up(ours, verdicts, entry["id"])
+        control = "—"
+        if "reproduced_by" in entry:
+            by = entry["reproduced_by"]
+            value, control = _look_up(by, verdicts, entry["id"])
+            point = _point(value)
+            if point is not None:
+                close = abs(point - entry["value"]) <= by["tolerance"] * abs(entry["value"])
+                words = "reproduces" if close else "does not reproduce"
+                control = f"{control} ({by['claim']}, reading {by['reading']}): {words} (tolerance {by['tolerance']:g})"
+            elif value is not None:
+                control = f"{control}: not a number"
+        rows.append(
+            {
+                "number": f"{entry['quantity']}: **{entry['value']:g}** "
+                f"({entry['source']}; setting: {entry['setting']})",
+                "ours": f"{ours_text} ({ours['claim']}, reading {ours['reading']})",
+                "control": control,
+                "explanation": " ".join(entry["explanation"].split()),
+            }
+        )
+    return rows
 
 
 def scale_cells(data: dict, paper: dict) -> list[str]:
@@ -79,23 +240,38 @@ def scale_cells(data: dict, paper: dict) -> list[str]:
     ]
 
 
-def verdict_lines(verdict: dict, describe) -> dict:
-    """A claim's verdict in its experiment's section: each part's measurement, and the lines
-    its analysis module writes from the verdict's details."""
-    several = len(verdict["parts"]) > 1
-    parts = [
-        f"{_part(p)}{p['measured']['label']}: {measured(p['measured'])}" + (f" → {p['verdict']}" if several else "")
-        for p in verdict["parts"]
-    ]
-    return {
-        "id": verdict["claim"],
-        "verdict": verdict["verdict"],
-        "parts": parts,
-        "details": describe(verdict["details"]),
-    }
+def verdict_lines(verdict: dict, describe) -> list[dict]:
+    """A claim's verdicts in its experiment's section, one per reading: its title, each part's
+    measurement, and the lines its analysis module writes from that reading's details."""
+    readings = verdict_readings(verdict)
+    blocks = []
+    for reading in readings:
+        several = len(reading["parts"]) > 1
+        parts = [
+            (
+                f"{_part(p)}not measured: {p['reason']}"
+                if p["measured"]["label"] == "not measured"
+                else f"{_part(p)}{p['measured']['label']}: {measured(p['measured'])}"
+            )
+            + (f" → {p['verdict']}" if several else "")
+            for p in reading["parts"]
+        ]
+        named = len(readings) > 1 or reading["id"] != "as-stated"
+        blocks.append(
+            {
+                "id": f"{verdict['claim']} · {reading['id']}" if named else verdict["claim"],
+                "verdict": verdict_label(reading["verdict"], reading["verifiable"]),
+                "parts": parts,
+                # a reading the run cannot select has no details (its reason says why)
+                "details": describe(reading["details"]) if reading["details"] else [],
+            }
+        )
+    return blocks
 
 
 def experiment_section(meta: dict, claims: list[dict], verdicts: dict, data: dict, figure: str, base: Path) -> dict:
+    """An experiment's section: its figure, its scale beside the paper's, every reading's
+    verdict of each of its claims."""
     analysis = load_analysis(meta["analysis"])
     ids = [c["id"] for c in claims]
     return {
@@ -106,8 +282,18 @@ def experiment_section(meta: dict, claims: list[dict], verdicts: dict, data: dic
         "scale": scale_cells(data, meta["paper"]),
         "jobs": len(data["runs"]),
         "job_seconds": data["timing"]["runs_wall_seconds"],
-        "verdicts": [verdict_lines(verdicts[cid], analysis.claims[cid].describe) for cid in ids if cid in verdicts],
+        "verdicts": [
+            block
+            for cid in ids
+            if cid in verdicts
+            for block in verdict_lines(verdicts[cid], analysis.claims[cid].describe)
+        ],
     }
+
+
+def table_rows(claims: list[dict], verdicts: dict[str, dict], base: Path, not_run: dict[str, str] | None) -> list[dict]:
+    """Every (claim, reading) row of the verdicts table, in claims.yaml's order."""
+    return [row for c in claims for row in reading_rows(c, verdicts.get(c["id"]), base, not_run or {})]
 
 
 def render(
@@ -125,8 +311,10 @@ def render(
     systems: dict | None = None,
     systems_figure: str | None = None,
     systems_note: str | None = None,
+    published: list[dict] | None = None,
 ) -> str:
     """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file;
+    published: the entries of published.yaml (catalog.load_published), shown beside ours;
     config_file: the configuration the run used (results/config.yaml), linked if given;
     not_run: claim id -> why it has no verdict; failed: jobs that failed in the run
     (paper_checks.failures), said at the top; systems_check: the module of the systems check
@@ -153,7 +341,8 @@ def render(
         judged_at=sorted({e["verdict_git_commit"] for e in environment}),
         config_file=os.path.relpath(config_file, base) if config_file else None,
         failed=failed,
-        claims=[claim_row(c, verdicts.get(c["id"]), base, not_run or {}) for c in claims],
+        claims=table_rows(claims, verdicts, base, not_run),
+        published=published_rows(published or [], verdicts),
         experiments=sections,
         systems=systems_lines,
     )
@@ -161,15 +350,28 @@ def render(
 
 
 def write_summary(
-    output: str, *, verdicts: dict[str, str], data_files: dict[str, str], systems_file: str | None = None, **options
+    output: str,
+    *,
+    verdicts: dict[str, str],
+    data_files: dict[str, str],
+    systems_file: str | None = None,
+    published_file: str | None = None,
+    **options,
 ) -> None:
     """Write results/RESULTS_SUMMARY.md from the verdict files (claim id -> path), the data files
-    (experiment -> path) and E8's result (after a failed run: those of the claims judged in it).
+    (experiment -> path), E8's result and the authors' published numbers (published.yaml,
+    checked against the claims) -- after a failed run: those of the claims judged in it -- and
+    beside it the claims x readings table as reStructuredText (READINGS_TABLE, for the report).
     `options` are render's: claims, experiments, figures, config_file, not_run, failed,
     systems_check, systems_figure, systems_note."""
     if systems_file is not None:
         options["systems"] = read_json(systems_file)
+    if published_file is not None:
+        options["published"] = load_published(published_file, options["claims"])
     verdict_records = {cid: read_json(p) for cid, p in verdicts.items()}
     data = {key: read_json(p) for key, p in data_files.items()}
-    write_text(render(verdicts=verdict_records, data=data, base=Path(output).parent, **options), output)
-    log.info("wrote %s", output)
+    base = Path(output).parent
+    write_text(render(verdicts=verdict_records, data=data, base=base, **options), output)
+    rows = table_rows(options["claims"], verdict_records, base, options.get("not_run"))
+    write_text(readings_rst(rows), base / READINGS_TABLE)
+    log.info("wrote %s and %s", output, base / READINGS_TABLE)

@@ -103,7 +103,7 @@ def test_schemas_describe_every_field():
             for i, sub in enumerate(node):
                 walk(sub, f"{where}.{i}")
 
-    for name in ("config", "claims", "experiments", "distributed_run"):
+    for name in ("config", "claims", "experiments", "distributed_run", "published"):
         schema = yaml.safe_load((SCHEMA_DIR / f"{name}.schema.yaml").read_text())
         walk(schema, name)
 

@@ -218,7 +218,9 @@ def test_claims_read_the_selected_setting_of_a_sweep(tmp_path):
     v = verdict_of(tmp_path, "C6", plant(tmp_path, "e5_unbiased_estimator", planted, section))
     assert v["verdict"] == PASS and v["details"]["k"] == 16 and v["measured"]["per_seed"] == [1.0, 0.98, 1.03]
     # a where that matches both settings cannot be tested
-    v = verdict_of(tmp_path, "C6", tmp_path / "e5_unbiased_estimator.json", select={"where": {}, "draws": "largest"})
+    # (readings=None: the claim as written, with no reading's select merged over it)
+    data = tmp_path / "e5_unbiased_estimator.json"
+    v = verdict_of(tmp_path, "C6", data, select={"where": {}, "draws": "largest"}, readings=None)
     assert v["verdict"] == INCONCLUSIVE and "2 settings match" in v["reason"]
 
 
@@ -230,6 +232,7 @@ def test_init_means_step_zero(tmp_path):
         "C2",
         plant(tmp_path, "e1_gradient_variability", [metrics] * 3, section),
         select={"where": {"batch_size": 8}, "checkpoint": "init"},
+        readings=None,
     )
     assert v["verdict"] == INCONCLUSIVE and "no checkpoint at step 0" in v["reason"]
 
@@ -466,6 +469,7 @@ def e7_metrics(largest, clean=0.5):
     rows = [
         {
             "aggregator": "trimmed_0.1",
+            "attack_set": "none",
             "attack": "none",
             "fraction": 0.0,
             "loss_decrease": clean,
@@ -477,6 +481,7 @@ def e7_metrics(largest, clean=0.5):
     rows += [
         {
             "aggregator": "trimmed_0.1",
+            "attack_set": "paper",
             "attack": "sign_flip",
             "fraction": f,
             "loss_decrease": clean if f <= largest else 0.0,
@@ -486,7 +491,13 @@ def e7_metrics(largest, clean=0.5):
         }
         for f in (0.1, 0.2, 0.3)
     ]
-    return {"strategy": "momentum", "lr": 1.0, "rows": rows, "largest_tolerated": {"trimmed_0.1": largest}, "dim": 1000}
+    return {
+        "strategy": "momentum",
+        "lr": 1.0,
+        "rows": rows,
+        "largest_tolerated": {"paper": {"trimmed_0.1": largest}},
+        "dim": 1000,
+    }
 
 
 @pytest.mark.parametrize(

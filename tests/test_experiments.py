@@ -241,7 +241,9 @@ def test_e4_tunes_the_warm_up_rate_apart_and_records_energy_every_step(token_cac
     tuned = e4.tune(cfg, token_cache, CPU)
     assert tuned["adc_r4"]["lr"] == 7.0 and tuned["adc_r4"]["warm_lr"] == tuned[warm_kind]["lr"]
     out = e4.run(cfg, 0, token_cache, CPU, tuned)
-    assert out["arms"]["adc_r4"]["warm_lr"] == tuned[warm_kind]["lr"] and out["arms"]["adc_off"]["warm_lr"] is None
+    off_warm_lr = tuned["warm_sgd"]["lr"] if warm_start == "bootstrap" else None  # ADC-off takes the bootstrap's steps
+    assert out["arms"]["adc_r4"]["warm_lr"] == tuned[warm_kind]["lr"]
+    assert out["arms"]["adc_off"]["warm_lr"] == off_warm_lr
     assert len(out["arms"]["adc_r4"]["energy"]) == cfg["steps"] and all(
         0 <= g <= 1 + 1e-6 for g in out["arms"]["adc_r4"]["energy"]
     )
@@ -286,10 +288,11 @@ def test_largest_tolerated_fraction():
 E7 = {**TRAIN, "n_workers": 4, "beta": 0.9, "cold_start_steps": 1, "fractions": [0, 0.25], "tolerance": 0.8}
 
 
-def test_e7_random_strategy_has_only_the_mean(token_cache):
+def test_e7_random_strategy_has_the_mean_and_algorithm1_s_trimmed_mean(token_cache):
+    # HoloGrad-Random's rows: the mean and Algorithm 1's trimmed mean of the K proofs (trim).
     cfg = {**E7, "strategy": "random", "attacks": ["sign_flip"], "taus": [0.1]}
     out = e7.run(cfg, 0, token_cache, CPU, {"clean": {"lr": 1e-3}})
-    assert {r["aggregator"] for r in out["rows"]} == {"mean"} and len(out["rows"]) == 2
+    assert {r["aggregator"] for r in out["rows"]} == {"mean", "trimmed_0.1"} and len(out["rows"]) == 4
 
 
 def test_e7_a_trimmed_mean_that_drops_nothing_reuses_the_mean_s_runs(token_cache, monkeypatch):

@@ -46,8 +46,13 @@ def test_dry_run(configfile):
 
 def test_configfile_replaces_the_default(tmp_path):
     """--configfile must not be merged into config/config.yaml (its sweeps would leak in)."""
-    outputs = planned_outputs(ROOT, "--forceall", *SMOKE, TARGET)
-    assert not any("k-1/" in o for o in outputs)  # config.yaml sweeps k over [1, 16]; smoke does not
+    repo = copy_repository(tmp_path)
+    smoke = repo / "config" / "smoke.yaml"
+    sweep = "    sweep:\n      k: [1, 16]          # C6's readings k1 and as-stated\n"
+    assert sweep in smoke.read_text()
+    smoke.write_text(smoke.read_text().replace(sweep, ""))
+    outputs = planned_outputs(repo, "--forceall", *SMOKE, TARGET)
+    assert not any("k-1/" in o for o in outputs)  # config.yaml sweeps k over [1, 16]; this smoke copy does not
     assert "results/runs/e5_unbiased_estimator/base/seed0.json" in outputs
 
 
@@ -208,8 +213,10 @@ def test_experiment_config_edit_reruns_only_that_experiment(smoke_run):
         "results/config.yaml",
         "results/data/e5_unbiased_estimator.json",
         "results/figures/unbiased_estimator.png",
-        "results/runs/e5_unbiased_estimator/base/seed0.json",
-        "results/runs/e5_unbiased_estimator/base/seed1.json",
+        "results/runs/e5_unbiased_estimator/k-1/seed0.json",
+        "results/runs/e5_unbiased_estimator/k-1/seed1.json",
+        "results/runs/e5_unbiased_estimator/k-16/seed0.json",
+        "results/runs/e5_unbiased_estimator/k-16/seed1.json",
     ]
 
 

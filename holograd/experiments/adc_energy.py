@@ -1,18 +1,36 @@
 """E4 — does the Adaptive Direction Codebook learn the gradient subspace? (claim C5; HoloGrad §4)
 
-One setting per warm start (random-direction warm-up, bootstrap from true-gradient SVD, none).
+One setting per warm start:
+
+- random:    warm_steps HoloGrad-Random steps (K proofs, full space) whose g_hat train U by
+             Oja's rule (§4: Oja takes "the aggregated gradient estimate");
+- svd:       the same random warm-up, its g_hat's buffered and U started from their SVD (the
+             authors' code);
+- bootstrap: warm_steps true-gradient SGD steps, U from the SVD of their gradients (§4's
+             bootstrap; not verifiable);
+- none:      ADC from step 0 with a random U.
+
 In each job, for every codebook rank r of the config, HoloGrad-ADC trains with K proofs per
-step from the seed's initial weights, and the captured energy
+step from the seed's initial weights, and every step records the captured energy on the true
+gradient (the paper's definition) and on the step's own update (the authors' measurement)
 
-    gamma_t = ||U_t U_t^T g_t||^2 / ||g_t||^2        (g_t the true gradient of step t's batch)
+    gamma_t     = ||P_U g_t||^2     / ||g_t||^2        (`energy`; g_t the step's true gradient)
+    gamma_hat_t = ||P_U g_hat_t||^2 / ||g_hat_t||^2    (`energy_estimate`; 1 for an ADC step,
+                                                         whose g_hat lies in span(U_t))
 
-is recorded at every step, warm-up included.  ADC-off is HoloGrad-Random with the same K on
-the same batches.  Each arm's learning rate is tuned (arms.py); an ADC arm has two, one for
-its warm-up steps (the rate tuned for that kind of full-space step) and one for its steps in
-span(U), since an ADC step captures only gamma of the gradient.
+P_U the projector onto span(U_t), warm-up included (a bootstrap step's update is g itself, so
+its gamma_hat is its gamma).  ADC-off is HoloGrad-Random with the same K on the same batches;
+in the bootstrap setting it first takes the same warm_steps SGD steps at the same rate
+(holograd.strategies.WarmStarted), so that ADC-on and ADC-off leave the warm-up at the same
+weights, bit for bit, and differ only in what follows.  Each arm's learning rate is tuned
+(arms.py); an ADC arm has two, one for its warm-up steps (the rate tuned for that kind of
+full-space step) and one for its steps in span(U), since an ADC step captures only gamma of
+the gradient.
 
-C5 reads (a) the trend of gamma_t, mean over the last 20 % of the steps minus the mean over
-the first 20 %, and (b) the held-out loss decrease of ADC-on minus that of ADC-off.
+Per arm and seed: the trends of gamma and gamma_hat (mean over the last 20 % of the steps
+minus the mean over the first 20 %), their means over the main-phase (post-warm-up) steps,
+the held-out curve and loss decrease.  C5 reads (a) a trend and (b) ADC-on's loss decrease
+minus ADC-off's.
 """
 
 from __future__ import annotations
@@ -32,9 +50,36 @@ log = logging.getLogger(__name__)
 TUNE_SEED = 10_000
 """The tuning runs' seed: their weights and batches are none of the measured seeds'."""
 
+WARM_STARTS = ("random", "svd", "bootstrap", "none")
 
-def arms(cfg: dict) -> dict[str, dict]:
-    """ADC at every rank with the setting's warm start, and ADC-off (random, same K)."""
+
+def _check(cfg: dict) -> None:
+    if cfg["warm_start"] not in WARM_STARTS:
+        raise ValueError(f"unknown warm_start {cfg['warm_start']!r}; choose one of {list(WARM_STARTS)}")
+
+
+def off_warmup(cfg: dict) -> bool:
+    """Whether ADC-off takes a warm-up of its own: the bootstrap's SGD steps (a random or svd
+    warm-up is ADC-off's own kind of step at ADC-off's own rate, so it needs none)."""
+    _check(cfg)
+    return cfg["warm_start"] == "bootstrap" and cfg["warm_steps"] > 0
+
+
+def adc_off(cfg: dict, warm_lr: float | None = None) -> dict:
+    """ADC-off: HoloGrad-Random with the same K; in the bootstrap setting after the same
+    warm_steps SGD steps at rate warm_lr (the SGD rate tuned for them)."""
+    arm = {"kind": "random", "k": cfg["k"]}
+    if not off_warmup(cfg):
+        return arm
+    if warm_lr is None:
+        raise ValueError("ADC-off's bootstrap warm-up needs the SGD rate tuned for it (warm_lr)")
+    return {**arm, "warmup": {"kind": "sgd", "steps": cfg["warm_steps"], "lr": warm_lr}}
+
+
+def arms(cfg: dict, warm_lr: float | None = None) -> dict[str, dict]:
+    """ADC at every rank with the setting's warm start (warm-up at rate warm_lr, if given),
+    and ADC-off (adc_off)."""
+    _check(cfg)
     adc = {
         "kind": "adc",
         "k": cfg["k"],
@@ -43,34 +88,38 @@ def arms(cfg: dict) -> dict[str, dict]:
         "alpha": cfg["alpha"],
         "qr_every": cfg["qr_every"],
     }
-    return {**{f"adc_r{r}": {**adc, "rank": r} for r in cfg["ranks"]}, "adc_off": {"kind": "random", "k": cfg["k"]}}
+    if warm_lr is not None:
+        adc["warm_lr"] = warm_lr
+    return {**{f"adc_r{r}": {**adc, "rank": r} for r in cfg["ranks"]}, "adc_off": adc_off(cfg, warm_lr)}
 
 
 def warm_arm(cfg: dict) -> dict | None:
     """The full-space arm whose steps the warm-up takes: HoloGrad-Random with the same K
-    (random warm-up), SGD (bootstrap), or none."""
-    return {"random": {"kind": "random", "k": cfg["k"]}, "bootstrap": {"kind": "sgd"}}.get(cfg["warm_start"])
+    (random and svd warm-ups), SGD (bootstrap), or none."""
+    _check(cfg)
+    random = {"kind": "random", "k": cfg["k"]}
+    return {"random": random, "svd": random, "bootstrap": {"kind": "sgd"}}.get(cfg["warm_start"])
 
 
 def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
-    """Rates in two phases.  ADC-off first, and SGD for a bootstrap warm start; the warm-up
-    of every ADC arm then takes the rate tuned for its own kind of step (`warm_lr`), and
-    each ADC arm's own rate, for the steps in span(U), is tuned from lr_grid.adc."""
+    """Rates in two phases.  SGD first for a bootstrap warm start, then ADC-off (after that
+    SGD warm-up at its tuned rate, in the bootstrap setting); the warm-up of every ADC arm
+    then takes the rate tuned for its own kind of step (`warm_lr`: SGD's for a bootstrap,
+    ADC-off's for a random or svd warm-up), and each ADC arm's own rate, for the steps in
+    span(U), is tuned from lr_grid.adc."""
     bench = Bench(cfg, cache, device, checkpoint=checkpoint)
-    steps = cfg["tune_steps"]
-    tuned = {"adc_off": bench.tune(arms(cfg)["adc_off"], cfg["lr_grid"]["random"], TUNE_SEED, steps)}
-    warm_lr = None
+    steps, grid = cfg["tune_steps"], cfg["lr_grid"]
+    tuned, warm_lr = {}, None
     if cfg["warm_start"] == "bootstrap":
-        tuned["warm_sgd"] = bench.tune(warm_arm(cfg), cfg["lr_grid"]["sgd"], TUNE_SEED, steps)
+        tuned["warm_sgd"] = bench.tune(warm_arm(cfg), grid["sgd"], TUNE_SEED, steps)
         warm_lr = tuned["warm_sgd"]["lr"]
-    elif cfg["warm_start"] == "random":
+    off_lr = warm_lr if off_warmup(cfg) else None
+    tuned["adc_off"] = {**bench.tune(adc_off(cfg, off_lr), grid["random"], TUNE_SEED, steps), "warm_lr": off_lr}
+    if cfg["warm_start"] in ("random", "svd"):
         warm_lr = tuned["adc_off"]["lr"]
-    for name, arm in arms(cfg).items():
+    for name, arm in arms(cfg, warm_lr).items():
         if arm["kind"] == "adc":
-            tuned[name] = {
-                **bench.tune({**arm, "warm_lr": warm_lr}, cfg["lr_grid"]["adc"], TUNE_SEED, steps),
-                "warm_lr": warm_lr,
-            }
+            tuned[name] = {**bench.tune(arm, grid["adc"], TUNE_SEED, steps), "warm_lr": warm_lr}
     return tuned
 
 
@@ -80,27 +129,70 @@ def trend(values: list[float], fraction: float = 0.2) -> float:
     return sum(values[-n:]) / n - sum(values[:n]) / n
 
 
+def _finite(x) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def energies(steps: list[dict]) -> dict:
+    """gamma_t (on g) and gamma_hat_t (on g_hat) of an arm's step records, their trends and
+    their means over the main-phase steps (NaN where the arm has none: ADC-off).
+
+    A bootstrap step's update is the true gradient g, so its gamma_hat is its gamma."""
+    gamma = [s["energy"] for s in steps if _finite(s.get("energy"))]
+    on_update = [
+        (s.get("energy_estimate", s["energy"] if s.get("phase") == "bootstrap" else None), s.get("phase"))
+        for s in steps
+    ]
+    gamma_hat = [v for v, _ in on_update if _finite(v)]
+    main = [s["energy"] for s in steps if s.get("phase") == "main" and _finite(s.get("energy"))]
+    main_hat = [v for v, phase in on_update if phase == "main" and _finite(v)]
+    return {
+        "energy": gamma,
+        "energy_estimate": gamma_hat,
+        "energy_trend": trend(gamma) if gamma else math.nan,
+        "energy_estimate_trend": trend(gamma_hat) if gamma_hat else math.nan,
+        "gamma_gradient_mean": _mean(main),
+        "gamma_estimate_mean": _mean(main_hat),
+    }
+
+
 def run(
     cfg: dict, seed: int, cache: TokenCache, device: torch.device, tuned: dict, *, checkpoint: Checkpoint | None = None
 ) -> dict:
+    """One job (setting, seed): every arm of `arms` at its tuned rates (ADC-off after the
+    bootstrap's SGD warm-up in that setting), from the seed's initial weights on the seed's
+    batches; per arm its rates, warm-up length, held-out curve, loss decrease and `energies`."""
     bench = Bench(cfg, cache, device, checkpoint=checkpoint)
     results, dim = {}, None
-    for name, arm in arms(cfg).items():
+    for name, arm in arms(cfg, tuned["adc_off"].get("warm_lr")).items():
+        warm_lr = tuned[name].get("warm_lr")
         if arm["kind"] == "adc":
-            arm = {**arm, "warm_lr": tuned[name]["warm_lr"]}
+            arm = {**arm, "warm_lr": warm_lr}
+            warm_steps = 0 if cfg["warm_start"] == "none" else cfg["warm_steps"]
+        else:  # ADC-off: the bootstrap's SGD steps, or no warm-up
+            warm_steps = arm["warmup"]["steps"] if "warmup" in arm else 0
         out = bench.run(arm, tuned[name]["lr"], seed)
         dim = out["dim"]
-        energy = [s["energy"] for s in out["steps"] if s.get("energy") is not None and math.isfinite(s["energy"])]
         results[name] = {
             "lr": out["lr"],
-            "warm_lr": arm.get("warm_lr"),
+            "warm_lr": warm_lr,
+            "warm_steps": warm_steps,
             "curve": out["curve"],
             "loss_decrease": out["loss_decrease"],
             "stopped": out["stopped"],
-            "energy": energy,
-            "energy_trend": trend(energy) if energy else math.nan,
+            **energies(out["steps"]),
         }
-        log.info("%s: loss decrease %.4f, gamma trend %.4g", name, out["loss_decrease"], results[name]["energy_trend"])
+        log.info(
+            "%s: loss decrease %.4f, gamma trend %.4g on g, %.4g on g_hat",
+            name,
+            out["loss_decrease"],
+            results[name]["energy_trend"],
+            results[name]["energy_estimate_trend"],
+        )
     return {
         "warm_start": cfg["warm_start"],
         "arms": results,

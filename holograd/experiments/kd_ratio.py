@@ -9,11 +9,16 @@ per K, when the config sweeps `k` itself; the K/D reached is recorded either way
     is sqrt(K / (K + D - 1)), reported beside it.
 (b) Training: HoloGrad-Random with that K against full SGD, same initial weights, same
     batches, `steps` steps, each with its tuned learning rate; the held-out loss decrease of
-    each and their ratio.
+    each and their ratio.  With `fixed_lr` in the config, a third arm, `random_fixed`: the
+    same HoloGrad-Random (same K, same direction seeds) with g_hat clipped to norm
+    FIXED_CLIP_NORM, theta <- theta - fixed_lr * g_hat / max(1, ||g_hat|| / FIXED_CLIP_NORM),
+    at one rate for every K, not tuned (the authors' fixed-rate runs: rate 0.1, ||g_hat||
+    clipped to 1).
 
 Learning rates: SGD's grid is absolute; HoloGrad-Random's is in units of K/D (the rate is
 grid value x K/D), because the estimator's update has norm ~ sqrt(D/K) ||g|| and the best
-rate of a noisy descent direction scales like K/D times SGD's.
+rate of a noisy descent direction scales like K/D times SGD's.  The fixed-rate arm is the
+one arm whose rate is not tuned: it reads C1 the way the authors ran it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ TUNE_SEED = 10_000
 GRADIENT_STREAM = 9
 """Batch stream of the fixed minibatch whose gradient the alignment draws estimate."""
 
+FIXED_CLIP_NORM = 1.0
+"""||g_hat|| bound of the fixed-rate arm (the authors' clip of their fixed-rate runs)."""
+
+TUNED_ARMS = ("random", "sgd")
+"""The arms whose rate a tuning job chooses; `random_fixed` runs at the config's fixed_lr."""
+
 
 def directions_for(kd: float, dim: int) -> int:
     """K for a ratio K/D: the nearest integer, at least 1."""
@@ -53,7 +64,22 @@ def k_of(cfg: dict, dim: int) -> int:
 
 
 def arms(cfg: dict, dim: int) -> dict[str, dict]:
-    return {"random": {"kind": "random", "k": k_of(cfg, dim)}, "sgd": {"kind": "sgd"}}
+    """The setting's arms: HoloGrad-Random with K directions and SGD (tuned rates), and, when
+    the config has `fixed_lr`, the fixed-rate clipped HoloGrad-Random with the same K."""
+    k = k_of(cfg, dim)
+    out = {"random": {"kind": "random", "k": k}, "sgd": {"kind": "sgd"}}
+    if cfg.get("fixed_lr") is not None:
+        out["random_fixed"] = {"kind": "random", "k": k, "clip_norm": FIXED_CLIP_NORM}
+    return out
+
+
+def rate_of(cfg: dict, name: str, tuned: dict) -> float:
+    """An arm's learning rate: the config's fixed_lr for `random_fixed`, else the tuned one."""
+    if name == "random_fixed":
+        return float(cfg["fixed_lr"])
+    if name not in tuned:
+        raise ValueError(f"arm {name!r} has no tuned learning rate (the tuning job gave {sorted(tuned)})")
+    return tuned[name]["lr"]
 
 
 def rate_grid(cfg: dict, name: str, dim: int) -> list[float]:
@@ -64,12 +90,20 @@ def rate_grid(cfg: dict, name: str, dim: int) -> list[float]:
     return list(cfg["lr_grid"][name])
 
 
+def largest_update(steps: list[dict]) -> float:
+    """max_t ||g_hat_t|| over a run's finite step records (NaN if none): the fixed-rate arm's
+    clip is visible as a maximum of FIXED_CLIP_NORM."""
+    norms = [r["update_norm"] for r in steps if math.isfinite(r["update_norm"])]
+    return max(norms) if norms else math.nan
+
+
 def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
     bench = Bench(cfg, cache, device, checkpoint=checkpoint)
     dim = ParamSpace(bench.model(TUNE_SEED)).dim
     return {
         name: bench.tune(arm, rate_grid(cfg, name, dim), TUNE_SEED, cfg["tune_steps"])
         for name, arm in arms(cfg, dim).items()
+        if name in TUNED_ARMS
     }
 
 
@@ -105,7 +139,8 @@ def run(
         sum(cosines) / len(cosines),
         math.sqrt(k / dim),
     )
-    trained = {name: bench.run(arm, tuned[name]["lr"], seed) for name, arm in arms(cfg, dim).items()}
+    # the tuned arms first, then the fixed-rate one: each run's checkpoint key is its place
+    trained = {name: bench.run(arm, rate_of(cfg, name, tuned), seed) for name, arm in arms(cfg, dim).items()}
     decrease = {name: t["loss_decrease"] for name, t in trained.items()}
     return {
         "kd": k / dim,  # the ratio reached (K is an integer)
@@ -120,6 +155,7 @@ def run(
         "curves": {name: t["curve"] for name, t in trained.items()},
         "lr": {name: t["lr"] for name, t in trained.items()},
         "stopped": {name: t["stopped"] for name, t in trained.items() if t["stopped"]},
+        "max_update_norm": {name: largest_update(t["steps"]) for name, t in trained.items()},
         "scale": scale(cfg, cache, dim, steps=cfg["steps"]),
         "environment": environment(device),
     }

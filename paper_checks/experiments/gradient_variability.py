@@ -3,7 +3,8 @@
 Data, per setting and SGD checkpoint: the mean pairwise cosine between the gradients of
 independent minibatches, the variance ratio ||E g_B - g_B||^2 / ||g_B||^2 and the
 leave-one-out reconstruction cosine, each per seed with its mean and 95 % CI.  C2 reads the
-mean pairwise cosine at the selected checkpoint; the figure shows every cosine's distribution.
+mean pairwise cosine of the setting its select.where names (a batch size) at the selected
+checkpoint (init or last); the figure shows each batch size's cosines over the checkpoints.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import seaborn as sns
 from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, pick
 from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.formatting import measured
-from paper_checks.plotting import dims, finish, t_interval
+from paper_checks.plotting import VERDICT_COLOURS, dims, finish, t_interval
 from paper_checks.regions import Region
 
 
@@ -38,15 +39,22 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
 
 
 def c2_pairwise_cosine(data: dict, select: dict, region: Region) -> Measurement:
+    """The mean pairwise cosine c = mean_{i<j} cos(g_i, g_j) of the setting that select["where"]
+    names (its batch size, say), at select["checkpoint"] ("init": step 0, "last", or a step),
+    per seed (HoloGrad §6.1).  A setting or checkpoint the run lacks is a SelectionError."""
     name, setting = find_setting(data["experiment_data"], select)
     checkpoint = pick(setting["checkpoints"], "step", select.get("checkpoint", "last"), "checkpoint at step")
     stat = checkpoint["mean_pairwise_cosine"]
     return Measurement(
         values=stat["per_seed"],
         seeds=checkpoint["seeds"],
-        label=f"mean pairwise cosine at step {checkpoint['step']} ({name})",
+        label=(
+            f"mean pairwise cosine at step {checkpoint['step']} ({name}: batches of "
+            f"{setting['config'].get('batch_size')} x {setting['config'].get('block_size')} tokens)"
+        ),
         details={
             "setting": name,
+            **{key: setting["config"].get(key) for key in ("batch_size", "block_size", "model", "n_batches")},
             "checkpoint_step": checkpoint["step"],
             "variance_ratio": estimate_of(checkpoint["variance_ratio"]),
             "loo_reconstruction_cosine": estimate_of(checkpoint["loo_reconstruction_cosine"]),
@@ -55,52 +63,72 @@ def c2_pairwise_cosine(data: dict, select: dict, region: Region) -> Measurement:
     )
 
 
+def _label(name: str, setting: dict) -> str:
+    """A setting as the figure names it: its batch size and block size."""
+    cfg = setting.get("config", {})
+    return f"batch {cfg['batch_size']} x {cfg['block_size']} tokens" if "batch_size" in cfg else name
+
+
 def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
-    """E1: distribution of pairwise cosines per checkpoint; the three statistics with CIs."""
+    """E1: the distribution of pairwise cosines per checkpoint; the mean pairwise cosine over
+    the checkpoints, one curve per batch size, with C2's expectation and acceptance band; the
+    variance ratio and leave-one-out cosine, per batch size."""
     exp, scale = data["experiment_data"], data["scale"]
-    pairs, stats = [], []
-    for setting, s in exp["settings"].items():
+    pairs, means, others = [], [], []
+    settings = sorted(exp["settings"].items(), key=lambda item: item[1].get("config", {}).get("batch_size", 0))
+    for name, s in settings:
+        label = _label(name, s)
         for c in s["checkpoints"]:
             for seed, values in c["pairwise_cosines"].items():
-                pairs += [{"setting": setting, "step": c["step"], "seed": seed, "cosine": v} for v in values]
-            for key, label in (
-                ("mean_pairwise_cosine", "mean pairwise cosine"),
-                ("variance_ratio", "variance ratio"),
-                ("loo_reconstruction_cosine", "leave-one-out cosine"),
-            ):
-                stats += [
-                    {"setting": setting, "step": c["step"], "statistic": label, "value": v} for v in c[key]["per_seed"]
+                pairs += [{"setting": label, "step": c["step"], "seed": seed, "cosine": v} for v in values]
+            means += [{"setting": label, "step": c["step"], "value": v} for v in c["mean_pairwise_cosine"]["per_seed"]]
+            for key, stat in (("variance_ratio", "variance ratio"), ("loo_reconstruction_cosine", "leave-one-out cos")):
+                others += [
+                    {"setting": label, "step": c["step"], "statistic": stat, "value": v} for v in c[key]["per_seed"]
                 ]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
     sns.boxplot(pd.DataFrame(pairs), x="step", y="cosine", hue="setting", ax=axes[0], fliersize=1)
-    if "C2" in claims:
-        axes[0].axhline(
-            claims["C2"]["expected"], ls="--", c="k", lw=1, label=f"C2 expects {claims['C2']['expected']:g}"
-        )
     axes[0].set(
         xlabel="SGD steps before the measurement",
         ylabel="cos(g_i, g_j), i < j",
         title="pairwise cosines of minibatch gradients",
     )
     axes[0].legend(fontsize=7)
-    sns.pointplot(
-        pd.DataFrame(stats),
+    sns.lineplot(pd.DataFrame(means), x="step", y="value", hue="setting", marker="o", errorbar=t_interval, ax=axes[1])
+    if "C2" in claims:
+        claim = claims["C2"]
+        axes[1].axhline(claim["expected"], ls="--", c="k", lw=1, label=f"C2 expects {claim['expected']:g}")
+        band = Region.parse(claim["acceptance"])
+        axes[1].axhspan(band.low, band.high, color=VERDICT_COLOURS["PASS"], alpha=0.15, label=f"C2 acceptance {band}")
+    axes[1].set(
+        xlabel="SGD steps before the measurement",
+        ylabel="mean pairwise cosine (mean over seeds, 95% CI)",
+        title="C2: mean pairwise cosine by batch size",
+    )
+    axes[1].legend(fontsize=7)
+    sns.lineplot(
+        pd.DataFrame(others),
         x="step",
         y="value",
-        hue="statistic",
+        hue="setting",
+        style="statistic",
+        marker="o",
         errorbar=t_interval,
-        dodge=0.3,
-        ax=axes[1],
-        linestyle="none",
+        ax=axes[2],
     )
-    axes[1].set(
-        xlabel="SGD steps before the measurement", ylabel="value (mean over seeds, 95% CI)", title="summary statistics"
+    axes[2].set(
+        xlabel="SGD steps before the measurement",
+        ylabel="value (mean over seeds, 95% CI)",
+        title="variance ratio and leave-one-out cosine",
     )
+    axes[2].legend(fontsize=7)
     finish(fig, f"E1 gradient variability — {dims(scale)}, {scale['corpus']}", path)
 
 
 def describe_c2(d: dict) -> list[str]:
     return [
+        f"- Setting: {d['setting']} ({d.get('model')}, batches of {d.get('batch_size')} sequences of "
+        f"{d.get('block_size')} tokens, {d.get('n_batches')} minibatch gradients), step {d['checkpoint_step']}.",
         "- Mean pairwise cosine by checkpoint (step: value): "
         f"{', '.join(f'{k}: {x:.4f}' for k, x in d['all_checkpoints'].items())}.",
         f"- Variance ratio ||E g_B − g_B||²/||g_B||² (plan: ≈ 0.93): {measured(d['variance_ratio'])}.",

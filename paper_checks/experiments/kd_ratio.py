@@ -1,9 +1,18 @@
 """E2, the K/D sweep, read for claim C1: does random projection need K/D >= 0.01?
 
 Data, per K/D: the alignment cos(g_hat, g) on fixed gradients and its ratio to sqrt(K/D), and
-the held-out loss decreases of HoloGrad-Random and SGD at tuned learning rates.  C1 (a) is the
-ratio averaged over the grid up to `max_kd`; C1 (b) the smallest K/D whose loss decrease is
-significantly above zero.  The figure draws both against K/D, with the theory and C1 (b)'s band.
+the held-out loss decreases of HoloGrad-Random at its tuned rate (`random`), of HoloGrad-Random
+at one fixed rate with ||g_hat|| clipped to 1 (`random_fixed`, when the config has fixed_lr) and
+of SGD at its tuned rate, each per seed, with each random arm's per-seed ratio to SGD's.
+
+C1 (a) is the alignment ratio averaged over the grid up to `max_kd`.  C1 (b) is the smallest
+K/D of the grid at which a random arm "trains": the paired per-seed difference
+
+    d_s = decrease_s(arm) - f x decrease_s(SGD)                    (f = select.sgd_fraction)
+
+has its 95 % Student-t CI across seeds above 0 (f = 0: the decrease itself is significantly
+above 0).  The reading's select.rate picks the arm (tuned -> random, fixed -> random_fixed).
+The figure draws the alignment, the decreases and each reading's criterion against K/D.
 """
 
 from __future__ import annotations
@@ -16,40 +25,115 @@ import pandas as pd
 import seaborn as sns
 
 from paper_checks.analysis import by_setting, estimate_of, over_seeds, sweep_seeds
-from paper_checks.experiment import Claim, Experiment, Measurement
+from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
-from paper_checks.intervals import Estimate
+from paper_checks.intervals import Estimate, mean_ci
 from paper_checks.plotting import VERDICT_COLOURS, dims, finish, t_interval
 from paper_checks.regions import Region
 
+RATE_ARMS = {"tuned": "random", "fixed": "random_fixed"}
+"""select.rate -> the random arm C1 (b) reads."""
+
+ARM_LABELS = {
+    "random": "HoloGrad-Random, tuned lr",
+    "random_fixed": "HoloGrad-Random, fixed lr, ||g_hat|| <= 1",
+    "sgd": "full SGD, tuned lr",
+}
+
+
+ARM_COLOURS = {"random": "#1f77b4", "random_fixed": "#e07b00", "sgd": "#3a3a3a"}
+"""Arm colours, none of them the acceptance band's green."""
+
+
+def _value(x) -> float:
+    """A per-seed value of the data file as a float (JSON null, a stopped run's, is NaN)."""
+    return math.nan if x is None else float(x)
+
+
+def _ratio(a, b) -> float:
+    a, b = _value(a), _value(b)
+    return a / b if math.isfinite(a) and math.isfinite(b) and b != 0 else math.nan
+
 
 def aggregate(runs: list[dict], cfg: dict) -> dict:
-    """Per K/D setting: alignment and its ratio to sqrt(K/D), loss decreases, per seed."""
+    """Per K/D setting: alignment and its ratio to sqrt(K/D); per arm, the loss decreases per
+    seed, each random arm's per-seed ratio to SGD's, the curves and the runs that stopped."""
     out = {}
     for setting, rs in by_setting(runs).items():
         m = [r["metrics"] for r in rs]
+        arms = list(m[0]["loss_decrease"])
         out[setting] = {
             **sweep_seeds(rs),
             **{key: m[0][key] for key in ("kd", "k", "dim", "sqrt_kd", "cos_theory", "lr")},
+            "arms": arms,
             "cos_mean": over_seeds([x["cos_mean"] for x in m]),
             "cos_ratio": over_seeds([x["cos_mean"] / x["sqrt_kd"] for x in m]),
-            "loss_decrease": {arm: over_seeds([x["loss_decrease"][arm] for x in m]) for arm in m[0]["loss_decrease"]},
+            "loss_decrease": {arm: over_seeds([x["loss_decrease"][arm] for x in m]) for arm in arms},
+            "ratio_to_sgd": {
+                arm: over_seeds([_ratio(x["loss_decrease"][arm], x["loss_decrease"]["sgd"]) for x in m])
+                for arm in arms
+                if arm != "sgd"
+            },
             "fraction_of_sgd": over_seeds([x["fraction_of_sgd"] for x in m]),
+            "max_update_norm": {
+                arm: [x["max_update_norm"][arm] for x in m] for arm in arms if "max_update_norm" in m[0]
+            },
             "curves": {arm: {str(r["seed"]): r["metrics"]["curves"][arm] for r in rs} for arm in m[0]["curves"]},
-            "stopped": [f"seed {r['seed']} {arm}: {why}" for r in rs for arm, why in r["metrics"]["stopped"].items()],
+            "stopped": {
+                arm: [f"seed {r['seed']}: {r['metrics']['stopped'][arm]}" for r in rs if arm in r["metrics"]["stopped"]]
+                for arm in arms
+            },
         }
     return {"settings": dict(sorted(out.items(), key=lambda item: item[1]["kd"]))}
 
 
+def reading_of(select: dict) -> tuple[str, float]:
+    """(the random arm, f) that C1 (b) reads under `select`: rate tuned/fixed, sgd_fraction f >= 0."""
+    rate = select.get("rate", "tuned")
+    if rate not in RATE_ARMS:
+        raise ValueError(f"C1 select.rate must be one of {sorted(RATE_ARMS)}, got {rate!r}")
+    f = select.get("sgd_fraction", 0)
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not f >= 0:
+        raise ValueError(f"C1 select.sgd_fraction must be a number >= 0, got {f!r}")
+    return RATE_ARMS[rate], float(f)
+
+
+def criterion(setting: dict, arm: str, f: float) -> tuple[list[float], Estimate]:
+    """The paired per-seed differences d_s = decrease_s(arm) - f x decrease_s(SGD) of one K/D
+    and their mean with 95 % CI (f = 0: the arm's decrease alone, SGD unread).  A stopped
+    run's decrease is NaN, so a K/D where the arm diverged has no CI and does not count."""
+    mine = [_value(x) for x in setting["loss_decrease"][arm]["per_seed"]]
+    if f == 0:
+        diffs = mine
+    else:
+        sgd = [_value(x) for x in setting["loss_decrease"]["sgd"]["per_seed"]]
+        diffs = [a - f * b for a, b in zip(mine, sgd)]
+    return diffs, mean_ci(diffs)
+
+
+def meets(estimate: Estimate) -> bool:
+    """The criterion holds at a K/D: the 95 % CI of d lies above 0."""
+    return estimate.low is not None and estimate.low > 0
+
+
 def c1_kd_threshold(data: dict, select: dict, region: Region) -> list[Measurement]:
     """(a) cos(g_hat, g) / sqrt(K/D) over the K/D grid up to select["max_kd"], per seed;
-    (b) the smallest K/D whose training loss decrease is significantly above zero.
+    (b) the smallest K/D of the grid at which the reading's random arm trains (criterion).
 
     (b) is a property of the grid, not of one seed: its estimate is the smallest K/D whose
-    95 % CI of the loss decrease lies above 0, with the interval (previous grid value, that
-    K/D] in which the threshold lies.  If no K/D of the grid qualifies, the threshold lies
-    above the largest one: (largest, inf)."""
+    criterion holds, with the interval (previous grid value, that K/D] in which the threshold
+    lies.  If no K/D of the grid qualifies, the threshold lies above the largest one:
+    (largest, inf).  A stopped run of the tuned random arm (its rate was chosen not to
+    diverge) or, for f > 0, of SGD makes (b) untestable, as does an SGD that does not learn
+    at some K/D (f x nothing is no yardstick); a diverged run of the fixed-rate arm is a
+    measured failure to train at that K/D, which then does not count."""
+    arm, f = reading_of(select)
     settings = list(data["experiment_data"]["settings"].values())
+    if missing := [s["kd"] for s in settings if arm not in s["loss_decrease"]]:
+        raise SelectionError(
+            f"the run has no {arm} arm ({ARM_LABELS[arm]}) at K/D {', '.join(f'{kd:.3g}' for kd in missing)}"
+            + ("; the config sets no fixed_lr" if arm == "random_fixed" else "")
+        )
     seeds = settings[0]["seeds"]
     within = [s for s in settings if s["kd"] <= select.get("max_kd", 0.1)]
     part_a = Measurement(
@@ -71,89 +155,172 @@ def c1_kd_threshold(data: dict, select: dict, region: Region) -> list[Measuremen
         },
         untestable=None if within else f"no K/D of the grid is <= {select.get('max_kd', 0.1)}",
     )
-    significant = [
-        s
-        for s in settings
-        if s["loss_decrease"]["random"]["low"] is not None and s["loss_decrease"]["random"]["low"] > 0
-    ]
-    stopped = [why for s in settings for why in s["stopped"]]
+    by_kd, qualifying = {}, []
+    for s in settings:
+        diffs, est = criterion(s, arm, f)
+        if meets(est):
+            qualifying.append(s["kd"])
+        by_kd[str(s["kd"])] = {
+            "k": s["k"],
+            "loss_decrease": {a: estimate_of(s["loss_decrease"][a]) for a in s["loss_decrease"]},
+            "ratio_to_sgd": {
+                a: {"per_seed": r["per_seed"], **estimate_of(r)} for a, r in s.get("ratio_to_sgd", {}).items()
+            },
+            "criterion": {"per_seed": diffs, **est.as_dict()},
+            "meets": meets(est),
+            "diverged": s["stopped"].get(arm, []),
+            "lr": s["lr"],
+        }
+    read = ["sgd"] if f > 0 else []
+    read += [arm] if arm == "random" else []
+    stopped = [f"{a} at K/D {s['kd']:g}, {why}" for s in settings for a in read for why in s["stopped"].get(a, [])]
+    untestable = f"runs stopped early ({'; '.join(stopped)})" if stopped else None
+    if f > 0 and untestable is None:
+        idle = [
+            s["kd"] for s in settings if not meets(mean_ci([_value(x) for x in s["loss_decrease"]["sgd"]["per_seed"]]))
+        ]
+        if idle:
+            kds = ", ".join(f"{kd:.3g}" for kd in idle)
+            untestable = f"SGD's loss decrease is not significantly above 0 at K/D {kds}: no yardstick for f = {f:g}"
     grid = [s["kd"] for s in settings]
-    if significant:
-        kd = significant[0]["kd"]
+    if qualifying:
+        kd = qualifying[0]
         below = [x for x in grid if x < kd]
         fixed = Estimate(kd, below[-1] if below else 0.0, kd, len(seeds))
     else:
         fixed = Estimate(math.inf, grid[-1], math.inf, len(seeds))
+    what = f"{ARM_LABELS[arm]}'s loss decrease" + (f" - {f:g} x SGD's (paired per seed)" if f else "")
     part_b = Measurement(
         values=[],
         seeds=seeds,
-        label="smallest K/D with a loss decrease significantly above 0 (interval: between it and the grid value below)",
-        details={
-            "training_by_kd": {
-                str(s["kd"]): {
-                    "k": s["k"],
-                    "loss_decrease": estimate_of(s["loss_decrease"]["random"]),
-                    "sgd": estimate_of(s["loss_decrease"]["sgd"]),
-                    "fraction_of_sgd": estimate_of(s["fraction_of_sgd"]),
-                    "lr": s["lr"],
-                }
-                for s in settings
-            }
-        },
+        label=f"smallest K/D at which {what} has its 95% CI above 0 (interval: between it and the grid value below)",
+        details={"c1b_reading": {"arm": arm, "sgd_fraction": f, "qualifying": qualifying}, "training_by_kd": by_kd},
         fixed=fixed,
-        untestable=f"runs stopped early ({'; '.join(stopped)})" if stopped else None,
+        untestable=untestable,
     )
     return [part_a, part_b]
 
 
+def _readings(claim: dict) -> list[tuple[str, dict]]:
+    """(id, merged select) of each of the claim's readings (the claim's own select if none)."""
+    base = claim.get("select", {})
+    return [(r["id"], {**base, **r.get("select", {})}) for r in claim.get("readings", [])] or [("as stated", base)]
+
+
+def _part_b(claim: dict) -> dict | None:
+    return next((p for p in [claim, *claim.get("also_requires", [])] if p.get("part") == "b"), None)
+
+
 def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
-    """E2: cos(g_hat, g) against K/D with sqrt(K/D); loss decrease of Random-K against K/D."""
+    """E2: (1) cos(g_hat, g) against K/D with sqrt(K/D); (2) the loss decrease of each arm
+    against K/D with f x SGD's for each reading's f > 0 and C1 (b)'s band; (3) each reading's
+    criterion d = decrease - f x SGD's with its 95 % CI.  A K/D where an arm diverged is left
+    out of that arm's line and marked x."""
     exp, scale = data["experiment_data"], data["scale"]
     settings = list(exp["settings"].values())
-    rows, train = [], []
-    for s in settings:
-        rows += [{"K/D": s["kd"], "cos(g_hat, g)": v} for v in s["cos_mean"]["per_seed"]]
-        train += [
-            {"K/D": s["kd"], "arm": "HoloGrad-Random", "held-out loss decrease": v}
-            for v in s["loss_decrease"]["random"]["per_seed"]
-            if v is not None
-        ]
-        train += [
-            {"K/D": s["kd"], "arm": "full SGD", "held-out loss decrease": v}
-            for v in s["loss_decrease"]["sgd"]["per_seed"]
-            if v is not None
-        ]
     kd = [s["kd"] for s in settings]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    claim = claims.get("C1", {})
+    readings = _readings(claim) if claim else [("tuned-above-0", {"rate": "tuned", "sgd_fraction": 0})]
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.6), sharex=True)
+
+    rows = [{"K/D": s["kd"], "cos(g_hat, g)": v} for s in settings for v in s["cos_mean"]["per_seed"]]
     sns.lineplot(
         pd.DataFrame(rows), x="K/D", y="cos(g_hat, g)", marker="o", errorbar=t_interval, ax=axes[0], label="measured"
     )
     axes[0].plot(kd, [s["sqrt_kd"] for s in settings], "k--", lw=1, label="sqrt(K/D)")
     axes[0].plot(kd, [s["cos_theory"] for s in settings], c="grey", ls=":", lw=1, label="sqrt(K/(K+D-1))")
-    axes[0].set(xscale="log", yscale="log", title="alignment on fixed gradients")
+    axes[0].set(yscale="log", title="C1 (a): alignment on fixed gradients")
     axes[0].legend(fontsize=7)
-    sns.lineplot(
-        pd.DataFrame(train), x="K/D", y="held-out loss decrease", hue="arm", marker="o", errorbar=t_interval, ax=axes[1]
-    )
+
+    arms = [a for a in ARM_LABELS if all(a in s["loss_decrease"] for s in settings)]
+    palette = {a: ARM_COLOURS[a] for a in arms}
+    train, crosses = [], []
+    for s in settings:
+        for arm in arms:
+            if s["stopped"].get(arm):
+                crosses.append((arm, s["kd"]))
+                continue
+            train += [
+                {"K/D": s["kd"], "arm": ARM_LABELS[arm], "held-out loss decrease": v}
+                for v in s["loss_decrease"][arm]["per_seed"]
+                if v is not None
+            ]
+    if train:
+        sns.lineplot(
+            pd.DataFrame(train),
+            x="K/D",
+            y="held-out loss decrease",
+            hue="arm",
+            palette={ARM_LABELS[a]: c for a, c in palette.items()},
+            marker="o",
+            errorbar=t_interval,
+            ax=axes[1],
+        )
+    for arm in arms:
+        at = [x for a, x in crosses if a == arm]
+        if at:
+            axes[1].scatter(
+                at, [0] * len(at), marker="x", s=60, c=[palette[arm]], label=f"{ARM_LABELS[arm]} (diverged)"
+            )
+    sgd = [s["loss_decrease"]["sgd"]["point"] for s in settings]
+    fractions = sorted({reading_of(sel)[1] for _, sel in readings} - {0.0})
+    for f, ls in zip(fractions, ("--", ":", "-.", (0, (1, 3)))):
+        axes[1].plot(
+            kd, [f * (y if y is not None else math.nan) for y in sgd], c="grey", ls=ls, lw=1, label=f"{f:g} x SGD's"
+        )
     axes[1].axhline(0, c="k", lw=0.8)
-    if "C1" in claims:
-        for part in [claims["C1"], *claims["C1"].get("also_requires", [])]:
-            if part.get("part") == "b":
-                region = Region.parse(part["acceptance"])
-                axes[1].axvspan(
-                    region.low,
-                    region.high,
-                    color=VERDICT_COLOURS["PASS"],
-                    alpha=0.15,
-                    label=f"C1 (b) acceptance {region}",
-                )
-    axes[1].set(xscale="log", title=f"training, {scale['steps']} steps, tuned learning rates")
-    axes[1].legend(fontsize=7)
+    if part := _part_b(claim):
+        band = Region.parse(part["acceptance"])
+        axes[1].axvspan(
+            band.low, band.high, color=VERDICT_COLOURS["PASS"], alpha=0.15, label=f"C1 (b) acceptance {band}"
+        )
+    axes[1].set(title=f"C1 (b): training, {scale['steps']} steps")
+    axes[1].legend(fontsize=6)
+
+    crit = []
+    for rid, sel in readings:
+        arm, f = reading_of(sel)
+        if arm not in arms:
+            continue
+        for s in settings:
+            diffs, _ = criterion(s, arm, f)
+            if s["stopped"].get(arm) or not all(math.isfinite(d) for d in diffs):
+                axes[2].scatter([s["kd"]], [0], marker="x", s=50, c="k")
+                continue
+            crit += [{"K/D": s["kd"], "reading": rid, "decrease - f x SGD's": d} for d in diffs]
+    if crit:
+        sns.lineplot(
+            pd.DataFrame(crit),
+            x="K/D",
+            y="decrease - f x SGD's",
+            hue="reading",
+            style="reading",
+            marker="o",
+            errorbar=t_interval,
+            ax=axes[2],
+        )
+    axes[2].axhline(0, c="k", lw=0.8)
+    if part:
+        axes[2].axvspan(band.low, band.high, color=VERDICT_COLOURS["PASS"], alpha=0.15)
+    axes[2].set(title="C1 (b) per reading: a K/D trains where the CI is above 0 (x: diverged)")
+    if axes[2].get_legend_handles_labels()[0]:
+        axes[2].legend(fontsize=6)
+    for ax in axes:
+        ax.set(xscale="log", xlabel="K/D")
     finish(fig, f"E2 K/D sweep — {dims(scale)}", path)
 
 
 def describe_c1(d: dict) -> list[str]:
     training = d["training_by_kd"]
+    reading = d.get("c1b_reading", {"arm": "random", "sgd_fraction": 0.0, "qualifying": []})
+
+    def arm_text(t: dict, arm: str) -> str:
+        if arm not in t["loss_decrease"]:
+            return "—"
+        ratio = t.get("ratio_to_sgd", {}).get(arm)
+        return f"{measured(t['loss_decrease'][arm])}" + (f" ({num(ratio['point'])} of SGD's)" if ratio else "")
+
+    fixed = next((t["lr"].get("random_fixed") for t in training.values() if "random_fixed" in t["lr"]), None)
     return [
         "- Alignment by K/D (K; mean cos; √(K/D); √(K/(K+D−1))): "
         + "; ".join(
@@ -161,10 +328,20 @@ def describe_c1(d: dict) -> list[str]:
             for kd, c in d["cos_by_kd"].items()
         )
         + ".",
-        "- Training by K/D (held-out loss decrease of HoloGrad-Random [95% CI]; of SGD; fraction of SGD's; tuned lr): "
+        "- Training by K/D (held-out loss decrease [95% CI] of HoloGrad-Random at its tuned lr; at the fixed lr "
+        f"{num(fixed)} with ‖ĝ‖ ≤ 1; of SGD; tuned lr of Random): "
         + "; ".join(
-            f"{float(kd):.3g}: {measured(t['loss_decrease'])}; {num(t['sgd']['point'])}; "
-            f"{num(t['fraction_of_sgd']['point'])}; lr {t['lr']['random']:.3g}"
+            f"{float(kd):.3g}: {arm_text(t, 'random')}; {arm_text(t, 'random_fixed')}; "
+            f"{num(t['loss_decrease']['sgd']['point'])}; lr {t['lr']['random']:.3g}"
+            for kd, t in training.items()
+        )
+        + ".",
+        f"- C1 (b) criterion ({ARM_LABELS[reading['arm']]}, decrease − {reading['sgd_fraction']:g} × SGD's, "
+        "mean [95% CI] by K/D): "
+        + "; ".join(
+            f"{float(kd):.3g}: "
+            + (f"diverged ({len(t['diverged'])} run(s))" if t.get("diverged") else measured(t["criterion"]))
+            + (" ✓" if t["meets"] else "")
             for kd, t in training.items()
         )
         + ".",
@@ -173,12 +350,15 @@ def describe_c1(d: dict) -> list[str]:
 
 def work(model, cfg: dict) -> list[tuple[str, str, float]]:
     """The seconds of this experiment's jobs for one setting `cfg`, by the work model of
-    benchmarks/estimate_suite.py (`model`): [(stage, setting label, seconds)]."""
+    benchmarks/estimate_suite.py (`model`): [(stage, setting label, seconds)].  The fixed-rate
+    arm (with fixed_lr) is one more measured run and no tuning."""
     k = int(cfg["k"]) if cfg.get("k") else max(1, round(cfg["kd"] * model.dim(cfg)))
     random, sgd = {"kind": "random", "k": k}, {"kind": "sgd"}
     tune = model.tuning(cfg, [(sgd, len(cfg["lr_grid"]["sgd"])), (random, len(cfg["lr_grid"]["random"]))])
     alignment = model.u.forward_backward(*model.shape(cfg)) + cfg["cos_draws"] * model.directions(cfg, k)
     job = model.u.startup() + alignment + model.run(cfg, random, cfg["steps"]) + model.run(cfg, sgd, cfg["steps"])
+    if cfg.get("fixed_lr") is not None:
+        job += model.run(cfg, {**random, "clip_norm": 1.0}, cfg["steps"])
     return [("tuning", f"K={k}", tune), ("runs", f"K={k}", job)]
 
 

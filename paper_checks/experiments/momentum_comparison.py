@@ -1,9 +1,18 @@
-"""E3, Momentum-Centric against random directions, read for claims C3 and C4.
+"""E3, Momentum-Centric against random directions, read for claims C3 and C4 (HoloGrad §5).
 
-Data, per arm (SGD, random K = 1 and K = 64, the Momentum-Centric variants): the tuned rate,
-held-out loss decrease and alignment |cos(direction, g)| per seed, the loss curves and the
-communication per step; per seed the ratios C3 (alignment over random K = 1's) and C4 (loss
-decrease over SGD's).  The figure shows the loss curves and each arm's alignment.
+Data, per arm (SGD, random K = 1 and K = 64 with its seed-collapse control, the Momentum-
+Centric variants and readings, SGD after the random warm-up): the tuned rate, the held-out
+loss decrease over the whole run and over the steps after the arm's warm-up, the alignment
+|cos(direction, g)| over the main-phase steps and over all steps (warm-up counted), per seed,
+the loss curves and the communication per step.  Per seed:
+
+    C3 ratio  = alignment(variant) / alignment(random K = 1)
+    C4 ratio  = [L_v(T) - L_v(end)] / [L_b(T) - L_b(end)]
+
+for every Momentum-Centric variant v and SGD baseline b, with T the variant's warm-up length
+(0 without one) and L the held-out loss, so both arms are judged over the same steps; the
+whole-run ratio (T = 0) is kept beside it.  The figure shows the loss curves (diverged arms up
+to their stop, warm-up spans shaded) and each arm's alignment.
 """
 
 from __future__ import annotations
@@ -16,10 +25,47 @@ import pandas as pd
 import seaborn as sns
 
 from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, stopped, sweep_seeds, training_arms
-from paper_checks.experiment import Claim, Experiment, Measurement
+from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
-from paper_checks.plotting import dims, finish, t_interval
+from paper_checks.intervals import mean_ci
+from paper_checks.plotting import dims, finish
 from paper_checks.regions import Region
+
+AUTHORS_DIM = 16_704
+"""D of the authors' "tiny" model behind the later revision's E3 table (1 layer, n_embd 32,
+vocabulary 100, 32 positions): the D at which their random alignment 0.0063 was measured."""
+
+AUTHORS_STEPS, AUTHORS_WARMUP = 1000, 50
+"""The authors' momentum benchmark (the source of the later revision's 8x): 1000 steps, the
+first 50 of them true-gradient SGD steps, its reported alignment a mean over all 1000 with
+each SGD step counted at cos = 1."""
+
+
+def authors_averaging(alignment: float) -> dict:
+    """What the authors' benchmark would report for a momentum direction whose alignment after
+    the warm-up is `alignment`: its mean over all their steps, the warm-up counted at cos = 1,
+
+        A = (W + (S - W) alignment) / S,        W = 50, S = 1000,
+
+    and A over their random "K = 64" alignment, which is one direction's (collapsed seeds):
+    sqrt(2/(pi D)) at their D = 16,704.  Both are dominated by W / S = 0.05 whenever the
+    alignment itself is far below it."""
+    mean = (AUTHORS_WARMUP + (AUTHORS_STEPS - AUTHORS_WARMUP) * alignment) / AUTHORS_STEPS
+    return {
+        "alignment_after_warmup": alignment,
+        "warmup_steps": AUTHORS_WARMUP,
+        "steps": AUTHORS_STEPS,
+        "alignment": mean,
+        "ratio": mean / single_direction_alignment(AUTHORS_DIM),
+    }
+
+
+COMMUNICATION = ("scalars_per_step", "scalars_per_worker_per_step", "bytes_per_step")
+
+
+def single_direction_alignment(dim: int) -> float:
+    """E|cos(v, g)| ~ sqrt(2 / (pi D)) for a uniform random unit direction v in R^D."""
+    return math.sqrt(2 / (math.pi * dim))
 
 
 def _ratio(a: float | None, b: float | None) -> float:
@@ -31,49 +77,116 @@ def _ratios(rs: list[dict], num: str, den: str, key: str) -> dict:
     return over_seeds([_ratio(r["metrics"]["arms"][num][key], r["metrics"]["arms"][den][key]) for r in rs])
 
 
+def _loss_at(curve: list, step: int) -> float:
+    return next((loss for t, loss in curve if t == step and loss is not None), math.nan)
+
+
+def decrease_from(arm: dict, start: int) -> float:
+    """Held-out loss decrease L(start) - L(end) of one run of an arm (NaN if it stopped early,
+    or if the loss was not measured at `start`); start = 0 is the run's loss_decrease."""
+    if arm["stopped"]:
+        return math.nan
+    if start == 0:
+        return math.nan if arm["loss_decrease"] is None else arm["loss_decrease"]
+    last = arm["curve"][-1][1]
+    return _loss_at(arm["curve"], start) - (math.nan if last is None else last)
+
+
+def _decrease_ratio(rs: list[dict], variant: str, baseline: str) -> dict:
+    """C4 per seed over the steps after the variant's warm-up, with both arms' decreases."""
+    start = rs[0]["metrics"]["arms"][variant].get("warmup_steps", 0)
+    v = [decrease_from(r["metrics"]["arms"][variant], start) for r in rs]
+    b = [decrease_from(r["metrics"]["arms"][baseline], start) for r in rs]
+    return {
+        **over_seeds([_ratio(x, y) for x, y in zip(v, b)]),
+        "from_step": start,
+        "variant_decrease": over_seeds(v),
+        "baseline_decrease": over_seeds(b),
+    }
+
+
+def variants_of(arms: dict) -> list[str]:
+    """The Momentum-Centric arms (the variants C3 and C4 read)."""
+    return [name for name in arms if name.startswith("momentum")]
+
+
+def baselines_of(arms: dict) -> list[str]:
+    """The SGD arms (C4's baselines)."""
+    return [name for name in arms if name.startswith("sgd")]
+
+
 def aggregate(runs: list[dict], cfg: dict) -> dict:
-    """Per arm: per-seed loss decrease and alignment; per seed, the C3 and C4 ratios."""
-    communication = ("scalars_per_step", "scalars_per_worker_per_step", "bytes_per_step")
+    """Per arm: per-seed loss decreases and alignments; per seed, the C3 and C4 ratios."""
     out = {}
     for setting, rs in by_setting(runs).items():
-        arms = training_arms(rs, ("loss_decrease", "alignment"), {"curves": "curve"}, communication)
-        for arm in arms.values():
+        arms = training_arms(rs, ("loss_decrease", "alignment"), {"curves": "curve"}, COMMUNICATION)
+        for name, arm in arms.items():
+            per = [r["metrics"]["arms"][name] for r in rs]
+            arm["warmup_steps"] = per[0].get("warmup_steps", 0)
+            arm["warmup"] = per[0].get("warmup")
+            if all("alignment_with_warmup" in p for p in per):
+                arm["alignment_with_warmup"] = over_seeds([p["alignment_with_warmup"] for p in per])
+            arm["loss_decrease_after_warmup"] = over_seeds([decrease_from(p, arm["warmup_steps"]) for p in per])
             scalars = arm["scalars_per_step"]
             arm["loss_decrease_per_scalar"] = arm["loss_decrease"]["point"] / scalars if scalars else None
+        variants, baselines = variants_of(arms), baselines_of(arms)
         out[setting] = {
             **sweep_seeds(rs),
             "dim": rs[0]["metrics"]["dim"],
             "random_alignment_theory": rs[0]["metrics"]["random_alignment_theory"],
             "arms": arms,
-            "alignment_ratio": {m: _ratios(rs, m, "random_k1", "alignment") for m in ("momentum", "momentum_alg3")},
-            "decrease_ratio": {m: _ratios(rs, m, "sgd", "loss_decrease") for m in ("momentum", "momentum_alg3")},
+            "alignment_ratio": {m: _ratios(rs, m, "random_k1", "alignment") for m in variants if "random_k1" in arms},
+            "decrease_ratio": {m: {b: _decrease_ratio(rs, m, b) for b in baselines} for m in variants},
+            "decrease_ratio_whole_run": {
+                m: {b: _ratios(rs, m, b, "loss_decrease") for b in baselines} for m in variants
+            },
         }
     return {"settings": out}
 
 
+def _arm(arms: dict, name: str, role: str) -> dict:
+    if name not in arms:
+        raise SelectionError(f"the run has no arm {name!r} (the {role} this reading selects; it has {sorted(arms)})")
+    return arms[name]
+
+
 def c3_momentum_alignment(data: dict, select: dict, region: Region) -> Measurement:
-    """Alignment ratio |cos(m_hat, g)| / |cos(v, g)| of the named Momentum-Centric variant."""
+    """Alignment ratio |cos(m_hat, g)| / |cos(v, g)| of select.variant over random K = 1, per
+    seed, both averaged over their main-phase steps (after the warm-up or cold start)."""
     from holograd.models import param_count
 
     name, setting = find_setting(data["experiment_data"], select)
     variant = select.get("variant", "momentum")
     arms = setting["arms"]
-    momentum, random = arms[variant]["alignment"], arms["random_k1"]["alignment"]
+    momentum, random = _arm(arms, variant, "variant")["alignment"], _arm(arms, "random_k1", "baseline")["alignment"]
     details = {
         "setting": name,
         "variant": variant,
+        "target": select.get("target"),
         "D": setting["dim"],
+        "warmup_steps": arms[variant].get("warmup_steps", 0),
         "alignment_momentum": estimate_of(momentum),
+        "alignment_variants": {m: estimate_of(arms[m]["alignment"]) for m in variants_of(arms)},
         "alignment_random_k1": estimate_of(random),
+        **{
+            f"alignment_{arm}": estimate_of(arms[arm]["alignment"])
+            for arm in ("random_k64", "random_k64_collapse")
+            if arm in arms
+        },
         "random_alignment_theory": setting["random_alignment_theory"],
+        "random_alignment_theory_authors": {"D": AUTHORS_DIM, "value": single_direction_alignment(AUTHORS_DIM)},
     }
+    if "alignment_with_warmup" in arms[variant]:
+        details["alignment_with_warmup"] = estimate_of(arms[variant]["alignment_with_warmup"])
+    if math.isfinite(momentum["point"]):  # our alignment put through the authors' averaging
+        details["authors_averaging"] = authors_averaging(momentum["point"])
     paper = select.get("predict_for")
     if paper:  # the random alignment shrinks like 1/sqrt(D): the ratio the paper's D would give
         paper_dim = param_count(paper["model"], paper["vocab_size"], paper["block_size"])
         details["predicted_for_paper"] = {
             **paper,
             "D": paper_dim,
-            "ratio": momentum["point"] / math.sqrt(2 / (math.pi * paper_dim)),
+            "ratio": momentum["point"] / single_direction_alignment(paper_dim),
         }
     ratio = setting["alignment_ratio"][variant]
     return Measurement(
@@ -84,128 +197,222 @@ def c3_momentum_alignment(data: dict, select: dict, region: Region) -> Measureme
 
 
 def c4_momentum_progress(data: dict, select: dict, region: Region) -> Measurement:
-    """Loss decrease of the named Momentum-Centric variant over full SGD's, same steps and data."""
+    """Held-out loss decrease of select.variant over select.baseline's, both over the steps
+    after the variant's warm-up (the whole run without one), same weights and data."""
     name, setting = find_setting(data["experiment_data"], select)
-    variant = select.get("variant", "momentum")
+    variant, baseline = select.get("variant", "momentum"), select.get("baseline", "sgd")
     arms = setting["arms"]
-    ratio = setting["decrease_ratio"][variant]
+    _arm(arms, variant, "variant")
+    _arm(arms, baseline, "baseline")
+    ratio = setting["decrease_ratio"][variant][baseline]
     details = {
         "setting": name,
         "variant": variant,
+        "baseline": baseline,
+        "from_step": ratio["from_step"],
+        "steps": max(t for curve in arms[variant]["curves"].values() for t, _ in curve),
+        "decrease_after_warmup": {
+            variant: estimate_of(ratio["variant_decrease"]),
+            baseline: estimate_of(ratio["baseline_decrease"]),
+        },
+        "decrease_ratio_whole_run": estimate_of(setting["decrease_ratio_whole_run"][variant][baseline]),
         "loss_decrease": {arm: estimate_of(a["loss_decrease"]) for arm, a in arms.items()},
         "lr": {arm: a["lr"] for arm, a in arms.items()},
+        "warmup": {arm: arms[arm].get("warmup") for arm in (variant, baseline)},
         "communication": {
-            arm: {
-                k: a[k]
-                for k in (
-                    "scalars_per_step",
-                    "scalars_per_worker_per_step",
-                    "bytes_per_step",
-                    "loss_decrease_per_scalar",
-                )
-            }
-            for arm, a in arms.items()
-        },
-        "decrease_ratio_other_variant": {
-            k: estimate_of(v) for k, v in setting["decrease_ratio"].items() if k != variant
+            arm: {k: a[k] for k in (*COMMUNICATION, "loss_decrease_per_scalar")} for arm, a in arms.items()
         },
     }
     return Measurement(
         values=ratio["per_seed"],
         seeds=setting["seeds"],
-        label=f"loss decrease {variant} / full SGD",
+        label=f"loss decrease {variant} / {baseline}"
+        + (f" after step {ratio['from_step']}" if ratio["from_step"] else ""),
         details=details,
-        untestable=stopped(arms, [variant, "sgd"]),
+        untestable=stopped(arms, [variant, baseline]),
     )
 
 
-def _curves(arms: dict) -> pd.DataFrame:
-    """Held-out loss curves of every arm and seed, one row per (arm, seed, step)."""
-    return pd.DataFrame(
-        [
-            {"arm": arm, "seed": seed, "step": step, "held-out loss": loss}
-            for arm, a in arms.items()
-            for seed, curve in a["curves"].items()
-            for step, loss in curve
-            if loss is not None
-        ]
-    )
+# --- figure ---------------------------------------------------------------------------------
+
+
+def _curves(arm: dict) -> pd.DataFrame:
+    """One arm's held-out losses, one row per (seed, step), finite values only."""
+    rows = [
+        {"seed": seed, "step": step, "loss": loss}
+        for seed, curve in arm["curves"].items()
+        for step, loss in curve
+        if loss is not None and math.isfinite(loss)
+    ]
+    return pd.DataFrame(rows, columns=["seed", "step", "loss"])
+
+
+def _mean_band(frame: pd.DataFrame, until: float) -> pd.DataFrame:
+    """Per step up to `until`: mean over seeds and the 95 % t interval, clipped at 0."""
+    rows = []
+    for step, group in frame[frame["step"] <= until].groupby("step"):
+        est = mean_ci(list(group["loss"]))
+        low, high = (est.point, est.point) if est.low is None else (est.low, est.high)
+        rows.append({"step": step, "mean": est.point, "low": max(low, 0.0), "high": high})
+    return pd.DataFrame(rows, columns=["step", "mean", "low", "high"])
+
+
+def _loss_panel(ax, arms: dict) -> None:
+    """Mean held-out loss per arm with its band; a diverged arm up to its earliest stop,
+    marked with an x; the y-axis fitted to the arms that ran; warm-up spans shaded."""
+    colours = dict(zip(arms, sns.color_palette("tab10", len(arms))))
+    shown, limits = {}, []
+    for name, arm in arms.items():
+        frame = _curves(arm)
+        if frame.empty:
+            continue
+        diverged = bool(arm["stopped"])
+        ends = [max(t for t, _ in curve) for curve in arm["curves"].values() if curve]
+        band = _mean_band(frame, min(ends) if diverged else math.inf)
+        if band.empty:
+            continue
+        shown[name] = (band, diverged)
+        if not diverged:
+            limits += [band["low"].min(), band["high"].max()]
+    if not limits:  # every arm diverged: fit the axis to all of them
+        limits = [v for band, _ in shown.values() for v in (band["low"].min(), band["high"].max())]
+    lo, hi = min(limits), max(limits)
+    pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.1
+    lo, hi = max(lo - pad, 0.0), hi + pad
+    for span in sorted({a.get("warmup_steps", 0) for a in arms.values()} - {0}):
+        names = [n for n, a in arms.items() if a.get("warmup_steps", 0) == span]
+        ax.axvspan(0, span, color="grey", alpha=0.12, lw=0, label=f"warm-up, steps 0-{span}:\n" + ",\n".join(names))
+    for name, (band, diverged) in shown.items():
+        c = colours[name]
+        ax.plot(band["step"], band["mean"], c=c, lw=1.2, label=f"{name} (diverged)" if diverged else name)
+        if diverged:  # no band: the seeds' losses after a blow-up would cover the axis
+            last = band.iloc[-1]
+            ax.plot([last["step"]], [min(max(last["mean"], lo), hi)], "x", c=c, ms=8, mew=2)
+        else:
+            ax.fill_between(band["step"], band["low"], band["high"], color=c, alpha=0.15, lw=0)
+    ax.set(ylim=(lo, hi), xlabel="step", ylabel="held-out loss", title="held-out loss (tuned rate per arm)")
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
+
+
+def _alignment_panel(ax, setting: dict) -> None:
+    """Alignment per non-SGD arm (main-phase steps; all steps for warmed arms, hollow) on a
+    log axis, with the single-direction theory sqrt(2/(pi D))."""
+    arms = {n: a for n, a in setting["arms"].items() if n not in baselines_of(setting["arms"])}
+    for x, arm in enumerate(arms.values()):
+        values = [v for v in arm["alignment"]["per_seed"] if v is not None and v > 0]
+        ax.plot([x] * len(values), values, "o", c="grey", alpha=0.5, ms=3)
+        est = arm["alignment"]
+        if est["point"] is not None and est["point"] > 0:
+            if est["low"] is not None and est["low"] > 0:
+                ax.errorbar([x], [est["point"]], yerr=[[est["point"] - est["low"]], [est["high"] - est["point"]]],
+                            fmt="D", c="k", ms=4, capsize=3)  # fmt: skip
+            else:
+                ax.plot([x], [est["point"]], "D", c="k", ms=4)
+        warm = arm.get("alignment_with_warmup")
+        if arm.get("warmup_steps") and warm and warm["point"]:
+            ax.plot([x + 0.2], [warm["point"]], "D", mfc="none", c="tab:red", ms=5)
+    ax.plot([], [], "D", c="k", ms=4, label="after warm-up / cold start (mean, 95% CI)")
+    ax.plot([], [], "D", mfc="none", c="tab:red", ms=5, label="all steps, warm-up counted")
+    theory = setting["random_alignment_theory"]
+    ax.axhline(theory, c="grey", ls=":", lw=1, label=f"sqrt(2/(pi D)) = {theory:.2g} (D = {setting['dim']:,})")
+    ax.set_xticks(range(len(arms)), list(arms), rotation=35, ha="right", fontsize=6)
+    ax.set(yscale="log", ylabel="|cos(direction, g)| (mean over steps)", title="alignment of the projection direction")
+    ratio = setting["alignment_ratio"].get("momentum", {}).get("point")
+    ax.legend(fontsize=6, title=f"momentum / random K=1 = {num(ratio)}", title_fontsize=6)
 
 
 def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
     """E3: held-out loss per arm (mean over seeds, 95% CI); alignment |cos(d, g)| per arm."""
     exp, scale = data["experiment_data"], data["scale"]
     setting = next(iter(exp["settings"].values()))
-    arms = setting["arms"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    sns.lineplot(_curves(arms), x="step", y="held-out loss", hue="arm", errorbar=t_interval, ax=axes[0])
-    axes[0].set(title="held-out loss (tuned learning rate per arm)")
-    rows = [
-        {"arm": arm, "alignment": v}
-        for arm, a in arms.items()
-        if arm != "sgd"
-        for v in a["alignment"]["per_seed"]
-        if v is not None
-    ]
-    sns.pointplot(pd.DataFrame(rows), x="arm", y="alignment", errorbar=t_interval, linestyle="none", ax=axes[1])
-    axes[1].axhline(
-        setting["random_alignment_theory"],
-        c="grey",
-        ls=":",
-        lw=1,
-        label=f"sqrt(2/(pi D)) = {setting['random_alignment_theory']:.2g}",
-    )
-    axes[1].set(
-        yscale="log", ylabel="|cos(direction, g)| (mean over steps)", title="alignment of the projection direction"
-    )
-    ratio = setting["alignment_ratio"]["momentum"]["point"]
-    axes[1].legend(fontsize=7, title=f"momentum / random K=1 = {ratio:.3g}", title_fontsize=7)
-    axes[1].tick_params(axis="x", labelsize=7)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+    _loss_panel(axes[0], setting["arms"])
+    _alignment_panel(axes[1], setting)
     finish(fig, f"E3 momentum vs random — {dims(scale)}", path)
 
 
+# --- summary lines --------------------------------------------------------------------------
+
+
 def describe_c3(d: dict) -> list[str]:
+    others = "; ".join(
+        f"{label} {measured(d[key])}"
+        for key, label in (
+            ("alignment_random_k1", "random K = 1"),
+            ("alignment_random_k64", "random K = 64"),
+            ("alignment_random_k64_collapse", "random K = 64 with collapsed seeds"),
+        )
+        if key in d
+    )
+    authors = d.get("random_alignment_theory_authors")
     lines = [
-        f"- Alignment |cos(direction, g)|: {d['variant']} {measured(d['alignment_momentum'])}; "
-        f"random K = 1 {measured(d['alignment_random_k1'])} "
-        f"(theory for a uniform direction √(2/(πD)) = {d['random_alignment_theory']:.3g}, D = {d['D']:,})."
+        f"- Alignment |cos(direction, g)| after the warm-up/cold start: {d['variant']} "
+        f"{measured(d['alignment_momentum'])}; {others}. Theory for one uniform direction √(2/(πD)) = "
+        f"{d['random_alignment_theory']:.3g} at D = {d['D']:,}"
+        + (f", {authors['value']:.3g} at the authors' D = {authors['D']:,}." if authors else ".")
     ]
+    if d.get("warmup_steps") and "alignment_with_warmup" in d:
+        lines.append(
+            f"- Averaged over the steps after the {d['warmup_steps']}-step warm-up it is "
+            f"{num(d['alignment_momentum']['point'])}; with the warm-up steps counted it is "
+            f"{measured(d['alignment_with_warmup'])}."
+        )
+    if "authors_averaging" in d and d.get("warmup_steps"):
+        av = d["authors_averaging"]
+        lines.append(
+            f"- Put through the authors' averaging ({av['warmup_steps']} SGD steps at cos = 1 among "
+            f"{av['steps']}), this alignment reads {av['alignment']:.3g}, and over one random direction at "
+            f"their D {av['ratio']:.3g}x: the warm-up steps, not the momentum, make that ratio."
+        )
     if "predicted_for_paper" in d:
         pp = d["predicted_for_paper"]
         lines.append(
-            f"- With this momentum alignment, the paper's `{pp['model']}` model (D = {pp['D']:,}) "
+            f"- With this alignment, the paper's `{pp['model']}` model (D = {pp['D']:,}) "
             f"would give a ratio of {pp['ratio']:.3g}: the ratio measures D as much as momentum."
         )
     return lines
 
 
 def describe_c4(d: dict) -> list[str]:
-    ld, comm = d["loss_decrease"], d["communication"]
+    v, b = d["variant"], d["baseline"]
+    after, comm = d["decrease_after_warmup"], d["communication"]
+    span = f"steps {d['from_step']}-{d['steps']}" if d.get("from_step") else "the whole run"
     return [
-        "- Held-out loss decrease per arm (tuned learning rate): "
-        + "; ".join(f"{arm} {measured(ld[arm])} (lr {d['lr'][arm]:g})" for arm in ld)
-        + ".",
-        "- Communication per step (scalars; bytes; loss decrease per scalar): "
-        + "; ".join(
-            f"{arm} {c['scalars_per_step']:,}; {c['bytes_per_step']:,} B; {num(c['loss_decrease_per_scalar'])}"
-            for arm, c in comm.items()
-        )
-        + ".",
-        "- Other reconstruction: "
-        + "; ".join(f"{k}: {measured(v)}" for k, v in d["decrease_ratio_other_variant"].items())
-        + ".",
+        f"- Held-out loss decrease over {span}: {v} {measured(after[v])} (lr {d['lr'][v]:g}); "
+        f"{b} {measured(after[b])} (lr {d['lr'][b]:g}). Whole-run ratio {measured(d['decrease_ratio_whole_run'])}.",
+        f"- Communication per step: {v} {comm[v]['scalars_per_step']:,} scalars ({comm[v]['bytes_per_step']:,} B); "
+        f"{b} {comm[b]['scalars_per_step']:,} scalars ({comm[b]['bytes_per_step']:,} B).",
     ]
+
+
+# --- work model -----------------------------------------------------------------------------
+
+
+def _run_seconds(model, cfg: dict, arm: dict, steps: int, union: int) -> float:
+    """One training run of an arm, its warm-up steps priced as the warm-up's kind of step."""
+    warm = arm.get("warmup")
+    if not warm:
+        return model.run(cfg, arm, steps, union)
+    t = min(steps, warm["steps"])
+    main = {k: v for k, v in arm.items() if k != "warmup"}
+    warm_arm = {k: v for k, v in warm.items() if k not in ("steps", "lr")}
+    return t * model.step(cfg, warm_arm, union) + (steps - t) * model.step(cfg, main, union) + model.evals(cfg, steps)
 
 
 def work(model, cfg: dict) -> list[tuple[str, str, float]]:
     """The seconds of this experiment's jobs for one setting `cfg`, by the work model of
-    benchmarks/estimate_suite.py (`model`): [(stage, setting label, seconds)]."""
-    from holograd.experiments.momentum_comparison import arms
+    benchmarks/estimate_suite.py (`model`): [(stage, setting label, seconds)]; the tuning job
+    tunes every arm but the controls that mirror another arm's rate."""
+    from holograd.experiments.momentum_comparison import MIRRORS, arms
 
-    n = cfg["n_workers"]
-    grids = [(arm, len(cfg["lr_grid"][name])) for name, arm in arms(cfg).items()]
-    job = model.u.startup() + sum(model.run(cfg, arm, cfg["steps"], n) for arm in arms(cfg).values())
-    return [("tuning", "base", model.tuning(cfg, grids, n)), ("runs", "base", job)]
+    n, every = cfg["n_workers"], arms(cfg)
+    tuning = model.u.startup() + sum(
+        len(cfg["lr_grid"][name]) * _run_seconds(model, cfg, arm, cfg["tune_steps"], n)
+        for name, arm in every.items()
+        if name not in MIRRORS
+    )
+    job = model.u.startup() + sum(_run_seconds(model, cfg, arm, cfg["steps"], n) for arm in every.values())
+    return [("tuning", "base", tuning), ("runs", "base", job)]
 
 
 EXPERIMENT = Experiment(

@@ -17,8 +17,10 @@ from holograd.files import read_json
 from paper_checks.catalog import (
     CLAIMS_FILE,
     EXPERIMENTS_FILE,
+    PUBLISHED_FILE,
     load_claims,
     load_experiments,
+    load_published,
 )
 from paper_checks.configuration import check_config
 from paper_checks.failures import failed_jobs, not_run_reasons
@@ -42,6 +44,10 @@ envvars:
 
 EXPERIMENTS = load_experiments(EXPERIMENTS_FILE)
 CLAIMS = load_claims(CLAIMS_FILE, EXPERIMENTS)
+# The authors' published numbers, checked against the claims when the workflow starts; the
+# summary reads the file itself (an input of write_summary: editing it reruns the summary).
+load_published(PUBLISHED_FILE, CLAIMS)
+PUBLISHED = os.path.relpath(PUBLISHED_FILE, REPO)
 CONFIGURED = [key for key in EXPERIMENTS if key in config["experiments"]]
 ACTIVE_CLAIMS = [c for c in CLAIMS if c["experiment"] in CONFIGURED]
 FIGURE_OF = {EXPERIMENTS[key]["figure"]: key for key in CONFIGURED}
@@ -204,9 +210,21 @@ def figure_labels(wildcards):
 
 
 def claims_of_figure(wildcards):
-    """The figure's claims as claims.yaml states them (expected values, acceptance regions)."""
+    """The figure's claims as claims.yaml states them (expected values, acceptance regions,
+    what the claim and its readings select)."""
     return [
-        {k: c[k] for k in ("id", "expected", "acceptance", "also_requires") if k in c}
+        {
+            k: c[k]
+            for k in (
+                "id",
+                "expected",
+                "acceptance",
+                "also_requires",
+                "select",
+                "readings",
+            )
+            if k in c
+        }
         for c in ACTIVE_CLAIMS
         if c["experiment"] == FIGURE_OF[wildcards.figure]
     ]
@@ -293,6 +311,7 @@ localrules:
 def summary_inputs():
     return {
         "config": "results/config.yaml",
+        "published": PUBLISHED,
         "claims": [f"results/claims/{c['id']}.json" for c in ACTIVE_CLAIMS],
         "data": [f"results/data/{k}.json" for k in CONFIGURED],
         "figures": [
@@ -397,6 +416,7 @@ def summary_after_failure(snakemake_logs):
             "results/config.yaml" if os.path.exists("results/config.yaml") else None
         ),
         not_run=reasons,
+        published_file=PUBLISHED,
         failed=len(failed),
         systems_check=SYSTEMS_ANALYSIS,
         **systems_after_failure(failed),

@@ -83,6 +83,8 @@ rule aggregate_experiment:
 rule plot_experiment:
     input:
         data_file_of_figure,
+        # A figure may draw the authors' published numbers beside ours.
+        published=PUBLISHED,
     output:
         report(
             "results/figures/{figure}.png",

@@ -1,5 +1,7 @@
-# Stage 5: results/RESULTS_SUMMARY.md, every claim (NOT RUN ones too) and every experiment,
-# and the configuration the run used.
+# Stage 5: results/RESULTS_SUMMARY.md, every claim under every reading (NOT RUN ones too),
+# the authors' published numbers beside ours and every experiment; beside it the claims x
+# readings table as reStructuredText, which the report's landing page includes
+# (report/workflow.rst); and the configuration the run used.
 
 
 rule write_config:
@@ -25,11 +27,12 @@ rule write_summary:
     input:
         **summary_inputs(),
     output:
-        report(
+        summary=report(
             "results/RESULTS_SUMMARY.md",
             caption="../report/summary.rst",
             category="Summary",
         ),
+        table="results/readings_table.rst",
     log:
         "logs/summary.log",
     conda:
