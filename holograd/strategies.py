@@ -525,6 +525,8 @@ class HoloGradADC(HoloGradRandom):
         **kw,
     ):
         super().__init__(model, lr, k=k, **kw)
+        if self.trim or self.clip_norm is not None or self.collapse_seeds:
+            raise ValueError("trim, clip_norm and collapse_seeds are HoloGrad-Random's: ADC's steps ignore them")
         if warm_lr is not None and not warm_lr > 0:
             raise ValueError(f"warm_lr must be > 0, got {warm_lr}")
         self.warm_lr = lr if warm_lr is None else float(warm_lr)

@@ -191,6 +191,17 @@ def _look_up(pointer: dict, verdicts: dict[str, dict], entry: str):
     return value, shown(value)
 
 
+def _not_at(control: dict, verdicts: dict[str, dict]) -> str:
+    """The control's setting where it differs from the one its `at` names: "path = run's value,
+    not wanted" for each, joined; "" when it matches (or names none)."""
+    differs = []
+    for path, wanted in control.get("at", {}).items():
+        actual, _ = _look_up({**control, "value": path}, verdicts, "its setting")
+        if actual != wanted:
+            differs.append(f"{path.rsplit('.', 1)[-1]} = {actual}, not {wanted:g}")
+    return "; ".join(differs)
+
+
 def published_rows(published: list[dict], verdicts: dict[str, dict]) -> list[dict]:
     """The published-numbers table: each number, ours at the named reading, and the control
     that reproduces it (within its relative tolerance) or not."""
@@ -203,7 +214,11 @@ def published_rows(published: list[dict], verdicts: dict[str, dict]) -> list[dic
             by = entry["reproduced_by"]
             value, control = _look_up(by, verdicts, entry["id"])
             point = _point(value)
-            if point is not None:
+            elsewhere = _not_at(by, verdicts)
+            if point is not None and elsewhere:
+                where = f"{by['claim']}, reading {by['reading']}"
+                control = f"{control} ({where}): not at the authors' setting ({elsewhere})"
+            elif point is not None:
                 close = abs(point - entry["value"]) <= by["tolerance"] * abs(entry["value"])
                 words = "reproduces" if close else "does not reproduce"
                 control = f"{control} ({by['claim']}, reading {by['reading']}): {words} (tolerance {by['tolerance']:g})"

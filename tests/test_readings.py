@@ -276,3 +276,23 @@ def test_control_tolerance_rule():
     assert "reproduces" in control("details.y", 0.0, value=2.0)  # an estimate compares its point
     assert control("details.s", 0.1) == "text: not a number"
     assert control("details.z", 0.1) == NOT_MEASURED
+
+
+def test_a_control_at_another_setting_judges_no_reproduction():
+    # A control run at a smaller D (the smoke config) must not be reported as reproducing or
+    # failing to reproduce the authors' number: catches a summary that ignores `at`.
+    verdicts = {
+        "C2": {
+            "claim": "C2",
+            "readings": [{"id": "init", "verifiable": "n/a", "details": {"x": 1.0, "setting": {"dim": 200}}}],
+        }
+    }
+
+    def control(dim):
+        at = {"details.setting.dim": dim}
+        by = {"claim": "C2", "reading": "init", "value": "details.x", "tolerance": 0.1, "at": at}
+        entry = _published(value=1.0, ours={"claim": "C2", "reading": "init", "value": "details.x"}, reproduced_by=by)
+        return published_rows([entry], verdicts)[0]["control"]
+
+    assert "not at the authors' setting (dim = 200, not 1000)" in control(1000)
+    assert control(200).endswith(": reproduces (tolerance 0.1)")

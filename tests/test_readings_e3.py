@@ -25,10 +25,10 @@ CLAIMS = {c["id"]: c for c in load_claims(experiments=load_experiments())}
 READINGS = {cid: {r["id"]: r for r in readings_of(CLAIMS[cid])} for cid in ("C3", "C4")}
 SEEDS = [0, 1, 2]
 T_WARM, STEPS = 2, 4
-WARMED = {"momentum_random_warmup", "momentum_sgd_warmup", "sgd_random_warmup"}
+WARMED = {"momentum_random_warmup", "momentum_sgd_warmup", "momentum_authors_benchmark", "sgd_random_warmup"}
 ARMS = [
     "random_k64", "random_k1", "momentum", "momentum_alg3", "sgd", "momentum_random_warmup", "momentum_sgd_warmup",
-    "momentum_oracle", "sgd_random_warmup", "random_k64_collapse",
+    "momentum_oracle", "momentum_authors_benchmark", "sgd_random_warmup", "random_k64_collapse",
 ]  # fmt: skip
 DIVERGED = "loss 14.2 above 2 x the initial 5.7 at step 3"
 
@@ -193,6 +193,7 @@ CFG = {
     "lr_grid": {
         "sgd": [0.3], "random_k64": [0.01], "random_k1": [1e-4], "momentum": [30.0], "momentum_alg3": [30.0],
         "momentum_random_warmup": [30.0], "momentum_sgd_warmup": [30.0], "momentum_oracle": [0.3],
+        "momentum_authors_benchmark": [0.3],
     },
 }  # fmt: skip
 RATES = {"random_k64": 0.01, "sgd": 0.3}
@@ -327,8 +328,10 @@ def test_the_collapse_control_is_one_random_direction_per_step(bench):
 @pytest.mark.parametrize(
     "warmups, words",
     [
-        ({"random": {"steps": 3}, "sgd": {"steps": 2}}, "warmups.random.steps = 3 must be a positive multiple of"),
-        ({"random": {"steps": 2}, "sgd": {"steps": 4}}, "warmups.sgd.steps = 4 must be below steps = 4"),
+        ({"random": {"steps": 3, "k": K}, "sgd": {"steps": 2}}, "warmups.random.steps = 3 must be a positive multiple"),
+        ({"random": {"steps": 2, "k": K}, "sgd": {"steps": 4}}, "warmups.sgd.steps = 4 must be below steps = 4"),
+        # the random warm-up runs at random_k64's tuned rate: a rate for K = k_random only
+        ({"random": {"steps": 2, "k": 2 * K}, "sgd": {"steps": 2}}, "warmups.random.k = 8 must equal k_random = 4"),
     ],
 )
 def test_a_warmup_that_does_not_end_at_an_evaluation_is_refused(token_cache, warmups, words):
@@ -392,6 +395,7 @@ def test_the_work_model_counts_every_arm_and_its_warmup():
         "sgd": STEPS, "momentum_random_warmup": 10 * T_WARM + 100 * (STEPS - T_WARM),
         "momentum_sgd_warmup": T_WARM + 100 * (STEPS - T_WARM), "momentum_oracle": 100 * STEPS,
         "sgd_random_warmup": 10 * T_WARM + (STEPS - T_WARM), "random_k64_collapse": 10 * STEPS,
+        "momentum_authors_benchmark": T_WARM + 100 * (STEPS - T_WARM),
     }  # fmt: skip
     assert job == sum(per_run.values())
     tune_steps = CFG["tune_steps"]
@@ -400,6 +404,7 @@ def test_the_work_model_counts_every_arm_and_its_warmup():
         "momentum_alg3": 100 * tune_steps, "sgd": tune_steps, "momentum_oracle": 100 * tune_steps,
         "momentum_random_warmup": 10 * T_WARM + 100 * (tune_steps - T_WARM),
         "momentum_sgd_warmup": T_WARM + 100 * (tune_steps - T_WARM),
+        "momentum_authors_benchmark": T_WARM + 100 * (tune_steps - T_WARM),
     }  # fmt: skip
     assert tuning == sum(per_tune.values())  # one rate per grid
 

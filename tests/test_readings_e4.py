@@ -370,3 +370,15 @@ def test_figure_draws_a_diverged_arm_to_its_stop_without_flattening_the_others(t
     gamma_labels = {line.get_label() for ax in fig.axes[:4] for line in ax.get_lines()}
     assert {"r = 32, γ on g", "r = 32, γ on ĝ"} <= gamma_labels
     assert len(top) == len(bottom) == 4
+
+
+def test_the_trend_is_taken_after_the_warm_up():
+    # An SVD start replaces the random U (gamma ~ r/D) at the warm-up's end; gamma on g_hat is
+    # 1 on every ADC step after it.  A trend over every step would read that one jump as
+    # growth (about 1 - r/D here); over the ADC steps it is 0.  Catches a trend that counts
+    # the warm-up again.
+    warm = [{"phase": "warmup", "energy": 0.001, "energy_estimate": 0.001}] * 10
+    adc = [{"phase": "main", "energy": 0.01, "energy_estimate": 1.0}] * 70
+    out = e4.energies(warm + adc)
+    assert out["energy_estimate_trend"] == 0.0 and out["energy_trend"] == 0.0
+    assert len(out["energy"]) == 80  # the figure still gets every step

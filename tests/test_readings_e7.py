@@ -335,6 +335,8 @@ def test_momentum_random_warmup_arm_is_warm_started_momentum(token_cache, monkey
     out, seen = _arms(cfg, token_cache, monkeypatch, {"clean": {"lr": 3.0}, "warmup": {"lr": 0.02}})
     assert out["warmup_lr"] == 0.02
     arm = next(a for a, _, byz in seen if byz is None and a["aggregator"] == "trimmed_mean")
+    # trimmed_0.1 drops floor(0.1 x 10) = 1 worker scalar per end, and floor(0.1 x 8) = 0 of
+    # the warm-up's 8 proofs: its warm-up is the plain random one
     assert arm["warmup"] == {"kind": "random", "k": 8, "steps": 2, "lr": 0.02}
     bench, seed = Bench(cfg, token_cache, CPU, workers=cfg["n_workers"]), 1
     via_bench = _trained(bench.strategy(arm, 3.0, seed), bench, cfg, seed)
@@ -346,6 +348,9 @@ def test_momentum_random_warmup_arm_is_warm_started_momentum(token_cache, monkey
     assert torch.equal(via_bench, _trained(direct, bench, cfg, seed))
     plain = {k: v for k, v in arm.items() if k != "warmup"}
     assert not torch.equal(via_bench, _trained(bench.strategy(plain, 3.0, seed), bench, cfg, seed))
+    # trimmed_0.15 trims the warm-up's proofs too (floor(0.15 x 8) = 1 per end): Algorithm 1
+    defended = next(a for a, _, byz in seen if byz is None and a.get("tau") == 0.1 and "trim" in a["warmup"])
+    assert defended["warmup"]["trim"] == 1 / 8
 
 
 def test_momentum_oracle_arm_takes_m_from_the_true_gradient(token_cache, monkeypatch):
@@ -374,6 +379,8 @@ def test_every_setting_runs_both_attack_sets_and_shares_equal_runs(token_cache, 
         assert len(out["rows"]) == len(AGGS) * (1 + len(attacks) * 3)
         assert set(out["largest_tolerated"]) == {"paper", "authors"}
         distinct_aggs, distinct_attacks = 3, 5  # mean, drop 1, drop 2; extreme == extreme_100
+        if strategy == "momentum_random_warmup":  # 0.1 and 0.15 differ in the warm-up's trim (0 and 1 of 8)
+            distinct_aggs = 4
         assert len(seen) == distinct_aggs * (1 + distinct_attacks * 3), strategy
         assert len({repr(s) for s in seen}) == len(seen)
 
@@ -399,5 +406,5 @@ def test_work_model_counts_the_new_settings():
     static = dict((stage, s) for stage, _, s in analysis.work(model, {**SECTION, "strategy": "static"}))
     assert static["runs"] == 2 * 20 * 10000 and static["tuning"] == 0
     warm = dict((stage, s) for stage, _, s in analysis.work(model, {**SECTION, "strategy": "momentum_random_warmup"}))
-    assert warm["runs"] == 3 * (1 + 5 * 3) * 2 * 8 * d  # 2 warm-up steps of K = 8 directions per run
+    assert warm["runs"] == 4 * (1 + 5 * 3) * 2 * 8 * d  # 2 warm-up steps of K = 8 directions per run
     assert math.isfinite(warm["tuning"])

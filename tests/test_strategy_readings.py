@@ -64,6 +64,11 @@ def test_two_arms_with_one_warm_up_leave_it_at_the_same_weights(make_model, make
     assert torch.equal(_theta(a), _theta(b))
 
 
+def test_adc_refuses_the_random_only_options(make_model):
+    with pytest.raises(ValueError, match="ADC's steps ignore them"):
+        HoloGradADC(make_model(), lr=1.0, k=4, rank=2, clip_norm=1.0)
+
+
 def test_a_warm_up_on_another_model_is_refused(make_model):
     with pytest.raises(ValueError, match="same model"):
         WarmStarted(SGD(make_model(), lr=0.1), SGD(make_model(), lr=0.1), 2)
@@ -147,11 +152,18 @@ def test_adc_svd_warm_start_builds_u_from_the_warm_up_estimates(make_model, make
 
 
 def test_uniform_attack_draws_within_its_range_and_repeats():
-    scalars = torch.linspace(-1, 1, 20)
-    out = attack(scalars, [0, 5, 9], "uniform", seed=3)
-    again = attack(scalars, [0, 5, 9], "uniform", seed=3)
-    assert torch.equal(out, again)
-    assert all(-100 < out[i] < 100 for i in (0, 5, 9)) and torch.equal(out[1:5], scalars[1:5])
+    # a' ~ U(-100, 100) whatever a is: over many slots the draws spread across the range with
+    # mean ~ 0 and variance 100^2/3.  Catches an attack that leaves a in place, scales it, or
+    # draws from N(0, 1).
+    scalars = torch.full((4000,), 0.5)
+    slots = list(range(0, 4000, 2))
+    out = attack(scalars, slots, "uniform", seed=3)
+    assert torch.equal(out, attack(scalars, slots, "uniform", seed=3))  # a function of the seed
+    drawn = out[slots].to(torch.float64)
+    assert drawn.abs().max() < 100 and drawn.abs().max() > 95
+    # mean of 2000 draws: sd 100/sqrt(3 x 2000) = 1.3; variance: relative sd sqrt(0.8/2000) = 2 %
+    assert abs(drawn.mean().item()) < 5 and abs(drawn.var().item() / (100**2 / 3) - 1) < 0.1
+    assert torch.equal(out[1::2], scalars[1::2])  # honest slots untouched
 
 
 def test_a_warm_started_run_resumes_bit_for_bit(make_model, make_batch):

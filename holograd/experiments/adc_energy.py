@@ -27,8 +27,8 @@ weights, bit for bit, and differ only in what follows.  Each arm's learning rate
 full-space step) and one for its steps in span(U), since an ADC step captures only gamma of
 the gradient.
 
-Per arm and seed: the trends of gamma and gamma_hat (mean over the last 20 % of the steps
-minus the mean over the first 20 %), their means over the main-phase (post-warm-up) steps,
+Per arm and seed: the trends of gamma and gamma_hat over the ADC steps after the warm-up
+(mean over their last 20 % minus the mean over their first 20 %), their means over them,
 the held-out curve and loss decrease.  C5 reads (a) a trend and (b) ADC-on's loss decrease
 minus ADC-off's.
 """
@@ -138,10 +138,16 @@ def _mean(values: list[float]) -> float:
 
 
 def energies(steps: list[dict]) -> dict:
-    """gamma_t (on g) and gamma_hat_t (on g_hat) of an arm's step records, their trends and
-    their means over the main-phase steps (NaN where the arm has none: ADC-off).
+    """gamma_t (on g) and gamma_hat_t (on g_hat) of an arm's step records (every step, for the
+    figure), and their trends and means over the main-phase steps, the ADC steps after the
+    warm-up (NaN where the arm has none: ADC-off).
 
-    A bootstrap step's update is the true gradient g, so its gamma_hat is its gamma."""
+    The trend is taken after the warm-up: "gamma grows during training" is about the codebook
+    learning while ADC runs.  Over every step, a warm start that replaces U at the end of the
+    warm-up (svd, bootstrap) would count that one jump from the random U's r/D as growth, and
+    gamma on g_hat (1 on every ADC step by construction) would show a trend of about 1 - r/D
+    for the same reason.  A bootstrap step's update is the true gradient g, so its gamma_hat is
+    its gamma."""
     gamma = [s["energy"] for s in steps if _finite(s.get("energy"))]
     on_update = [
         (s.get("energy_estimate", s["energy"] if s.get("phase") == "bootstrap" else None), s.get("phase"))
@@ -153,8 +159,8 @@ def energies(steps: list[dict]) -> dict:
     return {
         "energy": gamma,
         "energy_estimate": gamma_hat,
-        "energy_trend": trend(gamma) if gamma else math.nan,
-        "energy_estimate_trend": trend(gamma_hat) if gamma_hat else math.nan,
+        "energy_trend": trend(main) if main else math.nan,
+        "energy_estimate_trend": trend(main_hat) if main_hat else math.nan,
         "gamma_gradient_mean": _mean(main),
         "gamma_estimate_mean": _mean(main_hat),
     }

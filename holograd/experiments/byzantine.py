@@ -24,7 +24,9 @@ authors_attacks: uniform(-100, 100), -10 a, 100 a).  "Tolerated at f" = the run'
 loss decrease is at least `tolerance` (0.8) times that of the clean run (f = 0) with the same
 aggregator; the largest tolerated f is the largest f at which every attack of the set is
 tolerated at every f' <= f.  The Byzantine slots attack every proof they send, the random
-warm-up's included (arms.Bench gives the warm-up the run's Byzantine slots).  Runs that
+warm-up's included (arms.Bench gives the warm-up the run's Byzantine slots), and a trimmed-
+mean aggregator trims the warm-up's K proofs too (Algorithm 1 with the same tau), so no step
+of a defended run is left undefended.  Runs that
 compute the same thing (a trimmed mean that drops as
 many scalars as another, the paper's x100 and the authors' x100) are trained once.
 """
@@ -132,6 +134,23 @@ def base_arm(cfg: dict, warmup_lr: float | None = None) -> dict:
     return arm
 
 
+def aggregator_arm(cfg: dict, options: dict, warmup_lr: float | None = None) -> dict:
+    """The arm an aggregator trains: the setting's arm with the aggregator's options as
+    computed (`effective`), and a random warm-up defended as the run is (`warmup_trimmed`)."""
+    arm = {**base_arm(cfg, warmup_lr), **effective(options, cfg["n_workers"])}
+    if "warmup" in arm and options.get("aggregator") == "trimmed_mean":
+        arm["warmup"] = warmup_trimmed(arm["warmup"], options["tau"])
+    return arm
+
+
+def warmup_trimmed(warm: dict, tau: float) -> dict:
+    """A random warm-up defended as its run is: Algorithm 1's trimmed mean over its K proofs
+    (floor(tau K) dropped at each end), written as drop / K like `effective`, so taus that drop
+    as many share their runs; a tau that drops nothing leaves the warm-up as it is."""
+    drop = n_trimmed(warm["k"], tau)
+    return {**warm, "trim": drop / warm["k"]} if drop else warm
+
+
 def warmup_arm(cfg: dict) -> dict:
     """The random K arm whose tuned rate the warm-up takes."""
     return {"kind": "random", "k": warmup(cfg)["k"]}
@@ -198,7 +217,7 @@ def run(
         }
 
     for agg, options in aggregators(cfg).items():
-        arm = {**base_arm(cfg, warm_lr), **effective(options, cfg["n_workers"])}
+        arm = aggregator_arm(cfg, options, warm_lr)
         clean = train(arm, None)
         dim = clean["dim"]
         rows.append(row(agg, "none", "none", 0.0, clean))

@@ -20,7 +20,9 @@ claims.yaml read them):
 | momentum_sgd_warmup     | Theorem 3 after T_s true-gradient SGD steps that build m (not verifiable); warm-up at    |
 |                         | sgd's tuned rate                                                                         |
 | momentum_oracle         | Theorem 3 with m <- beta m + (1 - beta) g, g the true gradient (not verifiable; the     |
-|                         | authors' momentum benchmark and the paper's "why momentum works")                        |
+|                         | paper's "why momentum works")                                                            |
+| momentum_authors_       | the authors' momentum benchmark: T_s SGD steps, then the oracle (m from true gradients   |
+|   benchmark             | throughout; not verifiable); warm-up at sgd's tuned rate                                 |
 | sgd_random_warmup       | SGD after the same random warm-up (C4's baseline for that reading): it leaves the        |
 |                         | warm-up at momentum_random_warmup's weights bit for bit; main phase at sgd's rate        |
 | random_k64_collapse     | control: random K = k_random whose K directions are the step's first (the authors'      |
@@ -64,8 +66,6 @@ WARM_RATE_OF = {"random": "random_k64", "sgd": "sgd"}
 MIRRORS = {"sgd_random_warmup": "sgd", "random_k64_collapse": "random_k64"}
 """Arms that are not tuned: each takes the tuned rate of the arm it is the control or baseline of."""
 
-READING_ARMS = ("momentum_random_warmup", "momentum_sgd_warmup", "momentum_oracle", "sgd_random_warmup")
-
 
 def warmups(cfg: dict) -> dict[str, dict]:
     """The two warm-ups, {kind: {"steps", ...options}}, with WARMUP_DEFAULTS filled in."""
@@ -83,6 +83,11 @@ def check(cfg: dict) -> None:
     there) and leave main-phase steps in the runs and in the tuning runs."""
     if not has_readings(cfg):
         return
+    if warmups(cfg)["random"]["k"] != cfg["k_random"]:
+        raise ValueError(
+            f"e3_momentum_comparison: warmups.random.k = {warmups(cfg)['random']['k']} must equal k_random = "
+            f"{cfg['k_random']} (the random warm-up runs at random_k64's tuned rate, a rate for that K)"
+        )
     for kind, warm in warmups(cfg).items():
         t = warm["steps"]
         if t < 1 or t % cfg["eval_every"]:
@@ -126,6 +131,7 @@ def arms(cfg: dict, rates: dict[str, float] | None = None) -> dict[str, dict]:
             "momentum_random_warmup": {**theorem3, "warmup": warm["random"]},
             "momentum_sgd_warmup": {**theorem3, "warmup": warm["sgd"]},
             "momentum_oracle": {**theorem3, "momentum_from": "gradient"},
+            "momentum_authors_benchmark": {**theorem3, "momentum_from": "gradient", "warmup": warm["sgd"]},
             "sgd_random_warmup": {"kind": "sgd", "warmup": warm["random"]},
             "random_k64_collapse": {"kind": "random", "k": cfg["k_random"], "collapse_seeds": True},
         }

@@ -412,10 +412,10 @@ def work(model, cfg: dict) -> list[tuple[str, str, float]]:
     aggregator's clean run; a warm-up's steps are random K steps on the union batch.  Static:
     2 x steps directions of dim entries (and nothing to tune but the job's start)."""
     from holograd.experiments.byzantine import (
+        aggregator_arm,
         aggregators,
         attack_sets,
         base_arm,
-        effective,
         lr_grid,
         warmup,
         warmup_arm,
@@ -429,7 +429,7 @@ def work(model, cfg: dict) -> list[tuple[str, str, float]]:
     n = cfg["n_workers"]
     arm = base_arm(cfg, warmup_lr=1.0)
     union = n if arm["kind"] == "random" else 1
-    distinct_aggs = {repr(sorted(effective(o, n).items())) for o in aggregators(cfg).values()}
+    distinct_aggs = {repr(aggregator_arm(cfg, o, 1.0)) for o in aggregators(cfg).values()}
     distinct_attacks = {(a[1], a[2]) for attacks in attack_sets(cfg).values() for a in attacks}
     attacked = len(distinct_attacks) * sum(1 for f in cfg["fractions"] if f > 0)
     runs = len(distinct_aggs) * (1 + attacked)
