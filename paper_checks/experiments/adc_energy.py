@@ -135,8 +135,8 @@ def c5_adc_learns(data: dict, select: dict, region: Region) -> list[Measurement]
         Measurement(
             values=arm[key]["per_seed"], seeds=setting["seeds"],
             label=(
-                f"gamma trend on {on} (last 20 % - first 20 % of steps), rank {select['rank']}, "
-                f"warm start {setting['warm_start']}"
+                f"gamma trend on {on} (last 20 % - first 20 % of the ADC steps after the warm-up), "
+                f"rank {select['rank']}, warm start {setting['warm_start']}"
             ),
             details={
                 **common,
