@@ -51,35 +51,35 @@ def unkey(text: str) -> str:
 # --- aggregation ----------------------------------------------------------------------------
 
 
-def _aggregate_training(rs: list[dict]) -> dict:
+ROW = ("aggregator", "attack_set", "attack", "fraction")
+"""What names a row of a run's table (the same rows, in the same order, in every seed's run)."""
+
+
+def _table(rs: list[dict], statistics: tuple[str, ...]) -> list[dict]:
+    """Each row of the seeds' tables: its name, each of `statistics` over seeds (mean, 95 %
+    CI), whether each seed tolerated it, and the seeds' runs that stopped early (training)."""
     table = []
     for i, row in enumerate(rs[0]["metrics"]["rows"]):
         per = [r["metrics"]["rows"][i] for r in rs]
-        table.append(
-            {
-                **{k: row[k] for k in ("aggregator", "attack_set", "attack", "fraction")},
-                "relative": over_seeds([p["relative"] for p in per]),
-                "loss_decrease": over_seeds([p["loss_decrease"] for p in per]),
-                "tolerated": [p["tolerated"] for p in per],
-                "stopped": [p["stopped"] for p in per if p["stopped"]],
-            }
-        )
-    return {"table": table, "lr": rs[0]["metrics"]["lr"], "warmup_lr": rs[0]["metrics"].get("warmup_lr")}
+        cell = {
+            **{k: row[k] for k in ROW},
+            **{stat: over_seeds([p[stat] for p in per]) for stat in statistics},
+            "tolerated": [p["tolerated"] for p in per],
+        }
+        if "stopped" in row:
+            cell["stopped"] = [p["stopped"] for p in per if p["stopped"]]
+        table.append(cell)
+    return table
+
+
+def _aggregate_training(rs: list[dict]) -> dict:
+    m = rs[0]["metrics"]
+    return {"table": _table(rs, ("relative", "loss_decrease")), "lr": m["lr"], "warmup_lr": m.get("warmup_lr")}
 
 
 def _aggregate_static(rs: list[dict]) -> dict:
-    table = []
-    for i, row in enumerate(rs[0]["metrics"]["rows"]):
-        per = [r["metrics"]["rows"][i] for r in rs]
-        table.append(
-            {
-                **{k: row[k] for k in ("aggregator", "attack_set", "attack", "fraction")},
-                "authors_metric": over_seeds([p["authors_metric"] for p in per]),
-                "relative_error": over_seeds([p["relative_error"] for p in per]),
-                "tolerated": [p["tolerated"] for p in per],
-            }
-        )
     m = rs[0]["metrics"]
+    table = _table(rs, ("authors_metric", "relative_error"))
     return {"table": table, "dim": m["dim"], "workers": m["workers"], "steps": m["steps"]}
 
 
