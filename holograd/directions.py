@@ -8,10 +8,10 @@ and on any device, so that a verifier on one kind of hardware can check a worker
 The generator
 -------------
 torch's own CPU and CUDA generators give different streams for the same seed, and its
-transcendental functions (erfinv, log, ...) are not correctly rounded, so they may differ in
-the last bits between devices and even between runs.  The directions are therefore made by a
-*counter-based* generator written only with operations that IEEE 754 defines exactly
-(int32 arithmetic, bit manipulation, and +, -, *, /, sqrt, one tensor op at a time):
+element-wise functions are not correctly rounded (not even sqrt, on the CPU), so they may
+differ in the last bits between devices.  The directions are therefore made by a
+*counter-based* generator defined only with operations that IEEE 754 defines exactly
+(int32 arithmetic, bit manipulation, and correctly rounded +, -, *, /, sqrt, one at a time):
 
     keys (k0, k1, k2)  = BLAKE2b(seed)                       three 32-bit words per seed
     x                  = mix(i, k0, k1, k2)                  32-bit keyed hash of the index i
@@ -23,52 +23,59 @@ the last bits between devices and even between runs.  The directions are therefo
 hash-prospector) with the three key words injected between its rounds, so each seed selects
 its own pseudo-random permutation of the index space.  Phi^-1 is PPND7, the single-precision
 rational approximation of Wichura's AS 241 (relative error about 1e-7), with a logarithm built
-from the float's exponent bits and a series in the tails (|q| > 0.425).  Every step is
-correctly rounded, so z, ||z|| and v are bit-identical on every IEEE device, CPU or CUDA.
+from the float's exponent bits and a series in the tails (|q| > 0.425).  The constants live in
+holograd.direction_constants.  Every step is correctly rounded, so z, ||z|| and v are
+bit-identical on every IEEE device, CPU or CUDA.
 
 Because z_i depends on i and the seed only, any slice of z can be produced on its own:
-projection and reconstruction stream over column chunks of the K x D direction matrix and
-never hold more than `chunk_elements` of its entries.  ||z||^2 is accumulated exactly, in
-int64 fixed point (z_i^2 truncated to multiples of 2^-28, an error below 4e-9 relative), so
-it does not depend on the chunking, on K, on the order of summation or on the device; then
+projection and reconstruction stream over segments of the K x D direction matrix and never
+hold more than `chunk_elements` of its entries.  ||z||^2 is accumulated exactly, in int64
+fixed point (z_i^2 truncated to multiples of 2^-28, an error below 4e-9 relative), so it does
+not depend on the chunking, on K, on the order of summation or on the device; then
+1/||z|| is formed in float64 by numpy's correctly rounded sqrt and division, and
 v_i = z_i * fl32(1 / ||z||).
 
-No device-native generator is offered: on a 2-core CPU this generator runs at a good
-fraction of `torch.randn`'s speed (see benchmarks/bench_core.py), and on a GPU it is a few
-dozen element-wise kernels, so a native stream would give up portability for little speed.
+Two kernels evaluate the definition, each in one pass that never writes a direction it does
+not have to:
+
+- CPU: holograd.generator_cpu, compiled by numba (LLVM, shipped in numba's wheel): one
+  vectorised loop per segment of a direction, fused with the dot product (`project`) or the
+  weighted sum (`reconstruct`); threads (torch's intra-op thread count) share the rows or the
+  columns, which changes no entry.
+- CUDA: holograd.generator_triton, Triton kernels with `div_rn`/`sqrt_rn` and no FMA
+  contraction, fusing generation with the projection and the reconstruction so that v is
+  never written to memory.
+
+tests/test_generator.py checks the CPU kernel bit for bit against a numpy reference of the
+definition (tests/generator_reference.py) on all 2^24 inverse-CDF inputs, and
+tests/test_generator_triton.py the Triton kernels (interpreted on the CPU; compiled, on a GPU).
+Other devices (or CUDA without triton) get tiles generated on the CPU and copied.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import math
-import threading
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from holograd import generator_cpu
+from holograd.direction_constants import FIXED_POINT, int32_word
+
 DEFAULT_CHUNK_ELEMENTS = 1 << 18
-"""Default upper bound on the entries of the direction matrix held at once.  The generator's
-scratch tensors take about 37 bytes per entry, so about 10 MB per thread and device."""
+"""Default upper bound on the entries of the direction matrix held at once (1 MB of float32):
+the tiles of `random_directions`, `inverse_norms` and `project_reconstruct`'s row blocks.  The
+fused CPU kernels hold less: one segment of 4,096 entries per thread."""
 
 MAX_DIM = 2**31 - 1
 """Directions are indexed by int32 counters."""
 
 _SEED_LIMIT = 2**64
 _MIN_CHUNK_WIDTH = 1024  # keep column chunks wide enough for vectorised element-wise ops
-
-
-def _int32(word: int) -> int:
-    """A 32-bit word as the signed int32 value with the same bit pattern."""
-    word &= 0xFFFFFFFF
-    return word - (1 << 32) if word >= 1 << 31 else word
-
-
-# Multipliers of the triple32 hash (C. Wellons, hash-prospector), as int32 bit patterns.
-_C1 = _int32(0xED5AD4BB)
-_C2 = _int32(0xAC4C1B51)
-_C3 = _int32(0x31848BAB)
+_SEGMENT = 4096  # entries of one direction the CPU kernels generate at a time (16 KB: fits in L1)
 
 
 def check_seeds(seeds: Sequence[int] | Tensor) -> list[int]:
@@ -123,143 +130,45 @@ def seed_keys(seeds: Sequence[int] | Tensor, device: torch.device | str | None =
     words = []
     for s in check_seeds(seeds):
         digest = hashlib.blake2b(s.to_bytes(8, "little"), digest_size=12, person=b"holograd.dir").digest()
-        words.append([_int32(int.from_bytes(digest[4 * i : 4 * i + 4], "little")) for i in range(3)])
+        words.append([int32_word(int.from_bytes(digest[4 * i : 4 * i + 4], "little")) for i in range(3)])
     return torch.tensor(words, dtype=torch.int32, device=device)
 
 
-def _f32(*values: float) -> tuple[float, ...]:
-    """Constants rounded to float32 once, so that every backend multiplies by the same number
-    (computing a float32 op in double and rounding gives the same result for +, -, *, /, sqrt)."""
-    return tuple(torch.tensor(values, dtype=torch.float32).tolist())
+def _cpu_keys(keys: Tensor) -> np.ndarray:
+    """Key words as the numba kernel takes them: uint32 (K, 3), contiguous, on the CPU."""
+    return np.ascontiguousarray(keys.cpu().numpy().view(np.uint32))
 
 
-# Coefficients of PPND7, the single-precision inverse normal CDF of Wichura's algorithm AS 241
-# (Applied Statistics 37, 1988), accurate to about 1 part in 10^7; highest power first.
-_CENTRAL_NUM = _f32(59.109374720, 159.29113202, 50.434271938, 3.3871327179)
-_CENTRAL_DEN = _f32(67.187563600, 78.757757664, 17.895169469, 1.0)
-_TAIL_NUM = _f32(0.17023821103, 1.3067284816, 2.7568153900, 1.4234372777)
-_TAIL_DEN = _f32(0.12021132975, 0.73700164250, 1.0)
-_LOG_SERIES = _f32(1 / 9, 1 / 7, 1 / 5, 1 / 3, 1.0)
-(_LN2, _CENTRAL_SHIFT, _TAIL_CUT, _TAIL_SHIFT) = _f32(math.log(2.0), 0.180625, 0.425, 1.6)
-_TAIL_CUT_BITS = int(torch.tensor(_TAIL_CUT, dtype=torch.float32).view(torch.int32))
-_SIGN_BIT = -(2**31)
-_FIXED_POINT = 2.0**28  # ||z||^2 is summed in int64 units of 2^-28
-_MAX_SCRATCH = 1 << 22  # tiles up to this many entries reuse scratch memory
+def _generator_threads() -> int:
+    """Threads of the CPU generator: torch's intra-op thread count (a job sets it to its own)."""
+    return max(1, torch.get_num_threads())
 
 
-class _Scratch(threading.local):
-    """Named scratch tensors, reused from tile to tile (one set per thread and device).
-
-    A fresh CPU allocation of a tile costs more in page faults than the arithmetic done in
-    it, so the streaming loops work in place in these buffers; they are only as large as
-    the largest tile seen (at most _MAX_SCRATCH entries each).
-    """
-
-    def __init__(self):
-        self.cache: dict[tuple, Tensor] = {}
-
-    def __call__(self, name: str, shape: tuple[int, int], dtype: torch.dtype, device: torch.device) -> Tensor:
-        n = shape[0] * shape[1]
-        if n > _MAX_SCRATCH:
-            return torch.empty(shape, dtype=dtype, device=device)
-        key = (name, dtype, device)
-        buf = self.cache.get(key)
-        if buf is None or buf.numel() < n:
-            buf = self.cache[key] = torch.empty(n, dtype=dtype, device=device)
-        return buf[:n].view(shape)
+def _segment(chunk_elements: int) -> int:
+    """Entries of a direction each generator thread holds at once when it streams."""
+    return max(1, min(chunk_elements, _SEGMENT))
 
 
-def _fresh(name: str, shape: tuple[int, int], dtype: torch.dtype, device: torch.device) -> Tensor:
-    return torch.empty(shape, dtype=dtype, device=device)
+def _cpu_block(keys: Tensor, start: int, stop: int) -> tuple[Tensor, Tensor]:
+    """(z, sumsq) of columns start..stop of every seed, generated on the CPU (new tensors)."""
+    z = np.empty((len(keys), stop - start), dtype=np.float32)
+    sumsq = np.empty(len(keys), dtype=np.int64)
+    generator_cpu.fill(_cpu_keys(keys), start, z, sumsq, _generator_threads())
+    return torch.from_numpy(z), torch.from_numpy(sumsq)
 
 
-_SCRATCH = _Scratch()
+@functools.cache
+def _triton_kernels():
+    """holograd.generator_triton if triton is installed, else None (imported on first use)."""
+    from holograd import generator_triton
+
+    return generator_triton if generator_triton.is_available() else None
 
 
-def _xorshift_(x: Tensor, shift: int, tmp: Tensor) -> None:
-    """x ^= x >>> shift (logical shift: torch shifts int32 arithmetically, so mask the sign bits)."""
-    torch.bitwise_right_shift(x, shift, out=tmp)
-    tmp.bitwise_and_((1 << (32 - shift)) - 1)
-    x.bitwise_xor_(tmp)
-
-
-def _horner(x: Tensor, coeffs: tuple[float, ...], out: Tensor) -> Tensor:
-    """out = c0 x^n + c1 x^(n-1) + ... + cn, one correctly rounded op at a time (no fused multiply-add)."""
-    torch.mul(x, coeffs[0], out=out)
-    for c in coeffs[1:-1]:
-        out.add_(c).mul_(x)
-    return out.add_(coeffs[-1])
-
-
-def _log_(p: Tensor, out: Tensor, ints: tuple[Tensor, Tensor]) -> Tensor:
-    """out = log p for positive normal float32 p, from exact bit manipulation and a series.
-
-    p = 2^e m with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m-1)/(m+1), |s| < 0.172,
-    summed to s^9 (truncation error < 1e-9).  e and the choice of m come from p's bits by
-    integer ops.  Overwrites p and the two int32 scratch tensors.
-    """
-    mantissa, big = ints
-    bits = p.view(torch.int32)
-    torch.bitwise_and(bits, 0x7FFFFF, out=mantissa)
-    torch.add(mantissa, 0x800000 - 0x3504F3, out=big).bitwise_right_shift_(23)  # 1 iff m >= sqrt(2)
-    e = bits.bitwise_right_shift_(23).sub_(127).add_(big)  # p's storage now holds e
-    mantissa.bitwise_or_(big.bitwise_left_shift_(23).neg_().add_(0x3F800000))  # exponent of m: 0 or -1
-    e_float = big.view(torch.float32).copy_(e)
-    m = mantissa.view(torch.float32)
-    s = m.sub_(1.0).div_(torch.add(m, 2.0, out=p))  # (m - 1) / (m + 1), m already shifted by -1
-    series = _horner(torch.mul(s, s, out=p), _LOG_SERIES, out)
-    return series.mul_(s).mul_(2.0).add_(e_float.mul_(_LN2))
-
-
-def _gaussian_tile(keys: Tensor, start: int, stop: int, scratch=_fresh) -> Tensor:
-    """z_i for start <= i < stop and each seed's keys (see the module docstring), as (K, W) float32.
-
-    Works in place in tensors from `scratch`; the result lives in its "z" tensor.
-    """
-    shape, device = (keys.size(0), stop - start), keys.device
-    x, tmp = scratch("x", shape, torch.int32, device), scratch("tmp", shape, torch.int32, device)
-
-    # 32-bit keyed hash of the index: x = mix(i, k0, k1, k2); m = x >> 8.
-    index = torch.arange(start, stop, dtype=torch.int32, device=device)
-    torch.bitwise_xor(index.unsqueeze(0), keys[:, 0:1], out=x)
-    _xorshift_(x, 17, tmp)
-    x.mul_(_C1)
-    _xorshift_(x, 11, tmp)
-    x.add_(keys[:, 1:2])
-    x.mul_(_C2)
-    _xorshift_(x, 15, tmp)
-    x.bitwise_xor_(keys[:, 2:3])
-    x.mul_(_C3)
-    x.bitwise_right_shift_(8)  # arithmetic: m in [-2^23, 2^23)
-    q = scratch("q", shape, torch.float32, device).copy_(x).mul_(2.0**-24).add_(2.0**-25)  # (2m + 1) / 2^25, exact
-    return _inverse_normal_cdf(q, scratch)
-
-
-def _inverse_normal_cdf(q: Tensor, scratch=_fresh) -> Tensor:
-    """Phi^-1(1/2 + q) for float32 q = (2m + 1) / 2^25, |q| < 1/2, by PPND7 (AS 241).
-
-    |q| <= 0.425: z = q A(r) / B(r), r = 0.180625 - q^2 (positive coefficients: no
-    cancellation in float32).  Otherwise, with the tail probability p = 1/2 - |q| >= 2^-25 and
-    t = sqrt(-log p) - 1.6: z = sign(q) C(t) / D(t).  AS 241's third branch (sqrt(-log p) > 5)
-    cannot occur at this resolution.  Both branches are computed everywhere and selected with
-    bit operations: no data-dependent shapes and no comparison kernels, the same ops on any
-    device.  Overwrites q; the result lives in scratch's "z" tensor.
-    """
-    shape, device, f32, i32 = tuple(q.shape), q.device, torch.float32, torch.int32
-    x, tmp, central_mask = (scratch(n, shape, i32, device) for n in ("x", "tmp", "mask"))
-    a, b, c, z = (scratch(n, shape, f32, device) for n in ("a", "b", "c", "z"))
-    r = torch.mul(q, q, out=a).neg_().add_(_CENTRAL_SHIFT)
-    central = _horner(r, _CENTRAL_NUM, out=b).mul_(q).div_(_horner(r, _CENTRAL_DEN, out=c))
-    abs_q = torch.abs(q, out=a)
-    # Non-negative floats order like their bit patterns: all ones where |q| <= 0.425, else 0.
-    torch.sub(abs_q.view(i32), _TAIL_CUT_BITS + 1, out=central_mask).bitwise_right_shift_(31)
-    p = abs_q.neg_().add_(0.5)  # exact
-    t = _log_(p, out=c, ints=(x, tmp)).neg_().sqrt_().sub_(_TAIL_SHIFT)
-    tail = _horner(t, _TAIL_NUM, out=a).div_(_horner(t, _TAIL_DEN, out=x.view(f32)))  # |z|, positive
-    tail_bits = tail.view(i32).bitwise_or_(torch.bitwise_and(q.view(i32), _SIGN_BIT, out=x))  # sign(q) |z|
-    choice = torch.bitwise_xor(central.view(i32), tail_bits, out=tmp).bitwise_and_(central_mask)
-    torch.bitwise_xor(tail_bits, choice, out=z.view(i32))  # central where the mask is set, tail elsewhere
-    return z
+def _on_cuda(device: torch.device) -> bool:
+    """Whether to generate with the fused Triton kernels: a CUDA device and triton installed.
+    (Elsewhere, e.g. CUDA without triton, tiles are generated on the CPU and copied.)"""
+    return device.type == "cuda" and _triton_kernels() is not None
 
 
 def gaussian_block(keys: Tensor, start: int, stop: int) -> Tensor:
@@ -269,18 +178,20 @@ def gaussian_block(keys: Tensor, start: int, stop: int) -> Tensor:
     keys' device, each entry N(0, 1) and a pure function of (seed, i), bit-identical on
     every device.
     """
-    return _gaussian_tile(keys, start, stop)
-
-
-def _sumsq(z: Tensor, scratch=_fresh) -> Tensor:
-    """sum_i z_i^2 per row as int64 multiples of 2^-28: exact, so independent of order and device."""
-    sq = scratch("sq", z.shape, torch.int64, z.device)
-    return sq.copy_(torch.mul(z, z, out=scratch("a", z.shape, torch.float32, z.device)).mul_(_FIXED_POINT)).sum(dim=1)
+    if _on_cuda(keys.device):
+        return _triton_kernels().gaussian(keys, start, stop)
+    z, _ = _cpu_block(keys, start, stop)
+    return z.to(keys.device)
 
 
 def _inverse_norm(sumsq: Tensor) -> Tensor:
-    """1 / ||z|| in float64 from the fixed-point sum (correctly rounded sqrt and division)."""
-    return 1.0 / torch.sqrt(sumsq.to(torch.float64) / _FIXED_POINT)
+    """1 / ||z|| in float64 from the fixed-point sums, on sumsq's device.
+
+    Computed with numpy's float64 sqrt and division, which are correctly rounded (torch's
+    CPU sqrt is not), so the norm is the same number whichever device generated z.
+    """
+    norms = np.sqrt(sumsq.cpu().numpy().astype(np.float64) / FIXED_POINT)
+    return torch.from_numpy(1.0 / norms).to(sumsq.device)
 
 
 def _work_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -300,13 +211,28 @@ def _spans(n: int, step: int) -> Iterator[tuple[int, int]]:
         yield start, min(n, start + step)
 
 
-def _stream(keys: Tensor, dim: int, chunk_elements: int) -> Iterator[tuple[slice, slice, Tensor]]:
-    """(rows, columns, z[rows, columns]) for every tile of the K x D Gaussian matrix, column
-    chunks outermost.  Each z lives in scratch memory until the next tile is produced."""
+def _stream(keys: Tensor, dim: int, chunk_elements: int) -> Iterator[tuple[slice, slice, Tensor, Tensor]]:
+    """(rows, columns, z[rows, columns], its rows' fixed-point sums of squares) for every tile
+    of the K x D Gaussian matrix, column chunks outermost, generated on the CPU.  Each tile
+    lives in one buffer, reused for the next tile."""
     rows, cols = _tiles(len(keys), dim, chunk_elements)
+    words, threads = _cpu_keys(keys), _generator_threads()
+    buffer, sums = np.empty(rows * cols, dtype=np.float32), np.empty(rows, dtype=np.int64)
     for c0, c1 in _spans(dim, cols):
         for r0, r1 in _spans(len(keys), rows):
-            yield slice(r0, r1), slice(c0, c1), _gaussian_tile(keys[r0:r1], c0, c1, _SCRATCH)
+            z, sumsq = buffer[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0), sums[: r1 - r0]
+            generator_cpu.fill(words[r0:r1], c0, z, sumsq, threads)
+            yield slice(r0, r1), slice(c0, c1), torch.from_numpy(z), torch.from_numpy(sumsq)
+
+
+def _sumsq(keys: Tensor, dim: int, chunk_elements: int) -> Tensor:
+    """sum_i trunc(fl(z_i^2) 2^28) of every seed: exact int64, the same on every device."""
+    if _on_cuda(keys.device):
+        return _triton_kernels().sumsq(keys, dim)
+    sumsq = torch.zeros(len(keys), dtype=torch.int64)
+    for rows, _, _, tile_sumsq in _stream(keys, dim, chunk_elements):
+        sumsq[rows] += tile_sumsq
+    return sumsq.to(keys.device)
 
 
 def inverse_norms(
@@ -318,11 +244,7 @@ def inverse_norms(
 ) -> Tensor:
     """1 / ||z_j|| for each seed, float64 (K,), streaming over chunks of the direction matrix."""
     dim, chunk = check_dim(dim), _check_chunk(chunk_elements)
-    keys = seed_keys(seeds, device)
-    sumsq = torch.zeros(len(keys), dtype=torch.int64, device=keys.device)
-    for rows, _, z in _stream(keys, dim, chunk):
-        sumsq[rows] += _sumsq(z, _SCRATCH)
-    return _inverse_norm(sumsq)
+    return _inverse_norm(_sumsq(seed_keys(seeds, device), dim, chunk))
 
 
 def random_directions(
@@ -334,18 +256,25 @@ def random_directions(
 ) -> Tensor:
     """Unit directions v_j = Dir(s_j) = z_j / ||z_j|| as the rows of a dense (K, dim) tensor.
 
-    Materialises K x dim entries (generated tile by tile, so nothing larger is allocated):
-    use `project`/`reconstruct` when that is too large.  The directions are defined in
-    float32; another dtype is a cast of them.
+    Materialises K x dim entries: use `project`/`reconstruct` when that is too large.  The
+    directions are defined in float32; another dtype is a cast of them.
     """
     dim = check_dim(dim)
     keys = seed_keys(seeds, device)
-    k = len(keys)
-    out = torch.empty(k, dim, dtype=torch.float32, device=keys.device)
-    sumsq = torch.zeros(k, dtype=torch.int64, device=keys.device)
-    for rows, cols, z in _stream(keys, dim, DEFAULT_CHUNK_ELEMENTS):
-        sumsq[rows] += _sumsq(out[rows, cols].copy_(z), _SCRATCH)
-    return out.mul_(_inverse_norm(sumsq).to(torch.float32).unsqueeze(1)).to(dtype)
+    if _on_cuda(keys.device):
+        z = _triton_kernels().gaussian(keys, 0, dim)
+        sumsq = _triton_kernels().sumsq(keys, dim)
+    else:
+        z, sumsq = _cpu_block(keys, 0, dim)
+        z = z.to(keys.device)
+    return z.mul_(_inverse_norm(sumsq).to(device=z.device, dtype=torch.float32).unsqueeze(1)).to(dtype)
+
+
+def _check_gradient(grad: Tensor, name: str) -> None:
+    if grad.dim() != 1 or not grad.is_floating_point():
+        raise ValueError(
+            f"{name} expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}"
+        )
 
 
 def project(
@@ -355,26 +284,33 @@ def project(
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     return_inv_norms: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Proof scalars a_j = <grad, v_j> for every seed (the worker's message, HoloGrad §3).
+    """Proof scalars a_j = <grad, v_j> = <grad, z_j> / ||z_j|| for every seed (the worker's
+    message, HoloGrad §3).
 
-    grad: (D,) on any device; returns (K,) in grad's dtype.  Streams over tiles of at most
-    `chunk_elements` direction entries.  With `return_inv_norms`, also returns 1/||z_j||
-    (float64), which `reconstruct` accepts to skip its norm pass.
+    grad: (D,) on any device; returns (K,) in grad's dtype.  On the CPU, streams over tiles of
+    at most `chunk_elements` direction entries (the dot products by BLAS); on a CUDA device,
+    one fused kernel generates each entry, multiplies and sums it where it is made, and never
+    writes a direction to memory.  With `return_inv_norms`, also returns 1/||z_j|| (float64),
+    which `reconstruct` accepts to skip its norm pass.
     """
-    if grad.dim() != 1 or not grad.is_floating_point():
-        raise ValueError(
-            f"project expects a flat floating-point gradient of shape (D,), got {grad.dtype} {tuple(grad.shape)}"
-        )
+    _check_gradient(grad, "project")
     dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
     keys = seed_keys(seeds, grad.device)
-    k = len(keys)
     work = _work_dtype(grad.dtype)
-    dots = torch.zeros(k, dtype=torch.float64, device=grad.device)
-    sumsq = torch.zeros(k, dtype=torch.int64, device=grad.device)
-    for rows, cols, z in _stream(keys, dim, chunk):
-        sumsq[rows] += _sumsq(z, _SCRATCH)
-        dots[rows] += (z.to(work) @ grad[cols].to(work)).to(torch.float64)
-    inv = _inverse_norm(sumsq)
+    if _on_cuda(grad.device):
+        dots, sumsq = _triton_kernels().project_partials(grad, keys)
+    elif grad.device.type == "cpu":
+        g = grad.detach().to(work).contiguous().numpy()
+        dots, sumsq = generator_cpu.project(_cpu_keys(keys), g, _segment(chunk), _generator_threads())
+        dots, sumsq = torch.from_numpy(dots), torch.from_numpy(sumsq)
+    else:  # another device: tiles generated on the CPU, multiplied where grad lives
+        g, k = grad.to(work), len(keys)
+        dots = torch.zeros(k, dtype=torch.float64, device=grad.device)
+        sumsq = torch.zeros(k, dtype=torch.int64)
+        for rows, cols, z, tile_sumsq in _stream(keys, dim, chunk):
+            sumsq[rows] += tile_sumsq
+            dots[rows] += (z.to(device=grad.device, dtype=work) @ g[cols]).to(torch.float64)
+    inv = _inverse_norm(sumsq).to(grad.device)
     scalars = (dots * inv).to(grad.dtype)
     return (scalars, inv) if return_inv_norms else scalars
 
@@ -392,7 +328,8 @@ def reconstruct(
 
     With scale = D (the default) and v_j uniform on the unit sphere, E[g_hat] = g: the
     scale-corrected estimator, since E[v v^T] = I / D.  Returns (dim,) in scalars' dtype on
-    scalars' device, streaming over tiles of at most `chunk_elements` direction entries.
+    scalars' device, streaming over tiles of at most `chunk_elements` direction entries on
+    the CPU, with one fused kernel (no direction in memory) on a CUDA device.
     """
     dim, chunk = check_dim(dim), _check_chunk(chunk_elements)
     seeds = check_seeds(seeds)
@@ -408,9 +345,16 @@ def reconstruct(
     scale = float(dim) if scale is None else float(scale)
     work = _work_dtype(scalars.dtype)
     coef = (scalars.to(torch.float64) * inv_norms.to(device) * (scale / k)).to(work)  # (K,)
+    keys = seed_keys(seeds, device)
+    if _on_cuda(device):
+        return _triton_kernels().reconstruct(coef, keys, dim).to(scalars.dtype)
     out = torch.zeros(dim, dtype=work, device=device)
-    for rows, cols, z in _stream(seed_keys(seeds, device), dim, chunk):
-        out[cols] += coef[rows] @ z.to(work)
+    if device.type == "cpu":
+        words, threads = _cpu_keys(keys), _generator_threads()
+        generator_cpu.reconstruct(words, coef.contiguous().numpy(), out.numpy(), _segment(chunk), threads)
+    else:  # another device: tiles generated on the CPU, multiplied where the scalars live
+        for rows, cols, z, _ in _stream(keys, dim, chunk):
+            out[cols] += coef[rows] @ z.to(device=device, dtype=work)
     return out.to(scalars.dtype)
 
 
@@ -429,29 +373,25 @@ def project_reconstruct(
     the coordinator and nothing alters the scalars in between.  Directions are generated a
     block of whole rows at a time (at most `chunk_elements` entries), so a row's norm is
     known before the row is used.  When one row alone is larger than the chunk (D >
-    chunk_elements), it falls back to `project` and `reconstruct`, which stream over column
-    tiles and generate every direction twice: the chunk bound holds for any K and D.
+    chunk_elements), or on a CUDA device (where the fused kernels never hold a direction in
+    memory), it is `project` followed by `reconstruct`, which generate every direction twice.
     """
-    if grad.dim() != 1 or not grad.is_floating_point():
-        raise ValueError(
-            "project_reconstruct expects a flat floating-point gradient of shape (D,), "
-            f"got {grad.dtype} {tuple(grad.shape)}"
-        )
+    _check_gradient(grad, "project_reconstruct")
     dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
-    if dim > chunk:
+    if dim > chunk or grad.device.type != "cpu":
         scalars, inv = project(grad, seeds, chunk_elements=chunk, return_inv_norms=True)
         return scalars, reconstruct(scalars, seeds, dim, scale=scale, inv_norms=inv, chunk_elements=chunk)
-    keys = seed_keys(seeds, grad.device)
-    k, work = len(keys), _work_dtype(grad.dtype)
+    keys = seed_keys(seeds)
+    k, work, threads = len(keys), _work_dtype(grad.dtype), _generator_threads()
     factor = (float(dim) if scale is None else float(scale)) / k
-    g = grad.to(work)
-    scalars = torch.empty(k, dtype=torch.float64, device=grad.device)
-    out = torch.zeros(dim, dtype=work, device=grad.device)
+    g = grad.detach().to(work).contiguous().numpy()
+    scalars = torch.empty(k, dtype=torch.float64)
+    out = torch.zeros(dim, dtype=work)
     for r0, r1 in _spans(k, chunk // dim):
-        z = _gaussian_tile(keys[r0:r1], 0, dim, _SCRATCH)  # whole rows, float32
-        inv = _inverse_norm(_sumsq(z, _SCRATCH))
-        z = z.to(work)
-        a = (z @ g).to(torch.float64) * inv
+        z, sumsq = _cpu_block(keys[r0:r1], 0, dim)  # whole rows, float32
+        inv = _inverse_norm(sumsq)
+        z = z.numpy() if work == torch.float32 else z.numpy().astype(np.float64)
+        a = torch.from_numpy(generator_cpu.dots(z, g, threads)) * inv
         scalars[r0:r1] = a
-        out += (a * inv * factor).to(work) @ z
+        generator_cpu.accumulate((a * inv * factor).to(work).numpy(), z, out.numpy(), threads)
     return scalars.to(grad.dtype), out.to(grad.dtype)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import holograd.directions as directions
+from holograd import generator_cpu
 from holograd.directions import (
     gaussian_block,
     inverse_norms,
@@ -67,7 +68,7 @@ def test_inverse_cdf_is_accurate_on_every_possible_input():
     m = torch.arange(-(2**23), 2**23, dtype=torch.int32)
     q = m.to(torch.float32).mul_(2.0**-24).add_(2.0**-25).view(1, -1)
     want = torch.special.ndtri(0.5 + q.double())[0]
-    z = directions._inverse_normal_cdf(q)[0].double()
+    z = torch.from_numpy(generator_cpu.inverse_cdf_of(q[0].numpy())).double()
     assert ((z - want).abs() / want.abs()).max().item() < 5e-7
     assert torch.equal(z, -z.flip(0))
 
@@ -149,28 +150,40 @@ def test_chunked_projection_and_reconstruction_equal_dense(chunk):
     )
 
 
-def tile_sizes(monkeypatch) -> list[int]:
-    """The number of entries of every tile the generator produces from now on, in order."""
+def generated(monkeypatch) -> list[tuple[int, int]]:
+    """(entries generated, entries of a direction held at once) of every call of the CPU
+    generator from now on, in order (the kernels hold one segment of `width` entries)."""
     seen = []
-    real = directions._gaussian_tile
+    fill, project_, reconstruct_ = generator_cpu.fill, generator_cpu.project, generator_cpu.reconstruct
 
-    def spy(keys, start, stop, *args):
-        seen.append(len(keys) * (stop - start))
-        return real(keys, start, stop, *args)
+    def spy_fill(keys, start, out, *args):
+        seen.append((out.size, out.size))
+        return fill(keys, start, out, *args)
 
-    monkeypatch.setattr(directions, "_gaussian_tile", spy)
+    def spy_project(keys, grad, width, *args):
+        seen.append((len(keys) * grad.size, width))
+        return project_(keys, grad, width, *args)
+
+    def spy_reconstruct(keys, coef, out, width, *args):
+        seen.append((len(keys) * out.size, width))
+        return reconstruct_(keys, coef, out, width, *args)
+
+    monkeypatch.setattr(generator_cpu, "fill", spy_fill)
+    monkeypatch.setattr(generator_cpu, "project", spy_project)
+    monkeypatch.setattr(generator_cpu, "reconstruct", spy_reconstruct)
     return seen
 
 
-def test_streaming_never_holds_more_than_the_chunk(monkeypatch):
+@pytest.mark.parametrize("chunk", [700, 5000])
+def test_streaming_never_holds_more_than_the_chunk(monkeypatch, chunk):
     # Generating all K directions at once (K x D entries) would break this bound.
-    seen = tile_sizes(monkeypatch)
-    seeds, dim, chunk = list(range(300)), 20_000, 5000
+    seen = generated(monkeypatch)
+    seeds, dim = list(range(300)), 20_000
     g = torch.randn(dim)
     a = project(g, seeds, chunk_elements=chunk)
     reconstruct(a, seeds, dim, chunk_elements=chunk)
-    assert seen and max(seen) <= chunk
-    assert sum(seen) == 3 * len(seeds) * dim  # project, norm pass, reconstruction pass
+    assert seen and max(held for _, held in seen) <= chunk
+    assert sum(entries for entries, _ in seen) == 3 * len(seeds) * dim  # project, norm pass, reconstruction pass
 
 
 def test_reconstruct_reuses_norms_from_project(monkeypatch):
@@ -270,12 +283,12 @@ def test_project_reconstruct_generates_each_direction_once_within_the_chunk(monk
     whole D-row regardless of the chunk (the bound the issue sets for any K) fails here."""
     from holograd.directions import project_reconstruct
 
-    seen = tile_sizes(monkeypatch)
+    seen = generated(monkeypatch)
     dim, seeds = 5_003, list(range(37))
     g = torch.randn(dim, generator=torch.Generator().manual_seed(4))
     a1, g1 = project_reconstruct(g, seeds, chunk_elements=chunk)
-    assert max(seen) <= chunk
-    assert sum(seen) == (1 if dim <= chunk else 2) * len(seeds) * dim
+    assert max(held for _, held in seen) <= chunk
+    assert sum(entries for entries, _ in seen) == (1 if dim <= chunk else 2) * len(seeds) * dim
     torch.testing.assert_close(
         g1, reconstruct(project(g, seeds), seeds, dim), rtol=1e-5, atol=1e-5 * g1.abs().max().item()
     )
