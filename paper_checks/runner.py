@@ -1,11 +1,13 @@
 """Stage 2 of the pipeline: one measurement job, (experiment, setting, seed) -> a metrics file.
 
-    tune_experiment    -> results/tuning/<experiment>/<setting>.json   (training experiments)
+    tune_arm           -> results/tuning/<experiment>/<setting>/<arm>.json   (training experiments)
+    assemble_tuning    -> results/tuning/<experiment>/<setting>.json         (from its arms' files)
     run_experiment     -> results/runs/<experiment>/<setting>/seed<seed>.json
 
 The job imports the experiment's measurement module (`module` in paper_checks/experiments.yaml),
-calls its `run(config, seed, cache, device, checkpoint=...)` (`tune(config, cache, device,
-checkpoint=...)` for a tuning job) and writes the metrics together with their provenance:
+calls its `run(config, seed, cache, device, checkpoint=...)` (`tune_arm(config, cache, device,
+arm, tuned, checkpoint=...)` for a tuning job, one per arm of the module's `tuning_arms`) and
+writes the metrics together with their provenance:
 the job's configuration and its SHA-256, the hash of the code that ran, the token
 cache's checksum (aggregation checks all three), the scale it ran at and the software/device
 it ran on.  This module and the experiment module are all that a measurement's rerun depends
@@ -61,7 +63,8 @@ def tune_experiment(
     checkpoint_every: int = 0,
 ) -> None:
     """Write module.tune(config, cache, device, checkpoint=...): each arm's learning rate,
-    chosen on a seed of its own, that every seed's job of this setting then uses.  The job's
+    chosen on a seed of its own, that every seed's job of this setting then uses, all in one
+    job (the pipeline runs one tune_arm job per arm instead and assemble_tuning; same file).  The job's
     checkpoint (file `checkpoint`, saved every `checkpoint_every` steps) is opened here and
     passed to the module; the file is removed once the output is written."""
     from holograd.checkpoint import checkpointing
@@ -88,11 +91,106 @@ def tune_experiment(
 
 
 def read_tuning(path: str, config: dict, code: str) -> dict:
-    """The tuned learning rates of a tuning file made from this job's config and code."""
+    """The tuned learning rates of a tuning file (a setting's, or one arm's) made from this
+    job's config and code."""
     record = read_json(path)
     if record.get("config_sha256") != config_hash(config) or record.get("code_sha256") != code:
         raise ProvenanceError(f"{path} was tuned for another configuration or code; delete it and rerun")
     return record["tuned"]
+
+
+def tuning_arms(module: str, config: dict) -> dict[str, list[str]]:
+    """{arm: the arms whose tuned records it needs} of a setting: the module's tuning_arms of
+    the job's experiment config, in the order a one-job tuning runs them."""
+    return importlib.import_module(module).tuning_arms(config["experiment"])
+
+
+def tune_arm(
+    module: str,
+    experiment: str,
+    setting: str,
+    arm: str,
+    config: dict,
+    code: str,
+    tokens: str,
+    needs: list[str],
+    output: str,
+    checkpoint: str | None = None,
+    checkpoint_every: int = 0,
+) -> None:
+    """Write module.tune_arm(config, cache, device, arm, tuned, checkpoint=...): one arm's
+    learning rate(s), chosen on a seed of their own, handed the records of the arms it needs
+    (`needs`: their files, each checked against this job's config and code).  The job's
+    checkpoint (file `checkpoint`, saved every `checkpoint_every` steps) belongs to this arm
+    and the rates it was handed; it is removed once the output is written."""
+    from holograd.checkpoint import checkpointing
+    from holograd.data import load_token_cache
+    from holograd.experiments.setup import resolve_device
+
+    start = time.perf_counter()
+    wanted = tuning_arms(module, config)
+    if arm not in wanted:
+        raise ValueError(f"{experiment} {setting}: {arm!r} is not a tuned arm; the tuned arms are {list(wanted)}")
+    tuned = {read_json(path)["arm"]: read_tuning(path, config, code) for path in needs}
+    if sorted(tuned) != sorted(wanted[arm]):
+        raise ValueError(f"{experiment} {setting} {arm} needs the records of {wanted[arm]}, was given {sorted(tuned)}")
+    cache = load_token_cache(tokens)
+    device = resolve_device(config["device"])
+    log.info("tuning %s %s, arm %s, on %s", experiment, setting, arm, device)
+    identity = config_hash({"config": config, "code": code, "arm": arm, "needs": tuned})
+    with checkpointing(checkpoint, identity, checkpoint_every) as saving:
+        record = {
+            "experiment": experiment,
+            "setting": setting,
+            "arm": arm,
+            "config_sha256": config_hash(config),
+            "code_sha256": code,
+            "tokens": {"path": str(tokens), "sha256": cache.meta["sha256"]},
+            "tuned": importlib.import_module(module).tune_arm(
+                config["experiment"], cache, device, arm, tuned, checkpoint=saving
+            ),
+            TIMING: {"wall_seconds": round(time.perf_counter() - start, 3)},
+        }
+        write_json(record, output)
+    log.info("wrote %s in %.1fs", output, record[TIMING]["wall_seconds"])
+
+
+def assemble_tuning(
+    module: str, experiment: str, setting: str, config: dict, code: str, tokens: str, arms: list[str], output: str
+) -> None:
+    """Write a setting's tuning file from its arms' files (`arms`, one per arm of tuning_arms,
+    each checked against this config and code): module.assemble_tuning(config, tuned), the
+    dict a one-job tune() returns, with the same provenance as the arms (the token cache's
+    checksum from them; from the cache itself for a setting without tuned arms)."""
+    start = time.perf_counter()
+    records = [read_json(path) for path in arms]
+    wanted = tuning_arms(module, config)
+    if sorted(r["arm"] for r in records) != sorted(wanted):
+        given = sorted(r["arm"] for r in records)
+        raise ValueError(f"{experiment} {setting}: the tuned arms are {list(wanted)}, got files of {given}")
+    tuned = {r["arm"]: read_tuning(path, config, code) for r, path in zip(records, arms)}
+    checksums = {r["tokens"]["sha256"] for r in records}
+    if len(checksums) > 1:
+        raise ProvenanceError(f"{experiment} {setting}: its arms were tuned on different token caches")
+    if not checksums:
+        from holograd.data import load_token_cache
+
+        checksums = {load_token_cache(tokens).meta["sha256"]}
+    record = {
+        "experiment": experiment,
+        "setting": setting,
+        "config_sha256": config_hash(config),
+        "code_sha256": code,
+        "tokens": {"path": str(tokens), "sha256": checksums.pop()},
+        "tuned": importlib.import_module(module).assemble_tuning(config["experiment"], {a: tuned[a] for a in wanted}),
+        TIMING: {
+            "wall_seconds": round(sum(r[TIMING]["wall_seconds"] for r in records), 3),
+            "arms_wall_seconds": {r["arm"]: r[TIMING]["wall_seconds"] for r in records},
+            "assembly_wall_seconds": round(time.perf_counter() - start, 3),
+        },
+    }
+    write_json(record, output)
+    log.info("wrote %s from %d tuned arm(s)", output, len(arms))
 
 
 def run_experiment(

@@ -6,8 +6,18 @@ calls, and a training experiment (one built on arms.Bench) the tuning job's too:
     run(cfg, seed, cache, device[, tuned], *, checkpoint=None) -> dict
                                     one (setting, seed) job: its metrics (`tuned`: the
                                     learning rates its tuning job chose)
+    tuning_arms(cfg) -> dict[str, list[str]]
+                                    the arms whose rates a setting tunes, in the order a
+                                    one-job tuning runs them, each with the arms whose tuned
+                                    records it needs (a warm-up's rate, ...)
+    tune_arm(cfg, cache, device, arm, tuned, *, checkpoint=None) -> dict
+                                    one arm's rate(s), on a seed of their own (`tuned`: the
+                                    records of the arms it needs); one tuning job per arm
+    assemble_tuning(cfg, tuned) -> dict
+                                    the setting's learning rates from every arm's record (the
+                                    `tuned` that run receives; untuned mirrors get their rate)
     tune(cfg, cache, device, *, checkpoint=None) -> dict
-                                    one setting's learning rates, on a seed of their own
+                                    the same in one job: arms.tune_all over tuning_arms
 
 `cfg` is the experiment's configuration for one setting (a sweep value already filled in);
 `cache` is a verified `holograd.data.TokenCache`; `checkpoint` is the job's saved progress

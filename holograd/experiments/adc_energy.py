@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 
 import torch
 
 from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache
-from holograd.experiments.arms import Bench
+from holograd.experiments.arms import Bench, tune_all
 from holograd.experiments.setup import environment, scale
 
 log = logging.getLogger(__name__)
@@ -101,26 +102,60 @@ def warm_arm(cfg: dict) -> dict | None:
     return {"random": random, "svd": random, "bootstrap": {"kind": "sgd"}}.get(cfg["warm_start"])
 
 
-def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
-    """Rates in two phases.  SGD first for a bootstrap warm start, then ADC-off (after that
-    SGD warm-up at its tuned rate, in the bootstrap setting); the warm-up of every ADC arm
-    then takes the rate tuned for its own kind of step (`warm_lr`: SGD's for a bootstrap,
-    ADC-off's for a random or svd warm-up), and each ADC arm's own rate, for the steps in
-    span(U), is tuned from lr_grid.adc."""
+WARM_LR_FROM = {"bootstrap": "warm_sgd", "random": "adc_off", "svd": "adc_off"}
+"""The tuned arm whose rate an ADC arm's warm-up takes, by warm start (none: no warm-up)."""
+
+
+def tuning_arms(cfg: dict) -> dict[str, list[str]]:
+    """The tuned arms in the order a one-job tuning runs them, each with the arms whose rates
+    it needs: SGD first for a bootstrap warm start (`warm_sgd`), then ADC-off (after that SGD
+    warm-up, in the bootstrap setting), then every ADC rank, whose warm-up takes the rate tuned
+    for its own kind of step (WARM_LR_FROM)."""
+    _check(cfg)
+    needs: dict[str, list[str]] = {"warm_sgd": []} if cfg["warm_start"] == "bootstrap" else {}
+    needs["adc_off"] = ["warm_sgd"] if off_warmup(cfg) else []
+    warm = [WARM_LR_FROM[cfg["warm_start"]]] if cfg["warm_start"] in WARM_LR_FROM else []
+    needs.update({name: warm for name, arm in arms(cfg, warm_lr=1.0).items() if arm["kind"] == "adc"})
+    return needs
+
+
+def tune_arm(
+    cfg: dict,
+    cache: TokenCache,
+    device: torch.device,
+    name: str,
+    tuned: dict[str, dict],
+    *,
+    checkpoint: Checkpoint | None = None,
+) -> dict:
+    """One arm's rates (`tuned`: the records of the arms tuning_arms says it needs).  warm_sgd:
+    SGD's rate from lr_grid.sgd; ADC-off: its rate from lr_grid.random, after the bootstrap's
+    SGD warm-up at warm_sgd's rate in that setting; an ADC arm: its warm-up (`warm_lr`) at the
+    rate tuned for its own kind of step (SGD's for a bootstrap, ADC-off's for a random or svd
+    warm-up), and its own rate, for the steps in span(U), tuned from lr_grid.adc."""
     bench = Bench(cfg, cache, device, checkpoint=checkpoint)
     steps, grid = cfg["tune_steps"], cfg["lr_grid"]
-    tuned, warm_lr = {}, None
-    if cfg["warm_start"] == "bootstrap":
-        tuned["warm_sgd"] = bench.tune(warm_arm(cfg), grid["sgd"], TUNE_SEED, steps)
-        warm_lr = tuned["warm_sgd"]["lr"]
-    off_lr = warm_lr if off_warmup(cfg) else None
-    tuned["adc_off"] = {**bench.tune(adc_off(cfg, off_lr), grid["random"], TUNE_SEED, steps), "warm_lr": off_lr}
-    if cfg["warm_start"] in ("random", "svd"):
-        warm_lr = tuned["adc_off"]["lr"]
-    for name, arm in arms(cfg, warm_lr).items():
-        if arm["kind"] == "adc":
-            tuned[name] = {**bench.tune(arm, grid["adc"], TUNE_SEED, steps), "warm_lr": warm_lr}
-    return tuned
+    if name == "warm_sgd":
+        return bench.tune(warm_arm(cfg), grid["sgd"], TUNE_SEED, steps)
+    if name == "adc_off":
+        off_lr = tuned["warm_sgd"]["lr"] if off_warmup(cfg) else None
+        return {**bench.tune(adc_off(cfg, off_lr), grid["random"], TUNE_SEED, steps), "warm_lr": off_lr}
+    source = WARM_LR_FROM.get(cfg["warm_start"])
+    warm_lr = tuned[source]["lr"] if source else None
+    arm = arms(cfg, warm_lr)[name]
+    if arm["kind"] != "adc":
+        raise ValueError(f"e4_adc_energy: {name!r} is not a tuned arm; the tuned arms are {list(tuning_arms(cfg))}")
+    return {**bench.tune(arm, grid["adc"], TUNE_SEED, steps), "warm_lr": warm_lr}
+
+
+def assemble_tuning(cfg: dict, tuned: dict[str, dict]) -> dict:
+    """The setting's rates: every tuned arm's record, as tuned."""
+    return dict(tuned)
+
+
+def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
+    """Every arm's rates in one job (tune_all: tuning_arms in order, assemble_tuning)."""
+    return tune_all(sys.modules[__name__], cfg, cache, device, checkpoint=checkpoint)
 
 
 def trend(values: list[float], fraction: float = 0.2) -> float:

@@ -194,3 +194,17 @@ class Bench:
             "tune_steps": steps,
             "tune_seed": seed,
         }
+
+
+def tune_all(
+    module, cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None
+) -> dict:
+    """A setting's tuning in one job, from the experiment module's three tuning functions
+    (holograd.experiments): every arm of module.tuning_arms(cfg) in its order, each handed the
+    records of the arms it needs, then module.assemble_tuning.  The pipeline runs the same
+    module.tune_arm calls as jobs of their own (one per arm, after the arms they need) and
+    assembles their records alike (paper_checks.runner), so both give the same dict."""
+    tuned: dict[str, dict] = {}
+    for name, needs in module.tuning_arms(cfg).items():
+        tuned[name] = module.tune_arm(cfg, cache, device, name, {n: tuned[n] for n in needs}, checkpoint=checkpoint)
+    return module.assemble_tuning(cfg, tuned)

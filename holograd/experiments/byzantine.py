@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 
 import torch
 
@@ -43,7 +44,7 @@ from holograd.byzantine import DEFAULT_SCALE
 from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache
 from holograd.directions import derive_seed, random_directions
-from holograd.experiments.arms import Bench
+from holograd.experiments.arms import Bench, tune_all
 from holograd.experiments.setup import environment, scale
 from holograd.strategies import Byzantine
 
@@ -167,19 +168,47 @@ def lr_grid(cfg: dict) -> list[float]:
     return grids["momentum"]
 
 
+def tuning_arms(cfg: dict) -> dict[str, list[str]]:
+    """The tuned rates in the order a one-job tuning runs them, each with the ones it needs:
+    the clean run's (`clean`), for momentum_random_warmup after the warm-up's (`warmup`, tuned
+    on a random K arm); the static setting has nothing to tune."""
+    strategy = check_strategy(cfg)
+    if strategy == "static":
+        return {}
+    if strategy == "momentum_random_warmup":
+        return {"warmup": [], "clean": ["warmup"]}
+    return {"clean": []}
+
+
+def tune_arm(
+    cfg: dict,
+    cache: TokenCache,
+    device: torch.device,
+    name: str,
+    tuned: dict[str, dict],
+    *,
+    checkpoint: Checkpoint | None = None,
+) -> dict:
+    """The warm-up's rate (lr_grid.random, a random K arm) or the clean run's (lr_grid), the
+    latter after the warm-up at its tuned rate (`tuned`: the records tuning_arms says it needs)."""
+    if name not in tuning_arms(cfg):
+        raise ValueError(f"E7 {cfg['strategy']}: {name!r} is not tuned; the tuned rates are {list(tuning_arms(cfg))}")
+    bench = Bench(cfg, cache, device, workers=cfg["n_workers"], checkpoint=checkpoint)
+    if name == "warmup":
+        return bench.tune(warmup_arm(cfg), cfg["lr_grid"]["random"], TUNE_SEED, cfg["tune_steps"])
+    warm_lr = tuned["warmup"]["lr"] if "warmup" in tuned else None
+    return bench.tune(base_arm(cfg, warm_lr), lr_grid(cfg), TUNE_SEED, cfg["tune_steps"])
+
+
+def assemble_tuning(cfg: dict, tuned: dict[str, dict]) -> dict:
+    """The setting's rates: every tuned record, as tuned ({} for the static setting)."""
+    return dict(tuned)
+
+
 def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
     """The clean run's rate (and for momentum_random_warmup first the warm-up's, tuned on a
-    random K arm); the static setting has nothing to tune ({})."""
-    if check_strategy(cfg) == "static":
-        return {}
-    bench = Bench(cfg, cache, device, workers=cfg["n_workers"], checkpoint=checkpoint)
-    out = {}
-    warm_lr = None
-    if cfg["strategy"] == "momentum_random_warmup":
-        out["warmup"] = bench.tune(warmup_arm(cfg), cfg["lr_grid"]["random"], TUNE_SEED, cfg["tune_steps"])
-        warm_lr = out["warmup"]["lr"]
-    out["clean"] = bench.tune(base_arm(cfg, warm_lr), lr_grid(cfg), TUNE_SEED, cfg["tune_steps"])
-    return out
+    random K arm) in one job (tune_all); the static setting has nothing to tune ({})."""
+    return tune_all(sys.modules[__name__], cfg, cache, device, checkpoint=checkpoint)
 
 
 def byzantine_of(attack: str, attack_scale: float, fraction: float, seed: int) -> Byzantine:

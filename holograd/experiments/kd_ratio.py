@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 
 import torch
 
@@ -33,7 +34,7 @@ from holograd.data import TokenCache, batch_ids
 from holograd.derivatives import flat_grad
 from holograd.directions import DEFAULT_CHUNK_ELEMENTS, derive_seeds
 from holograd.estimators import cosine, estimate_gradient
-from holograd.experiments.arms import Bench
+from holograd.experiments.arms import Bench, tune_all
 from holograd.experiments.setup import environment, scale
 from holograd.params import ParamSpace
 
@@ -97,14 +98,36 @@ def largest_update(steps: list[dict]) -> float:
     return max(norms) if norms else math.nan
 
 
-def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
+def tuning_arms(cfg: dict) -> dict[str, list[str]]:
+    """The tuned arms (TUNED_ARMS), each tuned on its own: none needs another's rate."""
+    return {name: [] for name in TUNED_ARMS}
+
+
+def tune_arm(
+    cfg: dict,
+    cache: TokenCache,
+    device: torch.device,
+    name: str,
+    tuned: dict[str, dict],
+    *,
+    checkpoint: Checkpoint | None = None,
+) -> dict:
+    """One tuned arm's rate from its grid (rate_grid: HoloGrad-Random's in units of K/D)."""
+    if name not in TUNED_ARMS:
+        raise ValueError(f"e2_kd_ratio: {name!r} is not tuned; the tuned arms are {list(TUNED_ARMS)}")
     bench = Bench(cfg, cache, device, checkpoint=checkpoint)
     dim = ParamSpace(bench.model(TUNE_SEED)).dim
-    return {
-        name: bench.tune(arm, rate_grid(cfg, name, dim), TUNE_SEED, cfg["tune_steps"])
-        for name, arm in arms(cfg, dim).items()
-        if name in TUNED_ARMS
-    }
+    return bench.tune(arms(cfg, dim)[name], rate_grid(cfg, name, dim), TUNE_SEED, cfg["tune_steps"])
+
+
+def assemble_tuning(cfg: dict, tuned: dict[str, dict]) -> dict:
+    """The setting's rates: every tuned arm's record, as tuned."""
+    return dict(tuned)
+
+
+def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
+    """Every tuned arm's rate in one job (tune_all: tuning_arms in order, assemble_tuning)."""
+    return tune_all(sys.modules[__name__], cfg, cache, device, checkpoint=checkpoint)
 
 
 def alignment(

@@ -44,12 +44,13 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 
 import torch
 
 from holograd.checkpoint import Checkpoint
 from holograd.data import TokenCache
-from holograd.experiments.arms import Bench
+from holograd.experiments.arms import Bench, tune_all
 from holograd.experiments.setup import environment, scale
 
 log = logging.getLogger(__name__)
@@ -139,28 +140,62 @@ def arms(cfg: dict, rates: dict[str, float] | None = None) -> dict[str, dict]:
     return out
 
 
-def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
-    """Each tuned arm's learning rate from its own grid (cfg lr_grid, keyed by arm): the five
-    protocol arms first (random_k64 and sgd among them), then the oracle and the warmed arms,
-    whose warm-up runs at the rate just tuned for its kind of step (WARM_RATE_OF); the
-    controls and baselines of MIRRORS take their arm's rate, untuned."""
+def tuning_arms(cfg: dict) -> dict[str, list[str]]:
+    """The tuned arms, in the order a one-job tuning runs them, each with the arms whose tuned
+    rates it needs: the five protocol arms (random_k64 and sgd among them) need none, the
+    oracle none, a warmed arm the arm whose rate its warm-up runs at (WARM_RATE_OF); the
+    controls and baselines of MIRRORS are not tuned (assemble_tuning gives them their rate)."""
     check(cfg)
-    bench = Bench(cfg, cache, device, workers=cfg["n_workers"], checkpoint=checkpoint)
-    base = arms({k: v for k, v in cfg.items() if k != "warmups"})
-    tuned = {name: bench.tune(arm, _grid(cfg, name), TUNE_SEED, cfg["tune_steps"]) for name, arm in base.items()}
+    needs = {name: [] for name in arms({k: v for k, v in cfg.items() if k != "warmups"})}
     if not has_readings(cfg):
-        return tuned
+        return needs
+    for name, arm in arms(cfg).items():
+        if name not in needs and name not in MIRRORS:
+            needs[name] = [WARM_RATE_OF[arm["warmup"]["kind"]]] if "warmup" in arm else []
+    return needs
+
+
+def tune_arm(
+    cfg: dict,
+    cache: TokenCache,
+    device: torch.device,
+    name: str,
+    tuned: dict[str, dict],
+    *,
+    checkpoint: Checkpoint | None = None,
+) -> dict:
+    """One arm's learning rate from its own grid (cfg lr_grid, keyed by arm); a warmed arm's
+    warm-up runs at the rate tuned for its kind of step (`tuned`: the records of the arms
+    tuning_arms says it needs)."""
+    check(cfg)
+    arm = arms(cfg)[name]
+    if "warmup" in arm:
+        warm = arm["warmup"]
+        arm = {**arm, "warmup": {**warm, "lr": tuned[WARM_RATE_OF[warm["kind"]]]["lr"]}}
+    bench = Bench(cfg, cache, device, workers=cfg["n_workers"], checkpoint=checkpoint)
+    out = bench.tune(arm, _grid(cfg, name), TUNE_SEED, cfg["tune_steps"])
+    if "warmup" in arm:
+        out["warmup_lr"] = arm["warmup"]["lr"]
+    return out
+
+
+def assemble_tuning(cfg: dict, tuned: dict[str, dict]) -> dict:
+    """The setting's learning rates from every tuned arm's record (tuning_arms): those, and the
+    controls and baselines of MIRRORS at their arm's rate, untuned (sgd_random_warmup's
+    warm-up at random_k64's)."""
+    out = dict(tuned)
+    if not has_readings(cfg):
+        return out
     rates = {name: t["lr"] for name, t in tuned.items()}
-    for name, arm in arms(cfg, rates).items():
-        if name in tuned or name in MIRRORS:
-            continue
-        tuned[name] = bench.tune(arm, _grid(cfg, name), TUNE_SEED, cfg["tune_steps"])
-        if "warmup" in arm:
-            tuned[name]["warmup_lr"] = arm["warmup"]["lr"]
     for name, source in MIRRORS.items():
-        tuned[name] = {"lr": rates[source], "mirrors": source}
-    tuned["sgd_random_warmup"]["warmup_lr"] = rates[WARM_RATE_OF["random"]]
-    return tuned
+        out[name] = {"lr": rates[source], "mirrors": source}
+    out["sgd_random_warmup"]["warmup_lr"] = rates[WARM_RATE_OF["random"]]
+    return out
+
+
+def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
+    """Every arm's learning rate in one job (tune_all: tuning_arms in order, assemble_tuning)."""
+    return tune_all(sys.modules[__name__], cfg, cache, device, checkpoint=checkpoint)
 
 
 def _grid(cfg: dict, name: str) -> list[float]:

@@ -104,6 +104,42 @@ def run_inputs(wildcards):
     return inputs
 
 
+@cache
+def tuning_arms(experiment, setting):
+    """{arm: the arms whose tuned rates it needs} of a tuned setting, from its measurement
+    module (paper_checks.runner.tuning_arms): one tuning job per arm."""
+    from paper_checks.runner import tuning_arms as arms_of
+
+    job = sweeps.job_config(section(experiment), setting, config["device"])
+    return arms_of(EXPERIMENTS[experiment]["module"], job)
+
+
+def tuning_arm_files(wildcards):
+    """The tuning files of every tuned arm of a setting, which its tuning file is assembled from."""
+    w = wildcards
+    return [
+        f"results/tuning/{w.experiment}/{w.setting}/{arm}.json"
+        for arm in tuning_arms(w.experiment, w.setting)
+    ]
+
+
+def tuning_arm_inputs(wildcards):
+    """A tuning job reads the token cache and the tuning files of the arms it needs."""
+    w = wildcards
+    arms = tuning_arms(w.experiment, w.setting)
+    if w.arm not in arms:
+        raise ValueError(
+            f"{w.experiment} {w.setting}: {w.arm!r} is not a tuned arm; the tuned arms are {list(arms)}"
+        )
+    return {
+        "tokens": token_cache_of(wildcards),
+        "needs": [
+            f"results/tuning/{w.experiment}/{w.setting}/{arm}.json"
+            for arm in arms[w.arm]
+        ],
+    }
+
+
 def job_config_of(wildcards):
     """A job's slice of the config (sweeps.job_config): its setting's configuration and the device."""
     return sweeps.job_config(

@@ -1,21 +1,27 @@
-"""Stage 2a: one (experiment, setting) tuning job: each arm's learning rate from its grid."""
+"""Stage 2a: one (experiment, setting, arm) tuning job: the arm's learning rate from its grid,
+after the arms whose tuned rates it needs (their files are its `needs` inputs)."""
 
 import _project  # noqa: F401  (the repository on sys.path)
 
+from paper_checks.gpu_slots import claim_gpus
 from paper_checks.joblog import setup_logging
-from paper_checks.runner import checkpoint_file, tune_experiment
+from paper_checks.runner import checkpoint_file, tune_arm
 
 setup_logging(snakemake.log[0], snakemake.threads)
-tune_experiment(
-    module=snakemake.params.module,
-    experiment=snakemake.wildcards.experiment,
-    setting=snakemake.wildcards.setting,
-    config=snakemake.params.config,
-    code=snakemake.params.code,
-    tokens=snakemake.input.tokens,
-    output=snakemake.output[0],
-    # read from the config, not the rule's params: how often progress is saved does not
-    # change the results, so changing it must not rerun the job
-    checkpoint=checkpoint_file(snakemake.output[0]),
-    checkpoint_every=snakemake.config["checkpoint_every"],
-)
+# the job's GPUs (config resources' `gpu`): ones no other running job holds (paper_checks.gpu_slots)
+with claim_gpus(snakemake.resources.gpu):
+    tune_arm(
+        module=snakemake.params.module,
+        experiment=snakemake.wildcards.experiment,
+        setting=snakemake.wildcards.setting,
+        arm=snakemake.wildcards.arm,
+        config=snakemake.params.config,
+        code=snakemake.params.code,
+        tokens=snakemake.input.tokens,
+        needs=list(snakemake.input.needs),
+        output=snakemake.output[0],
+        # read from the config, not the rule's params: how often progress is saved does not
+        # change the results, so changing it must not rerun the job
+        checkpoint=checkpoint_file(snakemake.output[0]),
+        checkpoint_every=snakemake.config["checkpoint_every"],
+    )
