@@ -21,13 +21,17 @@ def test_quick_kernel_benchmark_writes_every_measurement(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(out.read_text())
+    differing = data["ratios"].pop("entries_differing_from_reference")
     assert set(data["ratios"]) == {
         "generator_vs_randn",
         "random_directions_vs_randn",
+        "project_vs_randn",
         "project_reconstruct_vs_randn",
         "jvp_vs_forward_backward",
     }
     assert all(math.isfinite(v) and v > 0 for v in data["ratios"].values())
+    # the generated entries are the correctly rounded definition's (tests/test_generator.py)
+    assert differing == 0 and data["reference"]["entries"] == 8 * (1 << 17)
     (micro,) = data["training_steps"]
     assert micro["preset"] == "micro" and set(micro["strategies"]) == {"sgd", "random_k64", "adc_r32_k8", "momentum_n4"}
     for timing in micro["strategies"].values():
@@ -37,10 +41,10 @@ def test_quick_kernel_benchmark_writes_every_measurement(tmp_path):
 
 
 def test_pipeline_benchmark_times_a_run_and_tables_its_jobs(tmp_path):
-    """The pipeline benchmark on a small target of the smoke config (E5's data file: a token
-    cache and four measurement jobs, K = 1 and 16 for two seeds) in a scratch copy: it records
-    the wall time, the per-job table from the benchmark files, and leaves this checkout's
-    results/ alone."""
+    """The pipeline benchmark on a small target of the smoke config (one E5 measurement job,
+    K = 1 for seed 0, and the token cache it reads) in a scratch copy: it records the wall
+    time, the per-job table from the benchmark files, and leaves this checkout's results/
+    alone.  (The per-job table of a whole run: test_executors.py's job-times test.)"""
     out = tmp_path / "pipeline.json"
     before = sorted((ROOT / "results").rglob("*")) if (ROOT / "results").exists() else []
     command = [
@@ -51,16 +55,16 @@ def test_pipeline_benchmark_times_a_run_and_tables_its_jobs(tmp_path):
         "--cores",
         "2",
         "--target",
-        "results/data/e5_unbiased_estimator.json",
+        "results/runs/e5_unbiased_estimator/k-1/seed0.json",
         "--out",
         str(out),
     ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     data = json.loads(out.read_text())
-    assert data["wall_seconds"] > 0 and data["snakemake_jobs"] >= 3  # token cache, 4 measurement jobs, aggregation
+    assert data["wall_seconds"] > 0 and data["snakemake_jobs"] >= 2  # the token cache and the measurement job
     jobs = data["heavy_jobs"]
-    assert jobs["jobs"] == 4 and {r["experiment"] for r in jobs["by_experiment"]} == {"e5_unbiased_estimator"}
+    assert jobs["jobs"] == 1 and {r["experiment"] for r in jobs["by_experiment"]} == {"e5_unbiased_estimator"}
     assert data["targets"]["wall_seconds"] is None  # a partial run is not judged against the whole-run target
     assert data["targets"]["max_rss_met"] == (jobs["max_rss_mb"] <= 2000)
     assert out.with_suffix(".log").is_file()

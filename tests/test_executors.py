@@ -118,8 +118,9 @@ def test_smoke_dag_runs_through_a_submitting_executor(cluster_smoke_run):
         json.loads(re.search(r"^# properties = (.*)$", (d / "jobscript.sh").read_text(), re.MULTILINE).group(1))["rule"]
         for d in jobs
     )
-    # only tuning and measurement jobs (and E8's run) were submitted; everything else is a local rule
-    assert set(rules) == {"tune_experiment", "run_experiment", "distributed_protocol"}
+    # only tuning (one job per setting in the smoke config) and measurement jobs (and E8's run)
+    # were submitted; everything else is a local rule
+    assert set(rules) == {"tune_setting", "run_experiment", "distributed_protocol"}
     assert all((d / "state").read_text() == "success" for d in jobs)
     assert rules.count("run_experiment") == len(list((repo / "results" / "runs").rglob("seed*.json")))
     for claim in CLAIMS:

@@ -11,7 +11,7 @@ landed both before the first save and in the middle of runs.
 Catches: state missing from a checkpoint (momentum, codebook, bootstrap history, records),
 a resume that repeats or skips a step, runs of a job matched to the wrong saved result, a
 truncated checkpoint read after a kill during a save, a checkpoint left behind after success.
-The SIGKILL of a job under Snakemake itself is in tests/test_workflow.py.
+The SIGKILL of jobs under Snakemake itself is in tests/test_reliability.py.
 """
 
 import json
