@@ -75,6 +75,8 @@ _LN2, _SHIFT, _CUT, _TAIL_SHIFT = (np.float32(v) for v in (k.LN2, k.CENTRAL_SHIF
 _Q_SCALE, _Q_OFFSET, _FIXED_POINT = np.float32(2.0**-24), np.float32(2.0**-25), np.float32(k.FIXED_POINT)
 _ONE, _TWO, _HALF = np.float32(1.0), np.float32(2.0), np.float32(0.5)
 _S8, _S11, _S15, _S17 = np.int32(8), np.uint32(11), np.uint32(15), np.uint32(17)
+_S23, _MANTISSA, _BIAS = np.int32(23), np.int32(0x7FFFFF), np.int32(127)
+_SQRT2_OFFSET, _ONE_BITS = np.int32(0x800000 - 0x3504F3), np.int32(0x3F800000)
 
 
 @njit(inline="always", error_model="numpy")
@@ -100,11 +102,11 @@ def _offset_of(i, k0, k1, k2):
 def _log(p):
     """log p for a positive normal float32 p: exponent and mantissa from p's bits, then
     log m = 2 atanh((m - 1) / (m + 1)) summed to the 9th power."""
-    bits = np.int64(_float_bits(p))
-    mantissa = bits & 0x7FFFFF
-    big = (mantissa + (0x800000 - 0x3504F3)) >> 23
-    e = (bits >> 23) - 127 + big
-    m1 = _bits_float(np.int32(mantissa | (0x3F800000 - (big << 23)))) - _ONE
+    bits = _float_bits(p)  # int32 throughout (each step cast back: numba widens int32 arithmetic)
+    mantissa = np.int32(bits & _MANTISSA)
+    big = np.int32(np.int32(mantissa + _SQRT2_OFFSET) >> _S23)  # 1 iff m >= sqrt(2)
+    e = np.int32(np.int32(np.int32(bits >> _S23) - _BIAS) + big)
+    m1 = _bits_float(np.int32(mantissa | np.int32(_ONE_BITS - np.int32(big << _S23)))) - _ONE
     s = m1 / (m1 + _TWO)
     u = s * s
     series = (((_L0 * u + _L1) * u + _L2) * u + _L3) * u + _L4
