@@ -263,7 +263,9 @@ def random_directions(
     keys = seed_keys(seeds, device)
     if _on_cuda(keys.device):
         z = _triton_kernels().gaussian(keys, 0, dim)
-        sumsq = _triton_kernels().sumsq(keys, dim)
+        # the fixed-point sum from z itself (two correctly rounded products, a truncation and an
+        # exact integer sum), not a second generation pass
+        sumsq = (z * z).mul_(FIXED_POINT).to(torch.int64).sum(dim=1)
     else:
         z, sumsq = _cpu_block(keys, 0, dim)
         z = z.to(keys.device)

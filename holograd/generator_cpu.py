@@ -248,11 +248,8 @@ def fill(keys: np.ndarray, start: int, out: np.ndarray, sumsq: np.ndarray, threa
         _run([(keys[a:b], start, out[a:b], sumsq[a:b]) for a, b in _splits(rows, threads)], fill_tile)
         return
     columns = _splits(width, threads, _MIN_SPLIT)
-    segments = [np.empty((rows, b - a), dtype=np.float32) for a, b in columns]
     partial = np.zeros((len(columns), rows), dtype=np.int64)
-    _run([(keys, start + a, seg, part) for (a, _), seg, part in zip(columns, segments, partial)], fill_tile)
-    for (a, b), seg in zip(columns, segments):
-        out[:, a:b] = seg
+    _run([(keys, start + a, out[:, a:b], part) for (a, b), part in zip(columns, partial)], fill_tile)
     sumsq[:] = partial.sum(axis=0)
 
 

@@ -93,10 +93,19 @@ def tune_experiment(
 def read_tuning(path: str, config: dict, code: str) -> dict:
     """The tuned learning rates of a tuning file (a setting's, or one arm's) made from this
     job's config and code."""
-    record = read_json(path)
+    return _checked_tuning(read_json(path), path, config, code)
+
+
+def _checked_tuning(record: dict, path: str, config: dict, code: str) -> dict:
+    """A tuning record's rates, once its config and code hashes are this job's."""
     if record.get("config_sha256") != config_hash(config) or record.get("code_sha256") != code:
         raise ProvenanceError(f"{path} was tuned for another configuration or code; delete it and rerun")
     return record["tuned"]
+
+
+def _checked_arms(records: list[dict], paths: list[str], config: dict, code: str) -> dict[str, dict]:
+    """{arm: its checked rates} of arm files' records (read once, by the caller)."""
+    return {r["arm"]: _checked_tuning(r, path, config, code) for r, path in zip(records, paths)}
 
 
 def tuning_arms(module: str, config: dict) -> dict[str, list[str]]:
@@ -131,7 +140,7 @@ def tune_arm(
     wanted = tuning_arms(module, config)
     if arm not in wanted:
         raise ValueError(f"{experiment} {setting}: {arm!r} is not a tuned arm; the tuned arms are {list(wanted)}")
-    tuned = {read_json(path)["arm"]: read_tuning(path, config, code) for path in needs}
+    tuned = _checked_arms([read_json(path) for path in needs], needs, config, code)
     if sorted(tuned) != sorted(wanted[arm]):
         raise ValueError(f"{experiment} {setting} {arm} needs the records of {wanted[arm]}, was given {sorted(tuned)}")
     cache = load_token_cache(tokens)
@@ -165,10 +174,10 @@ def assemble_tuning(
     start = time.perf_counter()
     records = [read_json(path) for path in arms]
     wanted = tuning_arms(module, config)
-    if sorted(r["arm"] for r in records) != sorted(wanted):
-        given = sorted(r["arm"] for r in records)
+    given = sorted(r["arm"] for r in records)
+    if given != sorted(wanted):
         raise ValueError(f"{experiment} {setting}: the tuned arms are {list(wanted)}, got files of {given}")
-    tuned = {r["arm"]: read_tuning(path, config, code) for r, path in zip(records, arms)}
+    tuned = _checked_arms(records, arms, config, code)
     checksums = {r["tokens"]["sha256"] for r in records}
     if len(checksums) > 1:
         raise ProvenanceError(f"{experiment} {setting}: its arms were tuned on different token caches")
