@@ -49,13 +49,19 @@ not have to:
 tests/test_generator.py checks the CPU kernel bit for bit against a numpy reference of the
 definition (tests/generator_reference.py) on all 2^24 inverse-CDF inputs, and
 tests/test_generator_triton.py the Triton kernels (interpreted on the CPU; compiled, on a GPU).
-Other devices (or CUDA without triton) get tiles generated on the CPU and copied.
+On CUDA the kernels are checked once per device (they must load, run and give the definition's
+bits on a first block); where they cannot, a process stops with GeneratorUnavailable unless
+HOLOGRAD_ALLOW_CPU_GENERATOR=1 lets it generate on the CPU and copy (`generator_backend` says
+which kernel ran; every run file records it).  Other devices get tiles generated on the CPU
+and copied.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
+import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -63,7 +69,10 @@ import torch
 from torch import Tensor
 
 from holograd import generator_cpu
+from holograd.devices import GENERATOR_FALLBACK
 from holograd.direction_constants import FIXED_POINT, int32_word
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_ELEMENTS = 1 << 18
 """Default upper bound on the entries of the direction matrix held at once (1 MB of float32):
@@ -157,18 +166,82 @@ def _cpu_block(keys: Tensor, start: int, stop: int) -> tuple[Tensor, Tensor]:
     return torch.from_numpy(z), torch.from_numpy(sumsq)
 
 
+_CHECK_SEEDS = (0, 2**64 - 1)
+_CHECK_ENTRIES = 8192  # both PPND7 branches: about 15 % of entries fall in the tails
+
+
+class GeneratorUnavailable(RuntimeError):
+    """The fused Triton kernels cannot generate directions on a CUDA device here (one line why)."""
+
+
 @functools.cache
+def _triton_problem(index: int) -> str | None:
+    """Why the Triton kernels cannot generate directions on cuda:`index`, or None when they
+    can: they must import (triton installed, recent enough), compile, launch, and give the
+    definition's bits on a first block of two seeds (compared with the CPU kernel)."""
+    try:
+        from holograd import generator_triton
+
+        keys = seed_keys(_CHECK_SEEDS, torch.device("cuda", index))
+        got = generator_triton.gaussian(keys, 0, _CHECK_ENTRIES).cpu()
+    except Exception as exc:  # noqa: BLE001 - an import, a version check, compilation or a launch
+        message = str(exc).strip().splitlines()
+        return f"{type(exc).__name__}: {message[0] if message else ''}"
+    want, _ = _cpu_block(keys.cpu(), 0, _CHECK_ENTRIES)
+    differ = int((got.view(torch.int32) != want.view(torch.int32)).sum())
+    if differ:
+        return f"their first {want.numel()} entries differ from the definition in {differ} places"
+    return None
+
+
+def _fallback_allowed() -> bool:
+    return os.environ.get(GENERATOR_FALLBACK, "0") not in ("", "0")
+
+
+@functools.cache
+def _warn_fallback(index: int, problem: str) -> None:
+    log.warning(
+        "the Triton kernels cannot run on cuda:%d (%s); %s=1: generating directions on the CPU and copying them",
+        index,
+        problem,
+        GENERATOR_FALLBACK,
+    )
+
+
+def generator_backend(device: torch.device | str) -> str:
+    """Which kernel generates directions for tensors on `device`: "numba" on the CPU, "triton"
+    on CUDA, and "numba, copied to <device>" elsewhere (or on CUDA when the Triton kernels
+    cannot run and HOLOGRAD_ALLOW_CPU_GENERATOR=1).  On CUDA the kernels are checked once per
+    device and process; if they cannot run, and no fallback is allowed, GeneratorUnavailable."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return "numba"
+    if device.type != "cuda":
+        return f"numba, copied to {device.type}"
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    problem = _triton_problem(index)
+    if problem is None:
+        return "triton"
+    if not _fallback_allowed():
+        raise GeneratorUnavailable(
+            f"the direction generator's Triton kernels cannot run on cuda:{index}: {problem} "
+            f"(set {GENERATOR_FALLBACK}=1 to generate on the CPU and copy, hundreds of times slower)"
+        )
+    _warn_fallback(index, problem)
+    return f"numba, copied to cuda:{index} ({problem})"
+
+
 def _triton_kernels():
-    """holograd.generator_triton if triton is installed, else None (imported on first use)."""
+    """holograd.generator_triton (imported on first use)."""
     from holograd import generator_triton
 
-    return generator_triton if generator_triton.is_available() else None
+    return generator_triton
 
 
 def _on_cuda(device: torch.device) -> bool:
-    """Whether to generate with the fused Triton kernels: a CUDA device and triton installed.
-    (Elsewhere, e.g. CUDA without triton, tiles are generated on the CPU and copied.)"""
-    return device.type == "cuda" and _triton_kernels() is not None
+    """Whether to generate with the fused Triton kernels (a CUDA device whose kernels passed
+    their check); raises GeneratorUnavailable where they cannot run and no fallback is allowed."""
+    return device.type == "cuda" and generator_backend(device) == "triton"
 
 
 def gaussian_block(keys: Tensor, start: int, stop: int) -> Tensor:

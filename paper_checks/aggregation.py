@@ -16,6 +16,7 @@ import logging
 
 from holograd.files import read_json, write_json
 from paper_checks.experiment import load_analysis
+from paper_checks.formatting import software_line
 from paper_checks.hashing import TIMING, ProvenanceError, config_hash, content_sha256
 from paper_checks.sweeps import experiment_config, job_config, resolve, setting_names, sweep_of
 
@@ -81,6 +82,9 @@ def aggregate_experiment(
         "environment": {
             "torch": sorted({r["environment"]["torch"] for r in records}),
             "devices": sorted({r["environment"]["device"] for r in records}),
+            # where the generator and software versions are recorded (every run since they were)
+            "generators": sorted({r["environment"].get("generator", "unrecorded") for r in records}),
+            "software": sorted({software_line(r["environment"]) for r in records}),
             "git_commits": sorted({r["environment"].get("git_commit", "unknown") for r in records}),
         },
         "code_sha256": code,

@@ -145,13 +145,17 @@ def _claim_once(folder: Path, devices: list[str], count: int) -> tuple[list[str]
 
 
 @contextmanager
-def claim_gpus(count: int, devices: list[str] | None = None, poll_seconds: float = 5.0) -> Iterator[list[str]]:
+def claim_gpus(
+    count: int, devices: list[str] | None = None, poll_seconds: float = 5.0, *, up_to: bool = False
+) -> Iterator[list[str]]:
     """Hold `count` GPUs of this machine that no other job holds, with `CUDA_VISIBLE_DEVICES`
     naming them, for the duration of the block; yields the claimed device entries.
 
     Waits while too few are free (a log line, repeated every 10 minutes).  Does nothing for
     `count` 0, and on a machine without GPUs (the job's `device` setting decides then: `auto`
-    runs on the CPU).  Raises GpuSlotError if the machine shows fewer GPUs than `count`.
+    runs on the CPU, `cuda` stops).  Raises GpuSlotError if the machine shows fewer GPUs than
+    `count`, unless `up_to`: a job whose processes can share GPUs (E8's ranks) then takes all
+    the machine shows, logged.
     """
     count = int(count)
     if count <= 0:
@@ -162,6 +166,9 @@ def claim_gpus(count: int, devices: list[str] | None = None, poll_seconds: float
         log.warning("the job asks for %d GPU(s) but this machine shows none: running without a GPU slot", count)
         yield []
         return
+    if count > len(devices) and up_to:
+        log.info("the job asks for up to %d GPUs and this machine shows %d: claiming them all", count, len(devices))
+        count = len(devices)
     if count > len(devices):
         raise GpuSlotError(
             f"the job asks for {count} GPUs but this machine shows {len(devices)} ({','.join(devices)}); "

@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from holograd.files import read_json, write_json
@@ -61,6 +61,7 @@ def tune_experiment(
     output: str,
     checkpoint: str | None = None,
     checkpoint_every: int = 0,
+    allow_cpu_generator: bool = False,
 ) -> None:
     """Write module.tune(config, cache, device, checkpoint=...): each arm's learning rate,
     chosen on a seed of its own, that every seed's job of this setting then uses, all in one
@@ -69,11 +70,11 @@ def tune_experiment(
     passed to the module; the file is removed once the output is written."""
     from holograd.checkpoint import checkpointing
     from holograd.data import load_token_cache
-    from holograd.experiments.setup import resolve_device
+    from holograd.experiments.setup import job_device
 
     start = time.perf_counter()
+    device = job_device(config["device"], allow_cpu_generator)
     cache = load_token_cache(tokens)
-    device = resolve_device(config["device"])
     log.info("tuning %s %s on %s", experiment, setting, device)
     with checkpointing(checkpoint, job_identity(config, code), checkpoint_every) as saving:
         tuned = importlib.import_module(module).tune(config["experiment"], cache, device, checkpoint=saving)
@@ -126,6 +127,7 @@ def tune_arm(
     output: str,
     checkpoint: str | None = None,
     checkpoint_every: int = 0,
+    allow_cpu_generator: bool = False,
 ) -> None:
     """Write module.tune_arm(config, cache, device, arm, tuned, checkpoint=...): one arm's
     learning rate(s), chosen on a seed of their own, handed the records of the arms it needs
@@ -134,7 +136,7 @@ def tune_arm(
     and the rates it was handed; it is removed once the output is written."""
     from holograd.checkpoint import checkpointing
     from holograd.data import load_token_cache
-    from holograd.experiments.setup import resolve_device
+    from holograd.experiments.setup import job_device
 
     start = time.perf_counter()
     wanted = tuning_arms(module, config)
@@ -143,8 +145,8 @@ def tune_arm(
     tuned = _checked_arms([read_json(path) for path in needs], needs, config, code)
     if sorted(tuned) != sorted(wanted[arm]):
         raise ValueError(f"{experiment} {setting} {arm} needs the records of {wanted[arm]}, was given {sorted(tuned)}")
+    device = job_device(config["device"], allow_cpu_generator)
     cache = load_token_cache(tokens)
-    device = resolve_device(config["device"])
     log.info("tuning %s %s, arm %s, on %s", experiment, setting, arm, device)
     identity = config_hash({"config": config, "code": code, "arm": arm, "needs": tuned})
     with checkpointing(checkpoint, identity, checkpoint_every) as saving:
@@ -214,6 +216,7 @@ def run_experiment(
     tuning: str | None = None,
     checkpoint: str | None = None,
     checkpoint_every: int = 0,
+    allow_cpu_generator: bool = False,
 ) -> None:
     """Run module.run(config, seed, cache, device, checkpoint=...) and write its metrics with
     provenance.
@@ -224,12 +227,12 @@ def run_experiment(
     is removed once the output is written."""
     from holograd.checkpoint import checkpointing
     from holograd.data import load_token_cache
-    from holograd.experiments.setup import resolve_device
+    from holograd.experiments.setup import job_device
 
     start = time.perf_counter()
+    device = job_device(config["device"], allow_cpu_generator)
     experiment_module = importlib.import_module(module)
     cache = load_token_cache(tokens)
-    device = resolve_device(config["device"])
     log.info("%s %s seed %d on %s: %s", experiment, setting, seed, device, config["experiment"])
     extra = {"tuned": read_tuning(tuning, config, code)} if tuning else {}
     with checkpointing(checkpoint, job_identity(config, code, int(seed)), checkpoint_every) as saving:
@@ -249,7 +252,7 @@ def run_experiment(
             "tuned": extra.get("tuned"),
             TIMING: {
                 "wall_seconds": round(time.perf_counter() - start, 3),
-                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             },
         }
         write_json(record, output)

@@ -249,7 +249,8 @@ def scale_cells(data: dict, paper: dict) -> list[str]:
         _each(s["steps"]),
         f"{len(s['seeds'])} ({', '.join(map(str, s['seeds']))})",
         ", ".join(s["settings"]),
-        ", ".join(data["environment"]["devices"]),
+        ", ".join(data["environment"]["devices"])
+        + f" (directions: {', '.join(data['environment'].get('generators', ['unrecorded']))})",
         f"{paper['model']} on {paper['corpus']}",
         "yes" if matches else "no",
     ]
@@ -297,6 +298,7 @@ def experiment_section(meta: dict, claims: list[dict], verdicts: dict, data: dic
         "scale": scale_cells(data, meta["paper"]),
         "jobs": len(data["runs"]),
         "job_seconds": data["timing"]["runs_wall_seconds"],
+        "software": data["environment"].get("software", []),
         "verdicts": [
             block
             for cid in ids

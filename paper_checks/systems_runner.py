@@ -26,12 +26,19 @@ from paper_checks.provenance import git_commit
 log = logging.getLogger("paper_checks")
 
 
-def run_distributed(section: dict, device: str, code: str, tokens: str, output: str, run_dir: str) -> None:
+def run_distributed(
+    section: dict, device: str, code: str, tokens: str, output: str, run_dir: str, allow_cpu_generator: bool = False
+) -> None:
     """Run the `distributed` config section (its `run` mapping, the device of the pipeline
-    unless it names its own) and write `output`."""
+    unless it names its own) and write `output`.  The device (and on CUDA the direction
+    generator) is checked here first, so that a run that cannot use CUDA stops with one line
+    before any worker starts."""
+    from holograd.directions import generator_backend
     from holograd.distributed.launch import launch
+    from holograd.experiments.setup import job_device
 
     run = {"device": device, **section["run"]}
+    generator_backend(job_device(run["device"], allow_cpu_generator))  # every rank generates directions
     run_path = Path(run_dir) / "run.yaml"
     run_path.parent.mkdir(parents=True, exist_ok=True)
     run_path.write_text(yaml.safe_dump(run, sort_keys=True))

@@ -4,6 +4,7 @@ processes contending for the file locks."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -108,6 +109,17 @@ def test_more_gpus_than_the_machine_shows_is_one_line_error(machine):
     assert "\n" not in str(error.value)
 
 
+def test_a_job_whose_processes_share_gpus_takes_what_the_machine_shows(machine, caplog):
+    """E8 asks for four GPUs `up_to`: on a machine showing one it claims that one (its ranks
+    share it) instead of stopping, as a job that needs four must."""
+    caplog.set_level(logging.INFO, logger="paper_checks.gpu_slots")
+    with claim_gpus(6, up_to=True) as claimed:
+        assert claimed == ["0", "1", "2", "3"] and os.environ["CUDA_VISIBLE_DEVICES"] == "0,1,2,3"
+    with claim_gpus(4, devices=["0"], up_to=True) as claimed:
+        assert claimed == ["0"] and os.environ["CUDA_VISIBLE_DEVICES"] == "0"
+    assert "asks for up to 4 GPUs and this machine shows 1: claiming them all" in caplog.text
+
+
 def test_no_gpu_asked_or_none_present_leaves_the_environment_alone(machine, monkeypatch, caplog):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
     with claim_gpus(0) as claimed:
@@ -142,7 +154,8 @@ def test_device_lists_and_lock_folders(machine, monkeypatch):
 
 
 def test_gpu_jobs_ask_snakemake_for_their_gpus():
-    """`--resources gpu=N` bounds what the jobs ask for: one GPU each, E8 four (config/paper.yaml)."""
+    """`--resources gpu=N` bounds what the jobs ask for: one GPU each, E8 four (config/paper.yaml;
+    under a smaller N, E8 asks for N: tests/test_gpu_path.py)."""
     out = snakemake(
         ROOT, "-n", "--forceall", "--configfile", "config/paper.yaml", "--resources", "gpu=4", "--",
         "results/systems/e8_distributed_protocol.json", "results/data/e5_unbiased_estimator.json",

@@ -12,6 +12,8 @@ seeds and applies it.
 
     protocol.py   the step, transport-agnostic: plan, submit, verify, conclude
                   (`simulate` runs it for all workers in one process)
-    train.py      the torchrun entry point: gloo on CPU, NCCL on GPUs, checkpoints, restart
+    placement.py  each rank's device and the backend: rank r on cuda:(r mod G), NCCL with a GPU
+                  per rank, else gloo (so four workers run on one GPU as on four)
+    train.py      the torchrun entry point: placement, checkpoints, restart
     launch.py     builds and runs the torchrun command (the pipeline's E8 and the tests)
 """

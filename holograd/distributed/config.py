@@ -19,7 +19,7 @@ value stops the run with a one-line error naming it, before any process starts t
     eval_batches: 4
     checkpoint_every: 5        # rank 0 saves the protocol state every 5 steps
     threads: 1                 # torch threads per process
-    device: auto               # auto: one GPU per process (cuda:LOCAL_RANK) if CUDA is present
+    device: auto               # rank r on cuda:(r mod GPUs) if CUDA is usable, else the CPU (placement.py)
     fault: null                # testing: {rank: 2, step: 13} SIGKILLs that rank once, at that step
 """
 

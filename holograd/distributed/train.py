@@ -4,11 +4,12 @@
         --config run.yaml --tokens resources/tokens/embedded-bpe300.pt \
         --out result.json --run-dir run/
 
-Backend: gloo on CPUs, NCCL when the processes run on GPUs (one GPU per process,
-cuda:LOCAL_RANK).  Every rank builds the same initial theta from the seed, so nothing but
-proofs and verdicts is ever sent (holograd.distributed.protocol); the ranks compare a
-SHA-256 of theta at the start, at every checkpoint and at the end (32 bytes each), and stop
-if it differs.
+Placement (holograd.distributed.placement): on CPUs, gloo; on a machine with G GPUs, local
+rank r on cuda:(r mod G), NCCL when every rank has a GPU of its own, else gloo, so that four
+workers run on one GPU as on four.  Every rank builds the same initial theta from the seed,
+so nothing but proofs and verdicts is ever sent (holograd.distributed.protocol); the ranks
+compare a SHA-256 of theta at the start, at every checkpoint and at the end (32 bytes each),
+and stop if it differs.
 
 Recovery: rank 0 saves the protocol state (strategy, verifier ledger, records) to
 run-dir/checkpoint.pt every checkpoint_every steps.  When a process dies, torchrun stops
@@ -34,7 +35,10 @@ import torch.distributed as dist
 
 from holograd.commitments import commit_params
 from holograd.data import SampleSet, load_token_cache, save_atomically
+from holograd.devices import DeviceError, cuda_problem, device_name, software
+from holograd.directions import generator_backend
 from holograd.distributed.config import RunConfig
+from holograd.distributed.placement import Placement, agree_backend, place
 from holograd.distributed.protocol import Protocol, summary
 from holograd.files import write_json
 from holograd.models import build_model
@@ -79,14 +83,17 @@ class TorchExchange:
         return digest.hex()
 
 
-def _device(name: str, local_rank: int) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {name!r} was asked for but CUDA is not available on this machine")
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
+def _placement(name: str, local_rank: int, local_world: int) -> Placement:
+    """This rank's device and proposed backend (holograd.distributed.placement.place), from the
+    CUDA devices this process sees, its own GPU checked by a first kernel (holograd.devices:
+    DeviceError if it cannot be used); CUDA is not touched for a CPU run."""
+    if name != "auto" and torch.device(name).type != "cuda":
+        return place(name, local_rank, local_world, 0)
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    placement = place(name, local_rank, local_world, gpus, None if gpus else cuda_problem())
+    if placement.device.type == "cuda" and (problem := cuda_problem(placement.device.index)) is not None:
+        raise DeviceError(f"rank {local_rank}'s {placement.device} cannot be used: {problem}")
+    return placement
 
 
 def _identity(cfg: RunConfig, tokens: str) -> str:
@@ -107,6 +114,7 @@ def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
         int(os.environ["WORLD_SIZE"]),
         int(os.environ.get("LOCAL_RANK", 0)),
     )
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
     restarts = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0))
     if world != cfg.workers:
         raise ValueError(
@@ -115,14 +123,18 @@ def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
         )
     _setup_logging(run_dir, rank)
     torch.set_num_threads(cfg.threads)
-    device = _device(cfg.device, local_rank)
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    placement = _placement(cfg.device, local_rank, local_world)
+    device = placement.device
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    generator = generator_backend(device)  # on CUDA, stops here if the Triton kernels cannot run
     # torchrun's store outlives a failed attempt, and with it the addresses that the dead
     # processes published; a prefix per attempt keeps the new processes from dialling them
     store, _, _ = next(dist.rendezvous("env://"))
     store = dist.PrefixStore(f"holograd/attempt{restarts}", store)
+    backend = agree_backend(store, rank, world, placement.backend)
+    if rank == 0:
+        log.info("placement: %s; backend %s (agreed by all %d ranks)", placement.reason, backend, world)
     dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=timedelta(minutes=10))
     try:
         exchange = TorchExchange(rank, world, device)
@@ -183,6 +195,14 @@ def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
                 "config": cfg.as_dict(),
                 "backend": backend,
                 "device": str(device),
+                "placement": placement.reason,
+                "environment": {
+                    **software(),
+                    "device": device_name(device),
+                    "device_type": device.type,
+                    "generator": generator,
+                    "gpus_visible": torch.cuda.device_count() if device.type == "cuda" else 0,
+                },
                 "theta_sha256": theta,
                 "restarts": restarts,
                 "bytes_sent_by_rank0_this_attempt": exchange.sent_bytes,

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import platform
+import logging
 
 import torch
 
 from holograd.data import SampleSet, TokenCache
+from holograd.devices import allow_cpu_generator, device_name, generator_in_use, resolve_device, software
+
+log = logging.getLogger(__name__)
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """ "auto" -> the first CUDA device if there is one, else the CPU; otherwise torch's name."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} was asked for but CUDA is not available on this machine")
+def job_device(name: str, cpu_generator: bool = False) -> torch.device:
+    """The device of a job (holograd.devices.resolve_device: a job that cannot use the device it
+    asks for stops here).  On CUDA the direction generator is checked at the job's first
+    direction (holograd.directions.generator_backend), which stops a job whose Triton kernels
+    cannot run unless `cpu_generator` lets it generate on the CPU and copy (exported, so that
+    the job's child processes inherit it)."""
+    device = resolve_device(name)
+    if cpu_generator:
+        allow_cpu_generator()
+    log.info("device %s (%s)", device, device_name(device))
     return device
 
 
@@ -39,12 +45,13 @@ def scale(cfg: dict, cache: TokenCache, dim: int, steps: int = 0) -> dict:
 
 
 def environment(device: torch.device) -> dict:
-    """torch and Python versions, device name and thread count of a job (the pipeline adds
-    the git commit: paper_checks.provenance.git_commit)."""
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})"
+    """Where a job ran: the device, its name, the direction generator's backend (numba, triton,
+    or a copy from the CPU), torch's threads, and the software versions (holograd.devices);
+    the pipeline adds the git commit (paper_checks.provenance.git_commit)."""
     return {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": name,
+        **software(),
+        "device": device_name(device),
+        "device_type": device.type,
+        "generator": generator_in_use(device),
         "threads": torch.get_num_threads(),
     }

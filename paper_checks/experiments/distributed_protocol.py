@@ -18,7 +18,7 @@ import pandas as pd
 import seaborn as sns
 
 from paper_checks.experiment import SystemsCheck
-from paper_checks.formatting import num
+from paper_checks.formatting import num, software_line
 from paper_checks.plotting import finish
 
 log = logging.getLogger("paper_checks")
@@ -110,6 +110,13 @@ def describe(d: dict | None, figure: str | None, base: Path, note: str | None = 
             "(bytes counted from the tensors handed to torch.distributed); every rank regenerated the directions "
             "from the seeds and applied the same update, and the ranks' θ hashes agreed at the start, "
             "at every checkpoint and at the end.",
+            "",
+        ]
+    if "environment" in d:  # recorded since the placement of ranks on GPUs was
+        env = d["environment"]
+        lines += [
+            f"Placement: {d['placement']}. Device {env['device']}; directions by {env['generator']}; "
+            f"{software_line(env)}.",
             "",
         ]
     return lines

@@ -6,6 +6,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 REPO = Path(workflow.basedir).parent
@@ -40,6 +41,32 @@ os.environ.setdefault(GIT_COMMIT_VARIABLE, git_commit(REPO))
 
 envvars:
     GIT_COMMIT_VARIABLE,
+
+
+def check_device_before_jobs():
+    """Where this machine runs the jobs (local execution), check once, before the first job,
+    that it can give them the configured device (`python -m holograd.device_check`, in a process
+    of its own): with `device: cuda` and no usable GPU or Triton kernels, the run stops here
+    with one line instead of failing every job in turn (the profiles keep going after a
+    failed job).  Remote jobs are checked where they run, each at its start."""
+    import subprocess
+
+    device = config["device"]
+    if not device.startswith("cuda") or not workflow.local_exec:
+        return
+    command = [sys.executable, "-m", "holograd.device_check", device]
+    if config["allow_cpu_generator"]:
+        command.append("--allow-cpu-generator")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}"]
+        raise WorkflowError(f"no job started: {lines[-1]}")
+    logger.info(f"device check: {result.stdout.strip()}")
+
+
+onstart:
+    check_device_before_jobs()
 
 
 EXPERIMENTS = load_experiments(EXPERIMENTS_FILE)
@@ -312,6 +339,20 @@ def distributed_threads(wildcards):
 
 def distributed_section(wildcards):
     return config["distributed"]
+
+
+def given_gpus():
+    """The GPUs the run was given (`--resources gpu=N`), or None when it set no limit."""
+    return workflow.global_resources.get("gpu").value
+
+
+def distributed_gpus(wildcards):
+    """E8's GPUs: its configured `gpu`, but at most what the run was given, since its ranks
+    can share GPUs (holograd.distributed.placement).  A job asking for more than
+    `--resources gpu=N` would stop the whole run when it became ready (Snakemake's
+    validate_job); so on one GPU, E8's four ranks share it."""
+    wanted, given = job_resources(SYSTEMS_CHECK)["gpu"], given_gpus()
+    return wanted if given is None else min(wanted, given)
 
 
 DISTRIBUTED_CODE = source_hash(

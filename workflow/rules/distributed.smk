@@ -19,7 +19,7 @@ rule distributed_protocol:
     # one process per worker: Snakemake scales this down to --cores on a small machine
     threads: distributed_threads
     resources:
-        gpu=job_resource("gpu", SYSTEMS_CHECK),
+        gpu=distributed_gpus,
         gpu_model=job_resource("gpu_model", SYSTEMS_CHECK),
         mem_mb=job_mem_mb(SYSTEMS_CHECK),
         disk_mb=job_resource("disk_mb", SYSTEMS_CHECK),

@@ -23,4 +23,5 @@ with claim_gpus(snakemake.resources.gpu):
         # change the results, so changing it must not rerun the job
         checkpoint=checkpoint_file(snakemake.output[0]),
         checkpoint_every=snakemake.config["checkpoint_every"],
+        allow_cpu_generator=snakemake.config["allow_cpu_generator"],
     )
