@@ -33,6 +33,59 @@ def test_gram_statistics_match_direct_computation():
     assert e1.pairwise_cosines(gram).tolist() == pytest.approx(direct, abs=1e-6)
 
 
+def test_gradient_matrix_is_the_stacked_gradients_bit_for_bit(make_model, make_batch):
+    """The preallocated matrix E1 fills row by row is what stacking each batch's own gradient
+    gave (catches a row written to the wrong place or a gradient taken at a moved theta)."""
+    from holograd.derivatives import flat_grad
+    from holograd.params import ParamSpace
+
+    model = make_model(seed=4)
+    space = ParamSpace(model)
+    batches = [make_batch(step=i, stream=7) for i in range(5)]
+    rows = e1.gradient_matrix(model, batches, space)
+    assert torch.equal(rows, torch.stack([flat_grad(model, b, space)[1] for b in batches]))
+
+
+# E1's gradients in a process of its own: the peak resident memory the measurement adds, against
+# the n x D float32 matrix it must hold.  Micro with GPT-2's vocabulary (D = 1.63M), n = 40: the
+# matrix is 261 MB, the model's own memory a few MB.
+E1_PEAK = """
+import resource, sys, torch
+from holograd.experiments.gradient_variability import gradient_matrix
+from holograd.models import build_model
+from holograd.params import ParamSpace
+torch.manual_seed(0)
+model = build_model("micro", 50257, 16, seed=0)
+space = ParamSpace(model)
+batches = [torch.randint(0, 50257, (2, 17)) for _ in range(40)]
+from holograd.derivatives import flat_grad
+flat_grad(model, batches[0], space)  # the allocator's and autograd's first-use memory
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+grads = gradient_matrix(model, batches, space)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(after - before, grads.numel() * grads.element_size())
+"""
+
+
+def test_gradient_matrix_holds_each_gradient_once():
+    """The peak the measurement adds stays under 1.3x the matrix (one gradient in flight and
+    allocator slack); stacking a list of gradients, as d39e71f did, needs 2x, which put E1 on
+    gpt2like at 17.9 GB (benchmarks/bench_e1_memory.py measures the paper's D)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from holograd.models import param_count
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", E1_PEAK], capture_output=True, text=True, cwd=root, timeout=300, check=True
+    )
+    added, matrix = map(int, result.stdout.split())
+    assert matrix == 40 * param_count("micro", 50257, 16) * 4
+    assert added < 1.3 * matrix, (added / matrix, added, matrix)
+
+
 def test_statistics_on_planted_gradients():
     # g_i = mu + xi_i with ||mu||^2 = 1 and E||xi||^2 = 9: E cos(g_i, g_j) ~ 1/10 and the
     # variance ratio E||g - mu||^2 / E||g||^2 = 9/10.  With D = 20000 and 50 gradients the
