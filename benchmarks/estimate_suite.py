@@ -120,23 +120,39 @@ class UnitCosts:
         v = torch.randn(space.dim, device=self.device, dtype=dtype)
         return timed(lambda: directional_derivative(model, b, v / v.norm(), space), self.device)
 
-    @functools.cache
-    def entry(self, dim: int, chunk: int) -> float:
-        """Seconds per direction entry of project_reconstruct at this D and chunk (each entry
-        generated once when a row fits the chunk; the model counts the second pass otherwise)."""
-        rows = max(1, min(chunk // dim, 64))
-        k = 2 * rows if dim <= chunk else 2
+    # Entries timed per call of project_reconstruct when its cost is fitted (see direction_costs):
+    # enough that the per-entry part dominates the larger call (tenths of a second on a CPU core,
+    # tens of milliseconds on an H100), few enough to time the paper's D quickly.
+    FIT_ENTRIES = {"cpu": 1 << 25, "cuda": 1 << 33}
+
+    def _time_directions(self, dim: int, chunk: int, k: int) -> float:
+        """Seconds of one project_reconstruct call with K = k directions of dimension `dim`."""
         grad = torch.randn(dim, device=self.device)
         seeds = derive_seeds("estimate", 0, k)
+        return timed(lambda: project_reconstruct(grad, seeds, chunk_elements=chunk), self.device, repeats=2)
+
+    @functools.cache
+    def direction_costs(self, dim: int, chunk: int) -> tuple[float, float]:
+        """(seconds per call, seconds per counted entry) of projection + synthesis at D = dim,
+        fitted to t(K) = per_call + per_entry x passes x K x D from two calls at D itself (K
+        and K / 8, K as large as FIT_ENTRIES allows): the work model counts passes x K x D
+        entries (one pass when a row fits the chunk, else two), so a call's fixed cost (seed
+        hashing, launches, norms) is charged once per call, not spread over the entries of a
+        few rows and multiplied by the paper's K = 33,200."""
         passes = 1 if dim <= chunk else 2
-        return timed(lambda: project_reconstruct(grad, seeds, chunk_elements=chunk), self.device, repeats=2) / (
-            passes * k * dim
-        )
+        k_hi = max(8, self.FIT_ENTRIES.get(self.device, 1 << 25) // dim)
+        k_lo = k_hi // 8
+        t_lo, t_hi = self._time_directions(dim, chunk, k_lo), self._time_directions(dim, chunk, k_hi)
+        per_entry = max(t_hi - t_lo, 0.0) / (passes * (k_hi - k_lo) * dim)
+        return max(t_lo - per_entry * passes * k_lo * dim, 0.0), per_entry
+
+    def entry(self, dim: int, chunk: int) -> float:
+        """Seconds per direction entry as the work model counts them (direction_costs)."""
+        return self.direction_costs(dim, chunk)[1]
 
     def per_call(self, dim: int, chunk: int) -> float:
-        """Seconds a projection + synthesis costs once per call, whatever its K (measured units:
-        nothing apart, `entry` includes it spread over the rows it measured)."""
-        return 0.0
+        """Seconds a projection + synthesis costs once per call, whatever its K (direction_costs)."""
+        return self.direction_costs(dim, chunk)[0]
 
     @functools.cache
     def strategy_step(self, preset: str, vocab: int, block: int, batch: int, name: str, options: tuple) -> float:
@@ -163,6 +179,9 @@ class EntryCount(UnitCosts):
 
     def entry(self, dim: int, chunk: int) -> float:
         return 1.0
+
+    def per_call(self, dim: int, chunk: int) -> float:
+        return 0.0
 
     def forward_backward(self, *shape) -> float:
         return 0.0
@@ -666,12 +685,14 @@ def parse_assumptions(pairs: list[str]) -> dict[str, float]:
 
 
 def load_config(path: Path) -> dict:
-    """The config with the schema's defaults filled in, as the pipeline sees it."""
-    from snakemake.utils import validate
+    """The config checked and with the schema's defaults filled in, as the pipeline sees it
+    (without Snakemake, which a bare GPU image lacks)."""
+    from holograd.validation import fill_defaults
+    from paper_checks.configuration import SCHEMA_FILE, check_config
 
     config = yaml.safe_load(path.read_text())
-    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    return config
+    check_config(config)
+    return fill_defaults(config, SCHEMA_FILE)
 
 
 def main() -> None:

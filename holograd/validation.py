@@ -97,3 +97,27 @@ def validate(
     found = best_error(document, schema_file)
     if found is not None:
         raise error(f"{where(tuple(found.absolute_path))}: {found.message}".replace("\n", " "))
+
+
+def _fill_defaults(validator, properties: dict, instance, schema):
+    """The `properties` keyword that first sets each absent property with a `default` (the
+    recipe of jsonschema's FAQ, as Snakemake's validate(..., set_default=True) does)."""
+    if validator.is_type(instance, "object"):
+        for name, subschema in properties.items():
+            if isinstance(subschema, dict) and "default" in subschema:
+                instance.setdefault(name, subschema["default"])
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+
+_Filling = jsonschema.validators.extend(Validator, {"properties": _fill_defaults})
+
+
+def fill_defaults(document: dict, schema_file: str | Path) -> dict:
+    """`document` with the schema's defaults filled in, in place and returned (what the pipeline
+    gets from Snakemake's validate with set_default=True; for tools that run without Snakemake,
+    e.g. benchmarks/estimate_suite.py on a GPU machine).  Validate it first: this reports nothing."""
+    schema_file = Path(schema_file).resolve()
+    schema = {**yaml.safe_load(schema_file.read_text()), "$id": schema_file.as_uri()}
+    for _ in _Filling(schema, registry=Registry(retrieve=_retrieve)).iter_errors(document):
+        pass
+    return document

@@ -7,7 +7,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import pytest
-import torch
 from pipeline import SMOKE, TARGET, run_on_fake_cluster, tracked_copy
 
 from holograd.data import SampleSet, batch_ids, load_token_cache, prepare_token_cache
@@ -69,10 +68,20 @@ def make_batch(train_samples):
     return make
 
 
+REQUIRE_GPU = "HOLOGRAD_REQUIRE_GPU"
+"""Set to 1 (benchmarks/gpu_check.sh does) to make a missing or unusable GPU an error: the tests
+marked `gpu` then fail instead of being skipped, so a GPU check can never pass without a GPU."""
+
+
 def pytest_collection_modifyitems(config, items):
-    if torch.cuda.is_available():
+    from holograd.devices import cuda_problem
+
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    problem = cuda_problem() if gpu_items else None
+    if problem is None:
         return
-    skip = pytest.mark.skip(reason="needs a CUDA device")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+    if os.environ.get(REQUIRE_GPU, "0") not in ("", "0"):
+        raise pytest.UsageError(f"{REQUIRE_GPU}=1 but the tests marked gpu cannot run: {problem}")
+    skip = pytest.mark.skip(reason=f"needs a CUDA device ({problem})")
+    for item in gpu_items:
+        item.add_marker(skip)
