@@ -5,9 +5,12 @@
 # the quick kernel benchmark and the smoke pipeline (a few minutes).  All write
 # benchmarks/out/*.json and print a table.
 #
-# torch is installed first, pinned, so that installing the project never pulls a CUDA
-# build of several GB onto a CPU machine.  On a GPU machine install the CUDA build you
-# want into .venv first (any 2.x >= 2.3 satisfies the project), or pass TORCH=...
+# torch is installed first, pinned, so that installing the project never pulls a CUDA build of
+# several GB onto a CPU machine.  A .venv that already holds a torch keeps it (e.g. the CUDA build
+# you installed there): torch is installed only into a .venv without one, or when TORCH is given,
+# whose words go to pip as they are, an index included:
+#     make setup TORCH="torch==2.5.1 --index-url https://download.pytorch.org/whl/cu121"
+# (on a fresh checkout, or after `make clean`; the project itself accepts any torch >= 2.3).
 
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
@@ -15,13 +18,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+ifneq ($(filter command line environment,$(origin TORCH)),)
+ENSURE_TORCH = $(BIN)/python -m pip install --quiet $(TORCH)
+else
+ENSURE_TORCH = $(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH)
+endif
+
 .PHONY: setup results test bench bench-quick clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(ENSURE_TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 

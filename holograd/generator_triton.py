@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import types
 from typing import TYPE_CHECKING
 
@@ -111,10 +112,15 @@ _CONSTANTS = (
 # ---------------------------------------------------------------------------------------------
 # Kernel source.  Plain functions: _kernels() wraps copies of them as triton JIT functions or as
 # interpreted functions, with the constants above and `tl` in their global namespace.  They use
-# only builtins of triton.language (tl.full, not the jit-decorated tl.zeros; tl.reduce with
-# tl.standard._sum_combine, which the interpreter maps to a sum, not tl.sum): triton's own
-# jit-decorated helpers are of one kind only, fixed when triton is imported.
+# only builtins of triton.language (tl.full, not the jit-decorated tl.zeros; tl.reduce with the
+# module's own _add, not tl.sum): triton's own jit-decorated helpers are of one kind only, fixed
+# when triton is imported, so a kernel of the other kind cannot call them.
 # ---------------------------------------------------------------------------------------------
+
+
+def _add(a, b):
+    # the combine function of every reduction (the interpreter substitutes triton's own adder)
+    return a + b
 
 
 def _poly3(x, c0, c1, c2):
@@ -225,9 +231,9 @@ def _project_kernel(
                     prod = z * g.to(tl.float32)
                 acc += tl.where(mask, prod, 0.0)
         slot = safe_row.to(tl.int64) * n_spans + span
-        tl.store(sumsq_ptr + slot, tl.reduce(sq, 0, tl.standard._sum_combine), mask=live)
+        tl.store(sumsq_ptr + slot, tl.reduce(sq, 0, _add), mask=live)
         if HAS_GRAD:
-            tl.store(dots_ptr + slot, tl.reduce(acc, 0, tl.standard._sum_combine), mask=live)
+            tl.store(dots_ptr + slot, tl.reduce(acc, 0, _add), mask=live)
 
 
 def _reconstruct_kernel(
@@ -256,6 +262,7 @@ def _reconstruct_kernel(
 
 
 _SOURCES = (
+    _add,
     _poly3,
     _poly4,
     _poly5,
@@ -273,6 +280,22 @@ _SOURCES = (
 # ---------------------------------------------------------------------------------------------
 
 
+MIN_TRITON = (3, 0)
+"""The oldest Triton the kernels run on: `tl.div_rn`, `tl.sqrt_rn`, bitcasts, `tl.reduce` and the
+`enable_fp_fusion` launch option all exist from 3.0 (torch 2.4 brings it; torch 2.3 pins 2.3.1).
+Releases before 3.6 lower division and square root with flush-to-zero (`div.rn.ftz`), which
+changes no result (no intermediate is subnormal, see above); every CUDA process checks its first
+block against the CPU kernel anyway (holograd.directions.generator_backend).  The CPU tests,
+which run the kernels under Triton's interpreter beside compiled ones, need 3.7, or 3.6 with
+numpy < 2.4 (older interpreters leak their patches into later compilations)."""
+
+
+def triton_version(text: str) -> tuple[int, int]:
+    """(major, minor) of a version string such as '3.6.0' or '3.1.0+git1234'."""
+    numbers = [int(part) for part in re.findall(r"\d+", text)[:2]]
+    return (numbers + [0, 0])[0], (numbers + [0, 0])[1]
+
+
 def _import_triton():
     try:
         import triton
@@ -281,11 +304,17 @@ def _import_triton():
         raise RuntimeError(
             f"holograd.generator_triton needs the 'triton' package (pip install triton), which is not importable: {exc}"
         ) from exc
+    found = getattr(triton, "__version__", "0")
+    if triton_version(found) < MIN_TRITON:
+        wanted = ".".join(map(str, MIN_TRITON))
+        raise RuntimeError(
+            f"holograd.generator_triton needs triton >= {wanted} (found {found}; torch >= 2.4 brings it)"
+        )
     return triton, tl_module
 
 
 def is_available() -> bool:
-    """Whether triton can be imported (the kernels need it on any device)."""
+    """Whether a recent enough triton can be imported (the kernels need it on any device)."""
     try:
         _import_triton()
     except RuntimeError:
@@ -305,9 +334,9 @@ def _kernels(interpret: bool) -> types.SimpleNamespace:
     """
     triton, tl_module = _import_triton()
     if interpret:
-        from triton.runtime.interpreter import InterpretedFunction as wrap
+        from triton.runtime.interpreter import InterpretedFunction as wrap  # no public way to ask for it
     else:
-        from triton.runtime.jit import JITFunction as wrap
+        wrap = triton.jit  # a JITFunction (unless TRITON_INTERPRET=1, when nothing is compiled)
 
     constants = {name: globals()[name] for name in _CONSTANTS}
     scope: dict = {"__name__": __name__, "__builtins__": __builtins__, "tl": tl_module, "triton": triton}
@@ -316,8 +345,16 @@ def _kernels(interpret: bool) -> types.SimpleNamespace:
     for fn in _SOURCES:
         copy = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__)
         copy.__qualname__, copy.__doc__ = fn.__qualname__, fn.__doc__
-        copy.__annotations__ = dict(fn.__annotations__)
+        # the annotation "tl.constexpr" (a string, under `from __future__ import annotations`) as
+        # the class itself: the interpreters of triton < 3.2 recognise only the name "constexpr"
+        copy.__annotations__ = {
+            name: tl_module.constexpr if ann == "tl.constexpr" else ann for name, ann in fn.__annotations__.items()
+        }
         scope[fn.__name__] = built[fn.__name__.lstrip("_")] = wrap(copy)
+    if interpret:
+        # the interpreter sums with numpy when the combine function is triton's own adder, and
+        # otherwise calls _add once per element (about 4x slower); the same sums either way
+        scope["_add"] = getattr(tl_module.standard, "_sum_combine", scope["_add"])
     return types.SimpleNamespace(**built)
 
 

@@ -9,9 +9,9 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 
 import pytest
-import tomllib
 import yaml
 from pipeline import FAKE_KEY, ROOT, SMOKE, TARGET, snakemake, tracked_copy
 from test_workflow import CLAIMS
