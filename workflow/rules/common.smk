@@ -57,10 +57,17 @@ def check_device_before_jobs():
     command = [sys.executable, "-m", "holograd.device_check", device]
     if config["allow_cpu_generator"]:
         command.append("--allow-cpu-generator")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(REPO), os.environ.get("PYTHONPATH")])
+        ),
+    }
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}"]
+        lines = result.stderr.strip().splitlines() or [
+            f"exit status {result.returncode}"
+        ]
         raise WorkflowError(f"no job started: {lines[-1]}")
     logger.info(f"device check: {result.stdout.strip()}")
 
