@@ -13,6 +13,7 @@ The mathematics of the protocol, on PyTorch, on any device:
 - `pogp`         proofs, verification by recomputation, catch probability and slash;
 - `strategies`   SGD, HoloGrad-Random, HoloGrad-ADC and Momentum-Centric behind one step;
 - `models`, `data`, `training`   GPT-2 presets, corpora and token caches, a training loop;
+- `devices`      the device a job asks for, checked before use, and the software it ran on;
 - `files`        atomic writes and strict JSON (no torch: the workflow imports it at start-up).
 
 The names below are imported from their modules when first used (PEP 562), so that

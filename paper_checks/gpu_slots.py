@@ -9,8 +9,8 @@ script therefore wraps its work in
 
 which takes `count` GPUs that no other running job holds, points `CUDA_VISIBLE_DEVICES` at
 them before anything initialises CUDA (torch reads it then, so `cuda:0` ... `cuda:count-1`
-are the claimed ones; torchrun's workers inherit it, rank r on `cuda:r`) and lets them go
-when the block ends.  The locks are `fcntl.flock` locks, which the OS drops when the process
+are the claimed ones; torchrun's workers inherit it: holograd.distributed.placement) and lets
+them go when the block ends.  The locks are `fcntl.flock` locks, which the OS drops when the process
 dies, so a crashed or killed job frees its GPUs without any clean-up.
 
 Which GPUs: `HOLOGRAD_GPU_DEVICES` (a comma-separated stand-in list, for tests), else the
