@@ -79,6 +79,19 @@ def test_chosen_steps_past_the_budget_are_skipped_and_nothing_runs(tmp_path):
     assert "RESULT: not run" in summary and (tmp_path / "gpu_check.log").is_file()
 
 
+def test_without_python_or_a_venv_the_script_finds_python3(tmp_path):
+    """GPU images have `python3` and often no `python`; at d39e71f the script fell back to `python`."""
+    (tmp_path / "repo" / "benchmarks").mkdir(parents=True)
+    shutil.copy(SCRIPT, tmp_path / "repo" / "benchmarks")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python3").symlink_to(sys.executable)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    env.update(OUT=str(tmp_path / "out"), GPU_CHECK_BUDGET="5", PATH=f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    script = tmp_path / "repo" / "benchmarks" / "gpu_check.sh"
+    subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert ", python python3, " in (tmp_path / "out" / "gpu_check.log").read_text()
+
+
 def test_the_gpu_tests_collect_on_a_bare_image():
     """The files gpu_check.sh hands pytest (those holding `gpu` tests) import without
     jsonschema, docutils, snakemake and datasets; at d39e71f the check collected every test
