@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from holograd.devices import allow_cpu_generator, device_name, resolve_device, software
 from holograd.directions import generator_backend
+from holograd.experiments.setup import environment, job_device
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,19 +25,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("device", nargs="?", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--allow-cpu-generator", action="store_true", help="allow generating directions on the CPU")
     args = parser.parse_args(argv)
-    if args.allow_cpu_generator:
-        allow_cpu_generator()
     try:
-        device = resolve_device(args.device)
-        generator = generator_backend(device)
+        device = job_device(args.device, args.allow_cpu_generator)
+        generator_backend(device)
     except RuntimeError as exc:  # DeviceError, GeneratorUnavailable
         message = str(exc).strip().splitlines()
         print(f"{type(exc).__name__}: {message[0] if message else ''}", file=sys.stderr)
         raise SystemExit(1) from None
-    versions = software()
+    env = environment(device)
     print(
-        f"{device}: {device_name(device)}, directions by {generator}; torch {versions['torch']}, "
-        f"CUDA {versions['cuda'] or 'none'}, Triton {versions['triton'] or 'none'}, numba {versions['numba'] or 'none'}"
+        f"{device}: {env['device']}, directions by {env['generator']}; torch {env['torch']}, "
+        f"CUDA {env['cuda'] or 'none'}, Triton {env['triton'] or 'none'}, numba {env['numba'] or 'none'}"
     )
 
 

@@ -68,7 +68,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from holograd import generator_cpu
+from holograd import generator_cpu, generator_triton
 from holograd.devices import GENERATOR_FALLBACK
 from holograd.direction_constants import FIXED_POINT, int32_word
 
@@ -180,8 +180,6 @@ def _triton_problem(index: int) -> str | None:
     can: they must import (triton installed, recent enough), compile, launch, and give the
     definition's bits on a first block of two seeds (compared with the CPU kernel)."""
     try:
-        from holograd import generator_triton
-
         keys = seed_keys(_CHECK_SEEDS, torch.device("cuda", index))
         got = generator_triton.gaussian(keys, 0, _CHECK_ENTRIES).cpu()
     except Exception as exc:  # noqa: BLE001 - an import, a version check, compilation or a launch
@@ -231,13 +229,6 @@ def generator_backend(device: torch.device | str) -> str:
     return f"numba, copied to cuda:{index} ({problem})"
 
 
-def _triton_kernels():
-    """holograd.generator_triton (imported on first use)."""
-    from holograd import generator_triton
-
-    return generator_triton
-
-
 def _on_cuda(device: torch.device) -> bool:
     """Whether to generate with the fused Triton kernels (a CUDA device whose kernels passed
     their check); raises GeneratorUnavailable where they cannot run and no fallback is allowed."""
@@ -252,7 +243,7 @@ def gaussian_block(keys: Tensor, start: int, stop: int) -> Tensor:
     every device.
     """
     if _on_cuda(keys.device):
-        return _triton_kernels().gaussian(keys, start, stop)
+        return generator_triton.gaussian(keys, start, stop)
     z, _ = _cpu_block(keys, start, stop)
     return z.to(keys.device)
 
@@ -301,7 +292,7 @@ def _stream(keys: Tensor, dim: int, chunk_elements: int) -> Iterator[tuple[slice
 def _sumsq(keys: Tensor, dim: int, chunk_elements: int) -> Tensor:
     """sum_i trunc(fl(z_i^2) 2^28) of every seed: exact int64, the same on every device."""
     if _on_cuda(keys.device):
-        return _triton_kernels().sumsq(keys, dim)
+        return generator_triton.sumsq(keys, dim)
     sumsq = torch.zeros(len(keys), dtype=torch.int64)
     for rows, _, _, tile_sumsq in _stream(keys, dim, chunk_elements):
         sumsq[rows] += tile_sumsq
@@ -335,7 +326,7 @@ def random_directions(
     dim = check_dim(dim)
     keys = seed_keys(seeds, device)
     if _on_cuda(keys.device):
-        z = _triton_kernels().gaussian(keys, 0, dim)
+        z = generator_triton.gaussian(keys, 0, dim)
         # the fixed-point sum from z itself (two correctly rounded products, a truncation and an
         # exact integer sum), not a second generation pass
         sumsq = (z * z).mul_(FIXED_POINT).to(torch.int64).sum(dim=1)
@@ -373,7 +364,7 @@ def project(
     keys = seed_keys(seeds, grad.device)
     work = _work_dtype(grad.dtype)
     if _on_cuda(grad.device):
-        dots, sumsq = _triton_kernels().project_partials(grad, keys)
+        dots, sumsq = generator_triton.project_partials(grad, keys)
     elif grad.device.type == "cpu":
         g = grad.detach().to(work).contiguous().numpy()
         dots, sumsq = generator_cpu.project(_cpu_keys(keys), g, _segment(chunk), _generator_threads())
@@ -422,7 +413,7 @@ def reconstruct(
     coef = (scalars.to(torch.float64) * inv_norms.to(device) * (scale / k)).to(work)  # (K,)
     keys = seed_keys(seeds, device)
     if _on_cuda(device):
-        return _triton_kernels().reconstruct(coef, keys, dim).to(scalars.dtype)
+        return generator_triton.reconstruct(coef, keys, dim).to(scalars.dtype)
     out = torch.zeros(dim, dtype=work, device=device)
     if device.type == "cpu":
         words, threads = _cpu_keys(keys), _generator_threads()

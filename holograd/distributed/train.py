@@ -35,11 +35,12 @@ import torch.distributed as dist
 
 from holograd.commitments import commit_params
 from holograd.data import SampleSet, load_token_cache, save_atomically
-from holograd.devices import DeviceError, cuda_problem, device_name, software
+from holograd.devices import DeviceError, cuda_problem
 from holograd.directions import generator_backend
 from holograd.distributed.config import RunConfig
 from holograd.distributed.placement import Placement, agree_backend, place
 from holograd.distributed.protocol import Protocol, summary
+from holograd.experiments.setup import environment
 from holograd.files import write_json
 from holograd.models import build_model
 
@@ -127,7 +128,7 @@ def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
     device = placement.device
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    generator = generator_backend(device)  # on CUDA, stops here if the Triton kernels cannot run
+    generator_backend(device)  # on CUDA, stops here if the Triton kernels cannot run
     # torchrun's store outlives a failed attempt, and with it the addresses that the dead
     # processes published; a prefix per attempt keeps the new processes from dialling them
     store, _, _ = next(dist.rendezvous("env://"))
@@ -197,10 +198,7 @@ def run(cfg: RunConfig, tokens: str, out: Path, run_dir: Path) -> None:
                 "device": str(device),
                 "placement": placement.reason,
                 "environment": {
-                    **software(),
-                    "device": device_name(device),
-                    "device_type": device.type,
-                    "generator": generator,
+                    **environment(device),
                     "gpus_visible": torch.cuda.device_count() if device.type == "cuda" else 0,
                 },
                 "theta_sha256": theta,
