@@ -187,7 +187,7 @@ DEADLINE=$((START + BUDGET))
 : >"$LOG"
 RESULTS=()
 FAILED=0
-PREFLIGHT=""
+PREFLIGHT="" # its error line, when it failed
 declare -A WHY_NOT=() # step -> why it cannot run here
 
 log() { echo "$*" | tee -a "$LOG"; }
@@ -244,7 +244,9 @@ if ! "$PY" -c 'import jsonschema, referencing' >/dev/null 2>&1; then
     log "jsonschema is not importable: e8 and estimate will not run (bash benchmarks/gpu_check_wheels.sh where pip works, then bring .whl)"
 fi
 
+PREFLIGHT_OK=0
 if run_step preflight "${LIMIT[preflight]}"; then
+    PREFLIGHT_OK=1
     for name in "${STEPS[@]}"; do
         selected "$name" || continue
         if [[ -n ${WHY_NOT[$name]:-} ]]; then
@@ -270,7 +272,7 @@ fi
     grep -E '^ +64 +[0-9]+ .*(project_partials|reconstruct) ' "$LOG" || true
     grep -E '^(differing|[0-9]+ seeds x)' "$LOG" || true
     grep -E '^(paper shape|E8 slice:|E1 |estimate:)' "$LOG" || true
-    if [[ -n $PREFLIGHT ]] || ! grep -q '^preflight +ok' <(printf '%s\n' "${RESULTS[@]}"); then
+    if ((!PREFLIGHT_OK)); then
         echo "RESULT: not run (preflight failed${PREFLIGHT:+: $PREFLIGHT})"
     elif ((FAILED)); then
         echo "RESULT: some step did not pass"
@@ -278,7 +280,5 @@ fi
         echo "RESULT: every step passed"
     fi
 } | tee "$SUMMARY" | tee -a "$LOG"
-if ! grep -q '^preflight +ok' "$SUMMARY"; then
-    exit 2
-fi
+((PREFLIGHT_OK)) || exit 2
 exit "$FAILED"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from holograd.devices import first_line
 from holograd.directions import generator_backend
 from holograd.experiments.setup import environment, job_device
 
@@ -29,8 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         device = job_device(args.device, args.allow_cpu_generator)
         generator_backend(device)
     except RuntimeError as exc:  # DeviceError, GeneratorUnavailable
-        message = str(exc).strip().splitlines()
-        print(f"{type(exc).__name__}: {message[0] if message else ''}", file=sys.stderr)
+        print(f"{type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
     env = environment(device)
     print(

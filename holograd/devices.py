@@ -45,7 +45,8 @@ class DeviceError(RuntimeError):
     """The device a job asks for cannot be used here (the message says why, in one line)."""
 
 
-def _first_line(text: object) -> str:
+def first_line(text: object) -> str:
+    """The first line of an error message (the one line a failure is reported in)."""
     lines = str(text).strip().splitlines()
     return lines[0] if lines else ""
 
@@ -63,7 +64,7 @@ def cuda_problem(index: int = 0) -> str | None:
         warnings.simplefilter("always")
         available = torch.cuda.is_available()
     if not available:
-        why = "; ".join(_first_line(w.message) for w in caught) or "no CUDA device is visible"
+        why = "; ".join(first_line(w.message) for w in caught) or "no CUDA device is visible"
         return f"torch {torch.__version__} (CUDA {torch.version.cuda}) cannot use CUDA: {why}{shown}"
     if index >= torch.cuda.device_count():
         return f"this process sees {torch.cuda.device_count()} CUDA device(s), not cuda:{index}{shown}"
@@ -72,7 +73,7 @@ def cuda_problem(index: int = 0) -> str | None:
         if float((probe + 1).sum().item()) != 8.0:
             return f"a first kernel on {torch.cuda.get_device_name(index)} returned a wrong result"
     except Exception as exc:  # noqa: BLE001 - any failure of the first kernel means CUDA is unusable
-        return f"a first kernel on CUDA failed: {type(exc).__name__}: {_first_line(exc)}{shown}"
+        return f"a first kernel on CUDA failed: {type(exc).__name__}: {first_line(exc)}{shown}"
     return None
 
 

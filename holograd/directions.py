@@ -69,7 +69,7 @@ import torch
 from torch import Tensor
 
 from holograd import generator_cpu, generator_triton
-from holograd.devices import GENERATOR_FALLBACK
+from holograd.devices import GENERATOR_FALLBACK, first_line
 from holograd.direction_constants import FIXED_POINT, int32_word
 
 log = logging.getLogger(__name__)
@@ -183,8 +183,7 @@ def _triton_problem(index: int) -> str | None:
         keys = seed_keys(_CHECK_SEEDS, torch.device("cuda", index))
         got = generator_triton.gaussian(keys, 0, _CHECK_ENTRIES).cpu()
     except Exception as exc:  # noqa: BLE001 - an import, a version check, compilation or a launch
-        message = str(exc).strip().splitlines()
-        return f"{type(exc).__name__}: {message[0] if message else ''}"
+        return f"{type(exc).__name__}: {first_line(exc)}"
     want, _ = _cpu_block(keys.cpu(), 0, _CHECK_ENTRIES)
     differ = int((got.view(torch.int32) != want.view(torch.int32)).sum())
     if differ:
