@@ -599,9 +599,27 @@ class WorkModel:
             )
         return steps * self.step(cfg, arm, union) + self.evals(cfg, steps)
 
+    @property
+    def shares_directions(self) -> bool:
+        """Whether runs with the same seeds at a step generate each direction entry once
+        (holograd.strategies.step_together): on the CPU; on CUDA each run still generates its
+        own (the Triton kernels take one gradient at a time)."""
+        return self.u.device == "cpu"
+
+    def shared(self, cfg: dict, arm: dict, steps: int, runs: int) -> float:
+        """What `runs` runs of a random-direction arm trained together save against `runs`
+        runs alone: the directions of all but one, every step."""
+        if arm["kind"] != "random" or not self.shares_directions:
+            return 0.0
+        return (runs - 1) * steps * self.directions(cfg, arm["k"])
+
     def tuning(self, cfg: dict, grids: list[tuple[dict, int]], union: int = 1) -> float:
-        """A tuning job: every rate of every (arm, grid size) for tune_steps steps."""
-        return self.u.startup() + sum(size * self.run(cfg, arm, cfg["tune_steps"], union) for arm, size in grids)
+        """A tuning job: every rate of every (arm, grid size) for tune_steps steps, a grid's
+        rates trained together (their shared directions counted once)."""
+        steps = cfg["tune_steps"]
+        return self.u.startup() + sum(
+            size * self.run(cfg, arm, steps, union) - self.shared(cfg, arm, steps, size) for arm, size in grids
+        )
 
     # each experiment's jobs are counted by the `work` of its analysis (paper_checks/experiments/)
 
@@ -613,20 +631,29 @@ class WorkModel:
         catalog, rows = load_experiments(), []
         for experiment, section in self.config["experiments"].items():
             work = load_analysis(catalog[experiment]["analysis"]).work
+            from paper_checks.sweeps import seed_groups
+
+            groups = seed_groups(section["seeds"], self.config.get("seeds_per_job"))
             for cfg in settings(section):
                 for stage, label, seconds in work(self, cfg):
-                    count = 1 if stage == "tuning" else len(section["seeds"])
+                    # a measurement job runs its group's seeds after one start-up (`work` counts one per seed)
+                    count, total = (1, seconds) if stage == "tuning" else (len(groups), self.grouped(seconds, groups))
                     rows.append(
                         {
                             "experiment": experiment,
                             "stage": stage,
                             "setting": label,
                             "jobs": count,
-                            "seconds_each": seconds,
-                            "seconds": count * seconds,
+                            "seconds_each": total / count,
+                            "seconds": total,
                         }
                     )
         return rows
+
+    def grouped(self, seconds_per_seed: float, groups: list[list[int]]) -> float:
+        """The seconds of a setting's measurement jobs: each group's seeds after one start-up."""
+        startup = self.u.startup()
+        return sum(startup + len(group) * (seconds_per_seed - startup) for group in groups)
 
 
 def systems(config: dict, units: UnitCosts) -> dict | None:

@@ -435,28 +435,54 @@ def project_reconstruct(
 
     The same quantities as `project` followed by `reconstruct` (up to float rounding: sums
     run in another order), for a simulation in which one process plays both the workers and
-    the coordinator and nothing alters the scalars in between.  Directions are generated a
-    block of whole rows at a time (at most `chunk_elements` entries), so a row's norm is
-    known before the row is used.  When one row alone is larger than the chunk (D >
-    chunk_elements), or on a CUDA device (where the fused kernels never hold a direction in
-    memory), it is `project` followed by `reconstruct`, which generate every direction twice.
+    the coordinator and nothing alters the scalars in between.  grad (D,) gives a (K,) and
+    g_hat (D,); grad (R, D), the gradients of R runs that use the same seeds at a step (the
+    rates of a tuning grid, the arms of a comparison), gives a (R, K) and g_hat (R, D), each
+    run's bit-identical to its own call, with every direction entry generated once for all R.
+
+    Directions are generated a block of whole rows at a time (at most `chunk_elements`
+    entries), so a row's norm is known before the row is used.  When one row alone is larger
+    than the chunk (D > chunk_elements), or on a CUDA device (where the fused kernels never
+    hold a direction in memory), it is `project` followed by `reconstruct` run by run, which
+    generate every direction twice per run.
     """
-    _check_gradient(grad, "project_reconstruct")
-    dim, chunk = check_dim(grad.numel()), _check_chunk(chunk_elements)
-    if dim > chunk or grad.device.type != "cpu":
-        scalars, inv = project(grad, seeds, chunk_elements=chunk, return_inv_norms=True)
-        return scalars, reconstruct(scalars, seeds, dim, scale=scale, inv_norms=inv, chunk_elements=chunk)
+    if grad.dim() == 2 and grad.is_floating_point():
+        runs = grad
+    else:
+        _check_gradient(grad, "project_reconstruct")
+        runs = grad.unsqueeze(0)
+    dim, chunk = check_dim(runs.size(1)), _check_chunk(chunk_elements)
+    if dim > chunk or runs.device.type != "cpu":
+        results = [_project_then_reconstruct(g, seeds, scale, chunk) for g in runs]
+        scalars, out = torch.stack([a for a, _ in results]), torch.stack([u for _, u in results])
+    else:
+        scalars, out = _project_reconstruct_cpu(runs, seeds, scale, chunk)
+    return (scalars, out) if grad.dim() == 2 else (scalars[0], out[0])
+
+
+def _project_then_reconstruct(grad: Tensor, seeds, scale: float | None, chunk: int) -> tuple[Tensor, Tensor]:
+    scalars, inv = project(grad, seeds, chunk_elements=chunk, return_inv_norms=True)
+    return scalars, reconstruct(scalars, seeds, grad.numel(), scale=scale, inv_norms=inv, chunk_elements=chunk)
+
+
+def _project_reconstruct_cpu(runs: Tensor, seeds, scale: float | None, chunk: int) -> tuple[Tensor, Tensor]:
+    """project_reconstruct of R runs' gradients (R, D) on the CPU: each block of rows of the
+    direction matrix generated once, then, run by run, a = <g_r, v_j> and g_hat_r += the
+    block's share: the operations of a single run, in its order, for every run."""
     keys = seed_keys(seeds)
-    k, work, threads = len(keys), _work_dtype(grad.dtype), _generator_threads()
+    (n_runs, dim), k = runs.shape, len(keys)
+    work, threads = _work_dtype(runs.dtype), _generator_threads()
     factor = (float(dim) if scale is None else float(scale)) / k
-    g = grad.detach().to(work).contiguous().numpy()
-    scalars = torch.empty(k, dtype=torch.float64)
-    out = torch.zeros(dim, dtype=work)
+    grads = runs.detach().to(work).contiguous().numpy()  # (R, D)
+    scalars = torch.empty(n_runs, k, dtype=torch.float64)
+    out = torch.zeros(n_runs, dim, dtype=work)
+    targets = out.numpy()
     for r0, r1 in _spans(k, chunk // dim):
         z, sumsq = _cpu_block(keys[r0:r1], 0, dim)  # whole rows, float32
         inv = _inverse_norm(sumsq)
         z = z.numpy() if work == torch.float32 else z.numpy().astype(np.float64)
-        a = torch.from_numpy(generator_cpu.dots(z, g, threads)) * inv
-        scalars[r0:r1] = a
-        generator_cpu.accumulate((a * inv * factor).to(work).numpy(), z, out.numpy(), threads)
-    return scalars.to(grad.dtype), out.to(grad.dtype)
+        for run in range(n_runs):
+            a = torch.from_numpy(generator_cpu.dots(z, grads[run], threads)) * inv
+            scalars[run, r0:r1] = a
+            generator_cpu.accumulate((a * inv * factor).to(work).numpy(), z, targets[run], threads)
+    return scalars.to(runs.dtype), out.to(runs.dtype)

@@ -35,9 +35,11 @@ options against its constructor before calling it.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -80,6 +82,66 @@ class StepMetrics:
         d = asdict(self)
         d.update(d.pop("extra"))
         return d
+
+
+@dataclass
+class Projection:
+    """The direction work of a random-direction step, left to its caller: the proofs
+    a_j = <g, v_j> on the step's seeds and g_hat = (scale/K) sum_j a_j v_j (project_reconstruct),
+    after which `finish(g_hat)` applies the update and reports the step.  Runs that use the
+    same seeds at a step (the rates of a tuning grid, arms with the same seed and data) hand
+    theirs to one project_reconstruct of their stacked gradients (step_together), which
+    generates each direction entry once for all of them."""
+
+    seeds: list[int]
+    g: Tensor  # (D,) the run's gradient
+    scale: float | None
+    chunk_elements: int
+    finish: Callable[[Tensor], StepMetrics]
+
+    def shares_with(self) -> tuple:
+        """What runs must agree on to share one project_reconstruct."""
+        return (tuple(self.seeds), self.scale, self.chunk_elements, self.g.numel(), self.g.dtype, self.g.device)
+
+    def then(self, after: Callable[[StepMetrics], StepMetrics]) -> Projection:
+        """This projection, its finish followed by `after`."""
+        finish = self.finish
+        return dataclasses.replace(self, finish=lambda g_hat: after(finish(g_hat)))
+
+
+Begun = StepMetrics | Projection
+"""What Strategy.begin returns: a finished step, or one waiting for its Projection."""
+
+
+def complete(begun: Begun) -> StepMetrics:
+    """A begun step, finished: its projection computed for this run alone."""
+    if isinstance(begun, StepMetrics):
+        return begun
+    _, g_hat = project_reconstruct(begun.g, begun.seeds, scale=begun.scale, chunk_elements=begun.chunk_elements)
+    return begun.finish(g_hat)
+
+
+def _then(begun: Begun, after: Callable[[StepMetrics], StepMetrics]) -> Begun:
+    return after(begun) if isinstance(begun, StepMetrics) else begun.then(after)
+
+
+def step_together(strategies: Sequence[Strategy], batches: Sequence[Sequence], t: int) -> list[StepMetrics]:
+    """Step t of several independent runs (strategies[i] on batches[i]), each updated as its
+    own `step` would update it, bit for bit.  The runs' projections that agree on their seeds
+    (Projection.shares_with) are computed by one project_reconstruct of the stacked (R, D)
+    gradients, each direction entry generated once for the R runs."""
+    begun = [s.begin(b, t) for s, b in zip(strategies, batches)]
+    groups: dict[tuple, list[int]] = {}
+    for i, b in enumerate(begun):
+        if isinstance(b, Projection):
+            groups.setdefault(b.shares_with(), []).append(i)
+    for members in groups.values():
+        first = begun[members[0]]
+        grads = torch.stack([begun[i].g for i in members])  # (R, D)
+        _, g_hats = project_reconstruct(grads, first.seeds, scale=first.scale, chunk_elements=first.chunk_elements)
+        for i, g_hat in zip(members, g_hats):
+            begun[i] = begun[i].finish(g_hat.clone())
+    return begun
 
 
 @dataclass(frozen=True)
@@ -179,6 +241,12 @@ class Strategy(ABC):
     @abstractmethod
     def step(self, batches: Sequence, t: int) -> StepMetrics:
         """Update the model in place from the step's batches (batches_per_step of them)."""
+
+    def begin(self, batches: Sequence, t: int) -> Begun:
+        """Step t up to its direction work: the finished step, or a Projection that
+        `complete` (alone) or step_together (with other runs) finishes.  The whole step,
+        unless the strategy synthesises random-direction updates (HoloGradRandom)."""
+        return self.step(batches, t)
 
     # --- state, for checkpoints (holograd.checkpoint) ---------------------------------------
 
@@ -468,22 +536,32 @@ class HoloGradRandom(VerifiableStrategy):
         self._apply(g_hat)
         return self._metrics(plan.step, loss, g, g_hat, scalars=self.k)
 
-    def _backprop_step(self, plan: ProofPlan, batches: Sequence, t: int) -> StepMetrics:
-        """Slots proved as <g, v_j> from one backprop gradient (a random-direction step)."""
+    def _backprop_step(self, plan: ProofPlan, batches: Sequence, t: int) -> Begun:
+        """Slots proved as <g, v_j> from one backprop gradient (a random-direction step).
+        When nothing alters the scalars between the proofs and the synthesis, both are one
+        pass over the directions, left to the caller as a Projection."""
         loss, g = self._gradient(batches[0])
-        if self.byzantine is None and not self.trim:  # nothing alters the scalars: project and synthesise in one pass
-            _, g_hat = project_reconstruct(g, plan.seeds, scale=self.scale, chunk_elements=self.chunk_elements)
-            if self.variance_correction:
-                g_hat *= variance_correction(self.k, self.dim)
-            return self._update(plan, self._clipped(g_hat), loss, g)
+        if self.byzantine is None and not self.trim:
+            finish = functools.partial(self._synthesised, plan, loss=loss, g=g)
+            return Projection(plan.seeds, g, self.scale, self.chunk_elements, finish)
         scalars, inv = project(g, plan.seeds, chunk_elements=self.chunk_elements, return_inv_norms=True)
         return self.conclude(plan, self._corrupt(scalars, t), loss=loss, g=g, inv_norms=inv)
 
-    def step(self, batches: Sequence, t: int) -> StepMetrics:
+    def _synthesised(self, plan: ProofPlan, g_hat: Tensor, *, loss: float, g: Tensor) -> StepMetrics:
+        """The update from g_hat = (scale/K) sum_j a_j v_j of a Projection (times sqrt(K/D) with
+        variance_correction, clipped with clip_norm)."""
+        if self.variance_correction:
+            g_hat *= variance_correction(self.k, self.dim)
+        return self._update(plan, self._clipped(g_hat), loss, g)
+
+    def begin(self, batches: Sequence, t: int) -> Begun:
         self._check_batches(batches)
         if self.proof_path == "jvp":
             return self._jvp_step(batches, t)
         return self._backprop_step(self.plan(batches, t), batches, t)
+
+    def step(self, batches: Sequence, t: int) -> StepMetrics:
+        return complete(self.begin(batches, t))
 
 
 class HoloGradADC(HoloGradRandom):
@@ -600,7 +678,7 @@ class HoloGradADC(HoloGradRandom):
         self._apply(g_hat, self.warm_lr if plan.phase == "warmup" else self.lr)
         return self._metrics(plan.step, loss, g, g_hat, scalars=self.k, energy=energy, phase=plan.phase, extra=extra)
 
-    def step(self, batches: Sequence, t: int) -> StepMetrics:
+    def begin(self, batches: Sequence, t: int) -> Begun:
         self._check_batches(batches)
         if t < self.warm_steps and self.warm_start == "bootstrap":
             loss, g = flat_grad(self.model, batches[0], self.space)
@@ -761,12 +839,19 @@ class WarmStarted(Strategy):
     def batches_at(self, t: int) -> int:
         return self.warm.batches_at(t) if t < self.steps else self.main.batches_at(t)
 
-    def step(self, batches: Sequence, t: int) -> StepMetrics:
+    def begin(self, batches: Sequence, t: int) -> Begun:
         if t >= self.steps:
-            metrics = self.main.step(batches, t)
-            self.last_update, self.last_gradient = self.main.last_update, self.main.last_gradient
-            return metrics
-        metrics = self.warm.step(batches, t)
+            return _then(self.main.begin(batches, t), self._after_main)
+        return _then(self.warm.begin(batches, t), self._after_warm)
+
+    def step(self, batches: Sequence, t: int) -> StepMetrics:
+        return complete(self.begin(batches, t))
+
+    def _after_main(self, metrics: StepMetrics) -> StepMetrics:
+        self.last_update, self.last_gradient = self.main.last_update, self.main.last_gradient
+        return metrics
+
+    def _after_warm(self, metrics: StepMetrics) -> StepMetrics:
         self.last_update, self.last_gradient = self.warm.last_update, self.warm.last_gradient
         self.main.absorb(self.last_update, self.last_gradient)
         metrics.phase = "warmup"

@@ -6,6 +6,9 @@ progress in the log.
         metrics = strategy.step(batches, t)
         every eval_every steps: held-out loss on fixed validation batches
 
+train_together steps several runs on the same data in lockstep (a tuning grid's rates, a
+comparison's arms), so that the direction work they share is done once.
+
 Every arm of a comparison that uses the same data_seed sees the same batches in the same
 order: worker w of step t always gets stream w.  With `workers=N`, an arm that takes one
 batch per step (SGD, HoloGrad-Random, ADC) gets the union of the N workers' batches, so it
@@ -24,7 +27,7 @@ from torch import nn
 from holograd.checkpoint import Checkpoint
 from holograd.data import Batch, SampleSet, batch_ids
 from holograd.derivatives import lm_loss
-from holograd.strategies import Strategy
+from holograd.strategies import Strategy, step_together
 
 log = logging.getLogger(__name__)
 
@@ -95,57 +98,115 @@ def train(
     With a `checkpoint`, the run saves its records and the strategy's state under `key` every
     checkpoint.every steps, and a run found there in progress goes on from its saved step
     (holograd.checkpoint: the result is the uninterrupted run's, bit for bit).
+
+    One run is a batch of one: train_together([strategy], ...).
     """
+    return train_together(
+        [strategy],
+        samples,
+        steps=steps,
+        batch_size=batch_size,
+        data_seed=data_seed,
+        held_out=held_out,
+        eval_every=eval_every,
+        workers=workers,
+        max_loss_factor=max_loss_factor,
+        checkpoint=checkpoint,
+        key=key,
+        device=device,
+    )[0]
+
+
+def train_together(
+    strategies: list[Strategy],
+    samples: SampleSet,
+    *,
+    steps: int,
+    batch_size: int,
+    data_seed: int,
+    held_out: list[Batch] | None = None,
+    eval_every: int = 0,
+    workers: int | None = None,
+    max_loss_factor: float | None = None,
+    checkpoint: Checkpoint | None = None,
+    key: str | None = None,
+    device=None,
+) -> list[list[dict]]:
+    """`train` for several independent runs on the same data (one data_seed), stepped in
+    lockstep: returns each run's records, each equal bit for bit to what `train` returns for
+    that run alone.
+
+    Step t of every run still going is one call of step_together, so runs whose random
+    directions coincide at a step (the rates of a tuning grid, the arms of a comparison that
+    share a seed) generate each direction entry once.  A run that diverges stops (its last
+    record says why) and is left out of later steps; the others go on.  The checkpoint saves
+    every run's records and state together under `key`."""
     if steps < 0 or batch_size < 1:
         raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {steps} and {batch_size}")
-    records: list[dict] = []
+    records: list[list[dict]] = [[] for _ in strategies]
     first = 0
     saved = checkpoint.progress(key) if checkpoint is not None else None
     if saved is not None:
-        strategy.load_state_dict(saved["state"])
-        records, first = list(saved["records"]), saved["step"]
-        log.info("%s resumes at step %d/%d", strategy.name, first, steps)
+        for strategy, state in zip(strategies, saved["state"]):
+            strategy.load_state_dict(state)
+        records, first = [list(r) for r in saved["records"]], saved["step"]
+        log.info("%s resume at step %d/%d", _names(strategies), first, steps)
     evaluate = bool(held_out) and eval_every > 0
+    going = [i for i, r in enumerate(records) if not any("stopped" in x for x in r)]
     start = time.perf_counter()
     for t in range(first, steps):
-        eval_loss = mean_loss(strategy.model, held_out) if evaluate and t % eval_every == 0 else None
-        batches = step_batches(
-            samples,
-            strategy.batches_at(t),
-            t,
-            batch_size=batch_size,
-            data_seed=data_seed,
-            workers=workers,
-            device=device,
-        )
-        record = strategy.step(batches, t).as_dict()
-        if eval_loss is not None:
-            record["eval_loss"] = eval_loss
-        records.append(record)
-        if t % max(1, steps // 20) == 0 or t == steps - 1:
-            elapsed = time.perf_counter() - start
-            eta = elapsed / (t + 1 - first) * (steps - t - 1)
-            log.info(
-                "%s step %d/%d loss %.4f cos %.4f eta %.0fs",
-                strategy.name,
-                t + 1,
-                steps,
-                record["loss"],
-                record["cosine"],
-                eta,
-            )
-        if not math.isfinite(record["loss"]):
-            record["stopped"] = f"non-finite loss at step {t}"
-        elif max_loss_factor is not None and record["loss"] > max_loss_factor * records[0]["loss"]:
-            record["stopped"] = (
-                f"loss {record['loss']:.4g} above {max_loss_factor:g} x the initial {records[0]['loss']:.4g} "
-                f"at step {t}"
-            )
-        if "stopped" in record:
-            log.warning("%s diverged: %s; stopping", strategy.name, record["stopped"])
+        if not going:
             break
-        if checkpoint is not None and checkpoint.due(t + 1) and t + 1 < steps:
-            checkpoint.save_progress(key, t + 1, records, strategy.state_dict())
+        evaluated = t % eval_every == 0 if evaluate else False
+        eval_loss = {i: mean_loss(strategies[i].model, held_out) for i in going} if evaluated else {}
+        shared: dict[int, list[Batch]] = {}  # the step's batches, drawn once per batches-per-step count
+        batches = []
+        for i in going:
+            per_step = strategies[i].batches_at(t)
+            if per_step not in shared:
+                shared[per_step] = step_batches(
+                    samples, per_step, t, batch_size=batch_size, data_seed=data_seed, workers=workers, device=device
+                )
+            batches.append(shared[per_step])
+        metrics = step_together([strategies[i] for i in going], batches, t)
+        for i, step_metrics in zip(list(going), metrics):
+            record = step_metrics.as_dict()
+            if i in eval_loss:
+                record["eval_loss"] = eval_loss[i]
+            records[i].append(record)
+            _progress(strategies[i].name, record, t, first, steps, start)
+            stopped = _divergence(record, records[i][0]["loss"], max_loss_factor, t)
+            if stopped is not None:
+                record["stopped"] = stopped
+                log.warning("%s diverged: %s; stopping", strategies[i].name, stopped)
+                going.remove(i)
+        if checkpoint is not None and checkpoint.due(t + 1) and t + 1 < steps and going:
+            checkpoint.save_progress(key, t + 1, records, [s.state_dict() for s in strategies])
     if evaluate:
-        records.append({"step": len(records), "eval_loss": mean_loss(strategy.model, held_out)})
+        for strategy, run in zip(strategies, records):
+            run.append({"step": len(run), "eval_loss": mean_loss(strategy.model, held_out)})
     return records
+
+
+def _names(strategies: list[Strategy]) -> str:
+    return ", ".join(s.name for s in strategies)
+
+
+def _progress(name: str, record: dict, t: int, first: int, steps: int, start: float) -> None:
+    """Log a run's step about twenty times over the run, with the job's ETA."""
+    if t % max(1, steps // 20) == 0 or t == steps - 1:
+        elapsed = time.perf_counter() - start
+        eta = elapsed / (t + 1 - first) * (steps - t - 1)
+        log.info(
+            "%s step %d/%d loss %.4f cos %.4f eta %.0fs", name, t + 1, steps, record["loss"], record["cosine"], eta
+        )
+
+
+def _divergence(record: dict, initial: float, max_loss_factor: float | None, t: int) -> str | None:
+    """Why a run stops at step t: a training loss that is not finite, or one above
+    max_loss_factor x the initial loss; None while it trains."""
+    if not math.isfinite(record["loss"]):
+        return f"non-finite loss at step {t}"
+    if max_loss_factor is not None and record["loss"] > max_loss_factor * initial:
+        return f"loss {record['loss']:.4g} above {max_loss_factor:g} x the initial {initial:.4g} at step {t}"
+    return None

@@ -61,14 +61,14 @@ class Interrupted(Exception):
 def _run(make_model, samples, kind, options, checkpoint=None, stop_at=None):
     strategy = make_strategy(kind, make_model(), **options)
     if stop_at is not None:
-        step = strategy.step
+        begin = strategy.begin  # what the training loop calls (holograd.strategies.step_together)
 
         def interrupting(batches, t):
             if t == stop_at:
                 raise Interrupted
-            return step(batches, t)
+            return begin(batches, t)
 
-        strategy.step = interrupting
+        strategy.begin = interrupting
     records = train(strategy, samples, steps=STEPS, batch_size=4, data_seed=3, checkpoint=checkpoint, key="run")
     return records, strategy.space.get_flat()
 

@@ -221,9 +221,9 @@ class ParabolaBench(Bench):
     def __init__(self):
         self.calls = []
 
-    def final_loss(self, arm, lr, seed, steps):
-        self.calls.append(lr)
-        return math.inf if lr > 100 else (math.log10(lr) - math.log10(0.3)) ** 2
+    def final_losses(self, arm, rates, seed, steps):
+        self.calls.extend(rates)
+        return {lr: math.inf if lr > 100 else (math.log10(lr) - math.log10(0.3)) ** 2 for lr in rates}
 
 
 def test_tuning_extends_a_grid_whose_best_rate_is_at_an_end():

@@ -209,14 +209,19 @@ def run(
     batches; per arm its rates, warm-up length, held-out curve, loss decrease and `energies`."""
     bench = Bench(cfg, cache, device, checkpoint=checkpoint)
     results, dim = {}, None
-    for name, arm in arms(cfg, tuned["adc_off"].get("warm_lr")).items():
+    named = {
+        name: {**arm, "warm_lr": tuned[name].get("warm_lr")} if arm["kind"] == "adc" else arm
+        for name, arm in arms(cfg, tuned["adc_off"].get("warm_lr")).items()
+    }
+    # every arm trained together: random-direction warm-ups that coincide share their directions
+    together = dict(zip(named, bench.run_together([(arm, tuned[name]["lr"]) for name, arm in named.items()], seed)))
+    for name, arm in named.items():
         warm_lr = tuned[name].get("warm_lr")
         if arm["kind"] == "adc":
-            arm = {**arm, "warm_lr": warm_lr}
             warm_steps = 0 if cfg["warm_start"] == "none" else cfg["warm_steps"]
         else:  # ADC-off: the bootstrap's SGD steps, or no warm-up
             warm_steps = arm["warmup"]["steps"] if "warmup" in arm else 0
-        out = bench.run(arm, tuned[name]["lr"], seed)
+        out = together[name]
         dim = out["dim"]
         results[name] = {
             "lr": out["lr"],

@@ -37,7 +37,7 @@ from holograd.data import SampleSet, TokenCache
 from holograd.directions import DEFAULT_CHUNK_ELEMENTS
 from holograd.models import build_model
 from holograd.strategies import Byzantine, Strategy, WarmStarted, is_verifiable, make_strategy
-from holograd.training import eval_batches, train
+from holograd.training import eval_batches, train_together
 
 log = logging.getLogger(__name__)
 
@@ -80,29 +80,41 @@ class Bench:
     def run(
         self, arm: dict, lr: float, seed: int, steps: int | None = None, byzantine: Byzantine | None = None
     ) -> dict:
-        """Train one arm from the seed's initial weights; its curve and loss decrease.
+        """Train one arm from the seed's initial weights; its curve and loss decrease (a
+        batch of one of run_together)."""
+        return self.run_together([(arm, lr)], seed, steps, byzantine)[0]
 
-        With the bench's checkpoint (holograd.checkpoint), a run the job finished before it
-        was killed returns its saved result, and a run it was in the middle of goes on from
-        its last saved step."""
+    def run_together(
+        self,
+        runs: list[tuple[dict, float]],
+        seed: int,
+        steps: int | None = None,
+        byzantine: Byzantine | None = None,
+    ) -> list[dict]:
+        """Train several (arm, rate) runs from the seed's initial weights on the seed's data,
+        in lockstep (holograd.training.train_together: direction work that runs share is done
+        once); each run's curve and loss decrease, as `run` of that run alone gives them.
+
+        With the bench's checkpoint (holograd.checkpoint), runs the job finished before it
+        was killed return their saved results, and runs it was in the middle of go on from
+        their last saved step."""
         steps = self.cfg["steps"] if steps is None else steps
         saving = self.checkpoint
         key = None
         if saving is not None:
             key = saving.next_key(
                 {
-                    "arm": arm,
-                    "lr": lr,
+                    "runs": [{"arm": arm, "lr": lr} for arm, lr in runs],
                     "seed": seed,
                     "steps": steps,
                     "byzantine": byzantine and dataclasses.asdict(byzantine),
                 }
             )
             if (done := saving.result(key)) is not None:
-                return done
-        strategy = self.strategy(arm, lr, seed, byzantine)
-        records = train(
-            strategy,
+                return done["runs"]
+        strategies = [self.strategy(arm, lr, seed, byzantine) for arm, lr in runs]
+        trained = train_together(
+            strategies,
             self.samples,
             steps=steps,
             batch_size=self.cfg["batch_size"],
@@ -115,21 +127,10 @@ class Bench:
             key=key,
             device=self.device,
         )
-        curve = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
-        stopped = next((r["stopped"] for r in records if "stopped" in r), None)
-        first, last = curve[0][1], curve[-1][1]
-        decrease = first - last if stopped is None and math.isfinite(last) else math.nan
-        result = {
-            "lr": lr,
-            "curve": curve,
-            "loss_decrease": decrease,
-            "stopped": stopped,
-            "steps": [r for r in records if "loss" in r],
-            "dim": strategy.dim,
-        }
+        results = [_result(lr, records, s.dim) for (_, lr), records, s in zip(runs, trained, strategies)]
         if saving is not None:
-            saving.finish(key, result)
-        return result
+            saving.finish(key, {"runs": results})
+        return results
 
     def strategy(self, arm: dict, lr: float, seed: int, byzantine: Byzantine | None = None) -> Strategy:
         """The strategy of an arm, on the seed's initial weights (arm_options); an arm with a
@@ -148,11 +149,11 @@ class Bench:
         )
         return WarmStarted(strategy, warmup, arm["warmup"]["steps"])
 
-    def final_loss(self, arm: dict, lr: float, seed: int, steps: int) -> float:
-        """Held-out loss after `steps` steps at rate lr; +inf if the run diverged."""
-        result = self.run(arm, lr, seed, steps=steps)
-        loss = result["curve"][-1][1]
-        return loss if result["stopped"] is None and math.isfinite(loss) else math.inf
+    def final_losses(self, arm: dict, rates: list[float], seed: int, steps: int) -> dict[float, float]:
+        """{lr: held-out loss after `steps` steps at rate lr} of runs trained together; +inf
+        for a run that diverged."""
+        results = self.run_together([(arm, lr) for lr in rates], seed, steps=steps)
+        return {lr: _final(result) for lr, result in zip(rates, results)}
 
     def tune(self, arm: dict, grid: list[float], seed: int, steps: int, max_extensions: int = 4) -> dict:
         """The rate with the lowest held-out loss after `steps` steps on `seed`.
@@ -161,7 +162,7 @@ class Bench:
         and strictly better than its neighbour, the search goes one grid ratio further that
         way (at most `max_extensions` times), so a grid in the wrong place is corrected
         rather than silently clipping an arm.  A best rate still at an end is flagged."""
-        final = {lr: self.final_loss(arm, lr, seed, steps) for lr in sorted(grid)}
+        final = self.final_losses(arm, sorted(grid), seed, steps)  # the grid's rates trained together
         ratio = grid[-1] / grid[-2] if len(grid) > 1 and grid[-2] > 0 else 3.0
         ratio = ratio if ratio > 1 else 1 / ratio if ratio < 1 else 3.0
         extended = []
@@ -174,7 +175,7 @@ class Bench:
                 new = best / ratio
             else:
                 break
-            final[new] = self.final_loss(arm, new, seed, steps)
+            final.update(self.final_losses(arm, [new], seed, steps))
             extended.append(new)
         rates = sorted(final)
         best = min(rates, key=lambda lr: final[lr])
@@ -194,6 +195,29 @@ class Bench:
             "tune_steps": steps,
             "tune_seed": seed,
         }
+
+
+def _result(lr: float, records: list[dict], dim: int) -> dict:
+    """A run's result from its step records: its held-out curve, its loss decrease (NaN for
+    a run that stopped), why it stopped, its step records and D."""
+    curve = [(r["step"], r["eval_loss"]) for r in records if "eval_loss" in r]
+    stopped = next((r["stopped"] for r in records if "stopped" in r), None)
+    first, last = curve[0][1], curve[-1][1]
+    decrease = first - last if stopped is None and math.isfinite(last) else math.nan
+    return {
+        "lr": lr,
+        "curve": curve,
+        "loss_decrease": decrease,
+        "stopped": stopped,
+        "steps": [r for r in records if "loss" in r],
+        "dim": dim,
+    }
+
+
+def _final(result: dict) -> float:
+    """A run's last held-out loss; +inf if it diverged."""
+    loss = result["curve"][-1][1]
+    return loss if result["stopped"] is None and math.isfinite(loss) else math.inf
 
 
 def tune_all(

@@ -162,8 +162,11 @@ def run(
         sum(cosines) / len(cosines),
         math.sqrt(k / dim),
     )
-    # the tuned arms first, then the fixed-rate one: each run's checkpoint key is its place
-    trained = {name: bench.run(arm, rate_of(cfg, name, tuned), seed) for name, arm in arms(cfg, dim).items()}
+    # every arm trained together: the two HoloGrad-Random arms (same K, seed and data) share each
+    # step's directions, generated once
+    named = arms(cfg, dim)
+    together = bench.run_together([(arm, rate_of(cfg, name, tuned)) for name, arm in named.items()], seed)
+    trained = dict(zip(named, together))
     decrease = {name: t["loss_decrease"] for name, t in trained.items()}
     return {
         "kd": k / dim,  # the ratio reached (K is an integer)

@@ -245,8 +245,12 @@ def run(
     bench = Bench(cfg, cache, device, workers=cfg["n_workers"], checkpoint=checkpoint)
     results, dim = {}, None
     rates = {name: t["lr"] for name, t in tuned.items()}
-    for name, arm in arms(cfg, rates).items():
-        out = bench.run(arm, tuned[name]["lr"], seed)
+    named = arms(cfg, rates)
+    # every arm trained together: the random-direction steps that coincide (random_k64 and the
+    # random warm-ups: same K, seed and data) share their directions
+    together = dict(zip(named, bench.run_together([(arm, tuned[name]["lr"]) for name, arm in named.items()], seed)))
+    for name, arm in named.items():
+        out = together[name]
         dim = out["dim"]
         alignment, with_warmup = alignments(out["steps"])
         warm = arm.get("warmup")

@@ -357,8 +357,8 @@ def work(model, cfg: dict) -> list[tuple[str, str, float]]:
     tune = model.tuning(cfg, [(sgd, len(cfg["lr_grid"]["sgd"])), (random, len(cfg["lr_grid"]["random"]))])
     alignment = model.u.forward_backward(*model.shape(cfg)) + cfg["cos_draws"] * model.directions(cfg, k)
     job = model.u.startup() + alignment + model.run(cfg, random, cfg["steps"]) + model.run(cfg, sgd, cfg["steps"])
-    if cfg.get("fixed_lr") is not None:
-        job += model.run(cfg, {**random, "clip_norm": 1.0}, cfg["steps"])
+    if cfg.get("fixed_lr") is not None:  # trained together with the random arm: their shared directions once
+        job += model.run(cfg, {**random, "clip_norm": 1.0}, cfg["steps"]) - model.shared(cfg, random, cfg["steps"], 2)
     return [("tuning", f"K={k}", tune), ("runs", f"K={k}", job)]
 
 
