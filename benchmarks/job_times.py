@@ -20,26 +20,29 @@ import pandas as pd
 
 
 def job_table(results: Path) -> pd.DataFrame:
-    """One row per job: stage (tuning/runs/systems), experiment, setting, seed, seconds, max RSS (MB), device."""
+    """One row per job: stage (tuning/runs/systems), experiment, setting, seeds (the group's, or
+    one seed in the layout of one file per seed), runs (how many seeds), seconds, max RSS (MB),
+    device."""
     rows = []
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
         stage, experiment, *rest = tsv.relative_to(results / "benchmarks").with_suffix("").parts
-        # runs/<experiment>/<setting>/seed<s>, tuning/<experiment>/<setting>, systems/<experiment> (E8)
-        setting, seed = (rest[0], rest[1].removeprefix("seed")) if stage == "runs" else ((rest or [""])[0], "")
+        # runs/<experiment>/<setting>/seeds0_1_2 (or seed<s>), tuning/<experiment>/<setting>, systems/<experiment>
+        setting, group = (rest[0], rest[1]) if stage == "runs" else ((rest or [""])[0], "")
         bench = pd.read_csv(tsv, sep="\t").iloc[-1]  # a rerun appends a row: the latest counts
-        run_file = results / "runs" / experiment / setting / f"seed{seed}.json"
-        device = (
-            json.loads(run_file.read_text())["environment"]["device"] if stage == "runs" and run_file.is_file() else ""
-        )
+        run_file = results / "runs" / experiment / setting / f"{group}.json"
+        content = json.loads(run_file.read_text()) if stage == "runs" and run_file.is_file() else {}
+        record = (content.get("runs") or [content])[0] if content else {}
+        seeds = group.removeprefix("seeds").removeprefix("seed").replace("_", " ")
         rows.append(
             {
                 "stage": stage,
                 "experiment": experiment,
                 "setting": setting,
-                "seed": seed,
+                "seeds": seeds,
+                "runs": len(seeds.split()) if stage == "runs" else 0,
                 "seconds": float(bench["s"]),
                 "max_rss_mb": float(bench["max_rss"]),
-                "device": device,
+                "device": record.get("environment", {}).get("device", ""),
             }
         )
     if not rows:
@@ -55,9 +58,12 @@ def summarise(jobs: pd.DataFrame, top: int) -> dict:
             seconds=("seconds", "sum"),
             mean_seconds=("seconds", "mean"),
             max_rss_mb=("max_rss_mb", "max"),
+            runs=("runs", "sum"),
         )
         .reset_index()
     )
+    # a measurement job's seconds per seed it ran: what seeds_per_job changes
+    by_experiment["seconds_per_run"] = by_experiment["seconds"] / by_experiment["runs"].where(by_experiment["runs"] > 0)
     return {
         "jobs": len(jobs),
         "job_seconds": float(jobs["seconds"].sum()),

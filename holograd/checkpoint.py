@@ -10,7 +10,10 @@ tuning grid, ...), each a loop of steps.  Its checkpoint file holds
                strategy's state (weights, momentum, codebook, ...: Strategy.state_dict)
 
 Run keys number the runs in the order the job starts them ("3:" + what the run is), so a
-job that repeats the same computation finds its own runs again, in the same order.
+job that repeats the same computation finds its own runs again, in the same order.  A job of
+several seeds numbers each seed's runs afresh under a prefix of its own (`begin`), and keeps
+a seed's finished record under `done` too, so a restarted job skips the seeds it finished
+and finds the runs of the seed it was in the middle of.
 
 Resuming reproduces the uninterrupted run exactly: every random draw of a step is a
 function of (seed, step, j), the held-out batches are fixed, and the strategy's state comes
@@ -46,7 +49,8 @@ class Checkpoint:
         self.path, self.identity, self.every = Path(path), identity, int(every)
         self.done: dict[str, dict] = {}
         self.current: dict | None = None
-        self.started = 0  # runs started so far by this process: numbers the run keys
+        self.started = 0  # runs started so far by this process (under the prefix): numbers the run keys
+        self.prefix = ""
         self._load()
 
     def _load(self) -> None:
@@ -67,9 +71,14 @@ class Checkpoint:
     def _save(self) -> None:
         save_atomically({"identity": self.identity, "done": self.done, "current": self.current}, self.path)
 
+    def begin(self, prefix: str) -> None:
+        """Number the runs started from now on afresh, their keys under `prefix` (one seed of a
+        job of several: "seed3/")."""
+        self.prefix, self.started = prefix, 0
+
     def next_key(self, what: dict) -> str:
-        """The key of the next run this job starts: its number and a description of it."""
-        key = f"{self.started}:{json.dumps(what, sort_keys=True, default=str)}"
+        """The key of the next run this job starts: its prefix, number and a description of it."""
+        key = f"{self.prefix}{self.started}:{json.dumps(what, sort_keys=True, default=str)}"
         self.started += 1
         return key
 
@@ -94,6 +103,10 @@ class Checkpoint:
         self.done[key] = result
         self.current = None
         self._save()
+
+    def drop(self, prefix: str) -> None:
+        """Forget the finished runs whose keys start with `prefix` (saved with the next save)."""
+        self.done = {key: result for key, result in self.done.items() if not key.startswith(prefix)}
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

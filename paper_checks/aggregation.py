@@ -1,10 +1,12 @@
 """Stage 3 of the pipeline: every measurement job of an experiment -> one data file.
 
-    aggregate     results/runs/<experiment>/*/seed*.json -> results/data/<experiment>.json
+    aggregate     results/runs/<experiment>/*/seeds*.json -> results/data/<experiment>.json
 
-Before anything is combined, every run file's provenance is checked: it must carry the
-SHA-256 of exactly the job configuration the current config gives its (setting, seed), and
-the files must cover the configured settings x seeds, no more and no less.  A file left over
+A measurement file holds the records of a group of seeds (paper_checks.runner.run_records);
+aggregation reads one record per (setting, seed), whatever the grouping.  Before anything is
+combined, every record's provenance is checked: it must carry the SHA-256 of exactly the job
+configuration the current config gives its (setting, seed), and the records must cover the
+configured settings x seeds, each once, no more and no less.  A file left over
 from another configuration, another token cache or other measurement code is refused
 (ProvenanceError) instead of being mixed in.  The experiment's analysis
 (paper_checks/experiments/<name>.py) then computes its per-setting statistics.
@@ -14,10 +16,11 @@ from __future__ import annotations
 
 import logging
 
-from holograd.files import read_json, write_json
+from holograd.files import write_json
 from paper_checks.experiment import load_analysis
 from paper_checks.formatting import software_line
 from paper_checks.hashing import TIMING, ProvenanceError, config_hash, content_sha256
+from paper_checks.runner import run_records
 from paper_checks.sweeps import experiment_config, job_config, resolve, setting_names, sweep_of
 
 log = logging.getLogger("paper_checks")
@@ -45,9 +48,8 @@ def aggregate_experiment(
     settings x seeds exactly.
     """
     expected = {(s, seed) for s in setting_names(section) for seed in section["seeds"]}
-    records, found = [], set()
-    for path in runs:
-        r = read_json(path)
+    records, found, paths = [], set(), []
+    for path, r in ((file, r) for file in runs for r in run_records(file)):
         want = config_hash(job_config(section, r["setting"], device))
         if r.get("config_sha256") != want:
             raise ProvenanceError(
@@ -59,9 +61,12 @@ def aggregate_experiment(
                 f"{path} was made by different measurement code (hash {str(r.get('code_sha256'))[:12]}, "
                 f"expected {code[:12]}); delete it and rerun"
             )
+        if (r["setting"], r["seed"]) in found:
+            raise ProvenanceError(f"{experiment}: setting {r['setting']} seed {r['seed']} has two records ({path})")
         found.add((r["setting"], r["seed"]))
         r["sweep"] = sweep_of(section, r["setting"])
         records.append(r)
+        paths.append(path)
     if found != expected:
         raise ProvenanceError(
             f"{experiment}: runs {sorted(found)} do not match the configured settings x seeds {sorted(expected)}"
@@ -71,6 +76,7 @@ def aggregate_experiment(
         raise ProvenanceError(
             f"{experiment}: the runs read {len(tokens)} different token caches; delete the runs and rerun"
         )
+    checksums = {path: content_sha256(path) for path in runs}
     data = load_analysis(analysis).aggregate(records, section)
     for name, s in data.get("settings", {}).items():
         s["config"] = resolve(section, name)
@@ -90,8 +96,8 @@ def aggregate_experiment(
         "code_sha256": code,
         "tokens": records[0]["tokens"],
         "runs": [
-            {"path": str(p), "sha256": content_sha256(p), "setting": r["setting"], "seed": r["seed"]}
-            for p, r in zip(runs, records)
+            {"path": str(p), "sha256": checksums[p], "setting": r["setting"], "seed": r["seed"]}
+            for p, r in zip(paths, records)
         ],
         TIMING: {"runs_wall_seconds": round(sum(r[TIMING]["wall_seconds"] for r in records), 3)},
         "experiment_data": data,

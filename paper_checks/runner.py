@@ -1,11 +1,11 @@
-"""Stage 2 of the pipeline: one measurement job, (experiment, setting, seed) -> a metrics file.
+"""Stage 2 of the pipeline: one measurement job, (experiment, setting, seeds) -> a metrics file.
 
     tune_arm           -> results/tuning/<experiment>/<setting>/<arm>.json   (training experiments)
     assemble_tuning    -> results/tuning/<experiment>/<setting>.json         (from its arms' files)
-    run_experiment     -> results/runs/<experiment>/<setting>/seed<seed>.json
+    run_experiment     -> results/runs/<experiment>/<setting>/seeds0_1_2.json  (a record per seed)
 
 The job imports the experiment's measurement module (`module` in paper_checks/experiments.yaml),
-calls its `run(config, seed, cache, device, checkpoint=...)` (`tune_arm(config, cache, device,
+calls its `run(config, seed, cache, device, checkpoint=...)` for each seed of the job (`tune_arm(config, cache, device,
 arm, tuned, checkpoint=...)` for a tuning job, one per arm of the module's `tuning_arms`) and
 writes the metrics together with their provenance:
 the job's configuration and its SHA-256, the hash of the code that ran, the token
@@ -46,9 +46,9 @@ def checkpoint_file(output: str | Path) -> str:
     return str(Path(top, "checkpoints", *rest).with_suffix(".pt"))
 
 
-def job_identity(config: dict, code: str, seed: int | None = None) -> str:
-    """What a checkpoint must belong to for a job to resume from it."""
-    return config_hash({"config": config, "code": code, "seed": seed})
+def job_identity(config: dict, code: str, seeds: list[int] | None = None) -> str:
+    """What a checkpoint must belong to for a job to resume from it (a tuning job has no seeds)."""
+    return config_hash({"config": config, "code": code, "seeds": seeds})
 
 
 def tune_experiment(
@@ -208,7 +208,7 @@ def run_experiment(
     module: str,
     experiment: str,
     setting: str,
-    seed: int,
+    seeds: list[int],
     config: dict,
     code: str,
     tokens: str,
@@ -218,42 +218,93 @@ def run_experiment(
     checkpoint_every: int = 0,
     allow_cpu_generator: bool = False,
 ) -> None:
-    """Run module.run(config, seed, cache, device, checkpoint=...) and write its metrics with
-    provenance.
+    """Run module.run(config, seed, cache, device, checkpoint=...) for each of `seeds`, one
+    after another in this process, and write one file holding each seed's record (run_record:
+    its metrics with provenance) under "runs".
 
     `code` is the hash of the measurement's source (the rule's params), recorded so that
     aggregation can refuse runs made by other code.  The job's checkpoint (file `checkpoint`,
-    saved every `checkpoint_every` steps) is opened here and passed to the module; the file
-    is removed once the output is written."""
+    saved every `checkpoint_every` steps) is opened here and passed to the module, each seed's
+    runs under a prefix of their own, and a seed's record is kept in it once the seed is done:
+    a job killed and started again skips the seeds it finished, goes on with the one it was in
+    the middle of, and writes what an uninterrupted job writes.  The file is removed once the
+    output is written."""
     from holograd.checkpoint import checkpointing
     from holograd.data import load_token_cache
     from holograd.experiments.setup import job_device
 
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{experiment} {setting}: a job needs distinct seeds, got {seeds}")
     start = time.perf_counter()
     device = job_device(config["device"], allow_cpu_generator)
     experiment_module = importlib.import_module(module)
     cache = load_token_cache(tokens)
-    log.info("%s %s seed %d on %s: %s", experiment, setting, seed, device, config["experiment"])
     extra = {"tuned": read_tuning(tuning, config, code)} if tuning else {}
-    with checkpointing(checkpoint, job_identity(config, code, int(seed)), checkpoint_every) as saving:
-        metrics = experiment_module.run(config["experiment"], int(seed), cache, device, **extra, checkpoint=saving)
-        scale, environment = metrics.pop("scale"), {**metrics.pop("environment"), "git_commit": git_commit()}
-        record = {
-            "experiment": experiment,
-            "setting": setting,
-            "seed": int(seed),
-            "config": config,
-            "config_sha256": config_hash(config),
-            "code_sha256": code,
-            "tokens": {"path": str(tokens), "sha256": cache.meta["sha256"]},
-            "scale": scale,
-            "environment": environment,
-            "metrics": metrics,
-            "tuned": extra.get("tuned"),
-            TIMING: {
-                "wall_seconds": round(time.perf_counter() - start, 3),
-                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        }
-        write_json(record, output)
-    log.info("wrote %s in %.1fs", output, record[TIMING]["wall_seconds"])
+    records, timings = [], {}
+    with checkpointing(checkpoint, job_identity(config, code, seeds), checkpoint_every) as saving:
+        for n, seed in enumerate(seeds, 1):
+            what = config["experiment"]
+            log.info("%s %s seed %d (%d of %d) on %s: %s", experiment, setting, seed, n, len(seeds), device, what)
+            done = saving.result(f"record/seed{seed}") if saving is not None else None
+            if done is None:
+                if saving is not None:
+                    saving.begin(f"seed{seed}/")
+                seed_start = time.perf_counter()
+                metrics = experiment_module.run(config["experiment"], seed, cache, device, **extra, checkpoint=saving)
+                record = run_record(experiment, setting, seed, config, code, tokens, cache, metrics, extra.get("tuned"))
+                timing = {
+                    "wall_seconds": round(time.perf_counter() - seed_start, 3),
+                    "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+                done = {"record": record, "timing": timing}
+                if saving is not None:  # the seed's record replaces its runs' saved results
+                    saving.drop(f"seed{seed}/")
+                    saving.finish(f"record/seed{seed}", done)
+            records.append(done["record"])
+            timings[str(seed)] = done["timing"]
+        content = {"experiment": experiment, "setting": setting, "seeds": seeds, "runs": records}
+        # wall times and timestamps apart, the one field in which two runs of the job differ
+        content[TIMING] = {"job_wall_seconds": round(time.perf_counter() - start, 3), "seeds": timings}
+        write_json(content, output)
+    log.info("wrote %s: %d seed(s) in %.1fs", output, len(records), content[TIMING]["job_wall_seconds"])
+
+
+def run_record(
+    experiment: str,
+    setting: str,
+    seed: int,
+    config: dict,
+    code: str,
+    tokens: str,
+    cache,
+    metrics: dict,
+    tuned: dict | None,
+) -> dict:
+    """One seed's record: the module's metrics with their provenance (config and its hash,
+    code hash, token cache, scale, software and device) and the rates it was tuned with."""
+    scale, environment = metrics.pop("scale"), {**metrics.pop("environment"), "git_commit": git_commit()}
+    return {
+        "experiment": experiment,
+        "setting": setting,
+        "seed": int(seed),
+        "config": config,
+        "config_sha256": config_hash(config),
+        "code_sha256": code,
+        "tokens": {"path": str(tokens), "sha256": cache.meta["sha256"]},
+        "scale": scale,
+        "environment": environment,
+        "metrics": metrics,
+        "tuned": tuned,
+    }
+
+
+def run_records(path: str | Path) -> list[dict]:
+    """The seeds' records of a measurement job's file (run_experiment), in its seeds' order,
+    each with its own `timing` (wall seconds, finished at) from the file's."""
+    content = read_json(path)
+    runs = content.get("runs") if isinstance(content, dict) else None
+    if not isinstance(runs, list) or [r.get("seed") for r in runs] != content.get("seeds"):
+        raise ProvenanceError(f"{path} is not a measurement file of this pipeline (a record per seed under 'runs')")
+    timings = content.get(TIMING, {}).get("seeds", {})
+    return [{**r, TIMING: timings.get(str(r["seed"]), {"wall_seconds": 0.0})} for r in runs]

@@ -3,14 +3,22 @@
 An experiment's config section may hold `sweep: {param: [v1, v2, ...]}` (one parameter);
 each value is a setting named "<param>-<value>", whose configuration is the section with
 that value filled in.  Without a sweep the one setting is "base".  A job's configuration
-leaves out `seeds` and `sweep`, so adding a seed or a sweep value adds jobs and reruns none.
+leaves out `seeds` and `sweep`, so adding a sweep value adds jobs and reruns none.
+
+The seeds of a setting run in groups, one measurement job per group (config `seeds_per_job`):
+the seeds in their configured order, cut into consecutive groups of seeds_per_job, the job
+named by its seeds ("seeds0_1_2").  So appending seeds to a list whose last group is full
+adds jobs and reruns none; changing a seed, or seeds_per_job, reruns the groups it changes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 BASE = "base"
+GROUP_PATTERN = r"seeds\d+(?:_\d+)*"
+"""The name of a group of seeds: "seeds" and the seeds joined by "_" (seeds0_1_2)."""
 
 
 def setting_names(section: dict) -> list[str]:
@@ -60,3 +68,27 @@ def job_config(section: dict, setting: str, device: str) -> dict:
 def experiment_config(section: dict, device: str) -> dict:
     """What an experiment's data file (and each of its verdicts) was made from, as hashed."""
     return {"experiment": section, "device": device}
+
+
+def seed_groups(seeds: list[int], per_job: int | None) -> list[list[int]]:
+    """The seeds cut into consecutive groups of `per_job` (the last may be shorter), in their
+    configured order; per_job None: one group of every seed."""
+    if per_job is None:
+        return [list(seeds)]
+    if isinstance(per_job, bool) or int(per_job) != per_job or per_job < 1:
+        raise ValueError(f"seeds_per_job must be a positive integer or null, got {per_job!r}")
+    return [list(seeds[i : i + per_job]) for i in range(0, len(seeds), per_job)]
+
+
+def group_name(seeds: list[int]) -> str:
+    """ "seeds0_1_2": the name of the job (and file) of a group of seeds."""
+    if not seeds:
+        raise ValueError("a group of seeds needs at least one seed")
+    return "seeds" + "_".join(str(int(s)) for s in seeds)
+
+
+def group_seeds(name: str) -> list[int]:
+    """The seeds of a group's name (the inverse of group_name)."""
+    if not re.fullmatch(GROUP_PATTERN, name):
+        raise ValueError(f"{name!r} is not the name of a group of seeds (seeds0_1_2, ...)")
+    return [int(s) for s in name.removeprefix("seeds").split("_")]

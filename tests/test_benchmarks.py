@@ -55,7 +55,7 @@ def test_pipeline_benchmark_times_a_run_and_tables_its_jobs(tmp_path):
         "--cores",
         "2",
         "--target",
-        "results/runs/e5_unbiased_estimator/k-1/seed0.json",
+        "results/runs/e5_unbiased_estimator/k-1/seeds0_1.json",
         "--out",
         str(out),
     ]

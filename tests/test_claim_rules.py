@@ -4,6 +4,7 @@ provenance -> aggregation.aggregate_experiment -> evaluation.evaluate_claim), so
 data, read the wrong field or could not fail would be caught here."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -118,11 +119,11 @@ def write_runs(tmp_path, experiment, per_seed_metrics, section=None, **fields) -
                 "experiment": experiment, "setting": setting, "seed": seed,
                 "config": config, "config_sha256": config_hash(config), "code_sha256": CODE,
                 "tokens": TOKENS, "scale": SCALE, "environment": ENV, "metrics": metrics,
-                "timing": {"wall_seconds": 1.0},
             }  # fmt: skip
             record.update({k: v(seed) if callable(v) else v for k, v in fields.items()})
-            path = tmp_path / f"{setting}-seed{seed}.json"
-            path.write_text(json.dumps(record))
+            path = tmp_path / f"{setting}-seeds{seed}.json"  # a job of one seed (paper_checks.runner)
+            job = {"experiment": experiment, "setting": setting, "seeds": [seed], "runs": [record]}
+            path.write_text(json.dumps({**job, "timing": {"seeds": {str(seed): {"wall_seconds": 1.0}}}}))
             runs.append(str(path))
     return runs
 
@@ -296,6 +297,39 @@ def test_aggregate_refuses_missing_seeds(tmp_path):
     runs = [r["path"] for r in json.loads(data.read_text())["runs"]][:2]
     with pytest.raises(aggregation.ProvenanceError, match="do not match"):
         aggregate("e6_pogp_verification", SECTIONS["e6_pogp_verification"], "cpu", CODE, runs, str(tmp_path / "x.json"))
+
+
+def _grouped(tmp_path, runs: list[str], name: str) -> str:
+    """The jobs of one seed each merged into one job file of all their seeds, as a job of
+    several seeds writes it (paper_checks.runner.run_experiment)."""
+    jobs = [json.loads(Path(r).read_text()) for r in runs]
+    seeds = [s for job in jobs for s in job["seeds"]]
+    timing = {"seeds": {k: v for job in jobs for k, v in job["timing"]["seeds"].items()}}
+    merged = {**jobs[0], "seeds": seeds, "runs": [r for job in jobs for r in job["runs"]], "timing": timing}
+    path = tmp_path / name
+    path.write_text(json.dumps(merged))
+    return str(path)
+
+
+def test_aggregation_reads_a_record_per_seed_whatever_the_grouping(tmp_path):
+    """Seeds grouped in one job file aggregate to the data of one file per seed (timing and
+    file checksums apart); a seed found twice, or a file whose records are not its seeds',
+    is refused.  Catches an aggregation that reads one record per file or double-counts."""
+    section = SECTIONS["e6_pogp_verification"]
+    runs = write_runs(tmp_path, "e6_pogp_verification", [e6_metrics(d) for d in (0.0, 1e-6, 3e-6)])
+    single, grouped = tmp_path / "single.json", tmp_path / "grouped.json"
+    aggregate("e6_pogp_verification", section, "cpu", CODE, runs, str(single))
+    together = [_grouped(tmp_path, runs[:2], "base-seeds0_1.json"), runs[2]]
+    aggregate("e6_pogp_verification", section, "cpu", CODE, together, str(grouped))
+    a, b = json.loads(single.read_text()), json.loads(grouped.read_text())
+    assert a["experiment_data"] == b["experiment_data"]
+    assert [(r["setting"], r["seed"]) for r in a["runs"]] == [(r["setting"], r["seed"]) for r in b["runs"]]
+    with pytest.raises(aggregation.ProvenanceError, match="has two records"):
+        aggregate("e6_pogp_verification", section, "cpu", CODE, together + [runs[0]], str(tmp_path / "x.json"))
+    content = json.loads(Path(together[0]).read_text())
+    Path(together[0]).write_text(json.dumps({**content, "seeds": [1, 0]}))
+    with pytest.raises(aggregation.ProvenanceError, match="not a measurement file"):
+        aggregate("e6_pogp_verification", section, "cpu", CODE, together, str(tmp_path / "x.json"))
 
 
 # --- the training experiments' claims -------------------------------------------------------

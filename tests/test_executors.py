@@ -122,7 +122,7 @@ def test_smoke_dag_runs_through_a_submitting_executor(cluster_smoke_run):
     # were submitted; everything else is a local rule
     assert set(rules) == {"tune_setting", "run_experiment", "distributed_protocol"}
     assert all((d / "state").read_text() == "success" for d in jobs)
-    assert rules.count("run_experiment") == len(list((repo / "results" / "runs").rglob("seed*.json")))
+    assert rules.count("run_experiment") == len(list((repo / "results" / "runs").rglob("seeds*.json")))
     for claim in CLAIMS:
         verdict = json.loads((repo / "results" / "claims" / f"{claim}.json").read_text())
         assert verdict["verdict"] in (PASS, FAIL, INCONCLUSIVE)
@@ -132,7 +132,7 @@ def test_remote_jobs_bring_back_their_logs_and_benchmark_files(cluster_smoke_run
     """Only outputs and logs come back from a job's machine; the benchmark file is among the
     logs, so it comes back too (without that, Snakemake reports it missing and fails the job)."""
     repo, _, _ = cluster_smoke_run
-    runs = sorted((repo / "results" / "runs").rglob("seed*.json"))
+    runs = sorted((repo / "results" / "runs").rglob("seeds*.json"))
     for run in runs:
         relative = run.relative_to(repo / "results" / "runs").with_suffix("")
         bench = repo / "results" / "benchmarks" / "runs" / relative.with_suffix(".tsv")

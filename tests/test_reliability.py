@@ -7,7 +7,7 @@ the shared smoke run's repository (conftest.py's `smoke_run`: the same commit, w
 record), on a smaller DAG than the smoke run's:
 - one experiment's whole chain, E7's (its tuning jobs, ten measurement jobs, the aggregation
   and claim C7): every stage, killed and resumed;
-- one measurement job of every other experiment (seed 0 of its first setting), reading the
+- one measurement job of every other experiment (the seeds of its first setting), reading the
   token cache and tuning files copied from the smoke run: each experiment's measurement code
   run a second time, in another process, by another executor.
 It is killed twice:
@@ -86,7 +86,7 @@ def _second_run_repository(smoke: Path, dest: Path) -> tuple[Path, list[str], se
     targets, copied = [CHAIN_CLAIM], set()
     for experiment in sorted(p.name for p in (smoke / "results" / "runs").iterdir() if p.name != CHAIN):
         setting = sorted(p.name for p in (smoke / "results" / "runs" / experiment).iterdir())[0]
-        targets.append(f"results/runs/{experiment}/{setting}/seed0.json")
+        targets.append(f"results/runs/{experiment}/{setting}/seeds0_1.json")
         tuning = Path("results", "tuning", experiment)
         if (smoke / tuning).is_dir():
             shutil.copytree(smoke / tuning, dest / tuning)

@@ -53,7 +53,7 @@ def test_configfile_replaces_the_default(tmp_path):
     smoke.write_text(smoke.read_text().replace(sweep, ""))
     outputs = planned_outputs(repo, "--forceall", *SMOKE, TARGET)
     assert not any("k-1/" in o for o in outputs)  # config.yaml sweeps k over [1, 16]; this smoke copy does not
-    assert "results/runs/e5_unbiased_estimator/base/seed0.json" in outputs
+    assert "results/runs/e5_unbiased_estimator/base/seeds0_1.json" in outputs
 
 
 def test_bad_config_stops_with_the_key(tmp_path):
@@ -213,10 +213,8 @@ def test_experiment_config_edit_reruns_only_that_experiment(smoke_run):
         "results/config.yaml",
         "results/data/e5_unbiased_estimator.json",
         "results/figures/unbiased_estimator.png",
-        "results/runs/e5_unbiased_estimator/k-1/seed0.json",
-        "results/runs/e5_unbiased_estimator/k-1/seed1.json",
-        "results/runs/e5_unbiased_estimator/k-16/seed0.json",
-        "results/runs/e5_unbiased_estimator/k-16/seed1.json",
+        "results/runs/e5_unbiased_estimator/k-1/seeds0_1.json",
+        "results/runs/e5_unbiased_estimator/k-16/seeds0_1.json",
     ]
 
 

@@ -92,6 +92,7 @@ wildcard_constraints:
     claim="|".join(c["id"] for c in ACTIVE_CLAIMS) or "none",
     figure="|".join(FIGURE_OF) or "none",
     seed=r"\d+",
+    group=sweeps.GROUP_PATTERN,
     vocab=r"\d+",
 
 
@@ -118,13 +119,19 @@ def section(experiment):
     return config["experiments"][experiment]
 
 
+def seed_groups(experiment):
+    """The groups of seeds of an experiment's settings, one measurement job each (config
+    `seeds_per_job`, paper_checks.sweeps.seed_groups)."""
+    return sweeps.seed_groups(section(experiment)["seeds"], config["seeds_per_job"])
+
+
 def run_files(wildcards):
-    """Every (setting, seed) metrics file of an experiment."""
+    """Every measurement file of an experiment: one per setting and group of seeds."""
     s = section(wildcards.experiment)
     return [
-        f"results/runs/{wildcards.experiment}/{setting}/seed{seed}.json"
+        f"results/runs/{wildcards.experiment}/{setting}/{sweeps.group_name(seeds)}.json"
         for setting in sweeps.setting_names(s)
-        for seed in s["seeds"]
+        for seeds in seed_groups(wildcards.experiment)
     ]
 
 
@@ -210,6 +217,12 @@ def job_resource(key, experiment=None):
         return job_resources(experiment or wildcards.experiment)[key]
 
     return of_job
+
+
+def job_runtime(wildcards):
+    """A measurement job's wall-time limit: `runtime` once per seed it runs, one after another."""
+    seeds = sweeps.group_seeds(wildcards.group)
+    return job_resources(wildcards.experiment)["runtime"] * len(seeds)
 
 
 def job_mem_mb(experiment=None):

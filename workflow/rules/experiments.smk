@@ -1,4 +1,4 @@
-# Stages 2-3: one job per (experiment, setting, seed), then one aggregation and one figure
+# Stages 2-3: one job per (experiment, setting, group of seeds), then one aggregation and one figure
 # per experiment.  The experiment's two modules (paper_checks/experiments.yaml) do the work:
 # its measurement module runs the jobs, its analysis module aggregates and plots.
 
@@ -101,18 +101,20 @@ rule tune_setting:
         "../scripts/tune_setting.py"
 
 
+# One job per setting and group of seeds (config `seeds_per_job`): the group's runs one after
+# another in one process, one file holding a record per seed.
 rule run_experiment:
     input:
         unpack(run_inputs),
     output:
-        "results/runs/{experiment}/{setting}/seed{seed}.json",
+        "results/runs/{experiment}/{setting}/{group}.json",
     log:
-        log="logs/runs/{experiment}/{setting}/seed{seed}.log",
+        log="logs/runs/{experiment}/{setting}/{group}.log",
         # the benchmark file again, among the logs: executors that bring back only outputs
         # and logs from a remote machine (Vast.ai's SSH transfer) bring it back too
-        benchmark="results/benchmarks/runs/{experiment}/{setting}/seed{seed}.tsv",
+        benchmark="results/benchmarks/runs/{experiment}/{setting}/{group}.tsv",
     benchmark:
-        "results/benchmarks/runs/{experiment}/{setting}/seed{seed}.tsv"
+        "results/benchmarks/runs/{experiment}/{setting}/{group}.tsv"
     conda:
         "../envs/holograd.yaml"
     threads: job_threads
@@ -121,7 +123,7 @@ rule run_experiment:
         gpu_model=job_resource("gpu_model"),
         mem_mb=job_mem_mb(),
         disk_mb=job_resource("disk_mb"),
-        runtime=job_resource("runtime"),
+        runtime=job_runtime,
     params:
         config=job_config_of,
         module=experiment_module,

@@ -1,10 +1,11 @@
-"""Stage 2: one (experiment, setting, seed) job."""
+"""Stage 2: one (experiment, setting, group of seeds) job."""
 
 import _project  # noqa: F401  (the repository on sys.path)
 
 from paper_checks.gpu_slots import claim_gpus
 from paper_checks.joblog import setup_logging
 from paper_checks.runner import checkpoint_file, run_experiment
+from paper_checks.sweeps import group_seeds
 
 setup_logging(snakemake.log[0], snakemake.threads)
 # the job's GPUs (config resources' `gpu`): ones no other running job holds (paper_checks.gpu_slots)
@@ -13,7 +14,7 @@ with claim_gpus(snakemake.resources.gpu):
         module=snakemake.params.module,
         experiment=snakemake.wildcards.experiment,
         setting=snakemake.wildcards.setting,
-        seed=int(snakemake.wildcards.seed),
+        seeds=group_seeds(snakemake.wildcards.group),
         config=snakemake.params.config,
         code=snakemake.params.code,
         tokens=snakemake.input.tokens,
