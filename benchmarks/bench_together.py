@@ -80,7 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # as a pipeline job (threads: 1)
     with tempfile.TemporaryDirectory() as tmp:
-        cache = load_token_cache(prepare_token_cache("embedded", Path(tmp) / "tokens.pt", vocab_size=300))
+        prepare_token_cache("embedded", Path(tmp) / "tokens.pt", vocab_size=300)
+        cache = load_token_cache(Path(tmp) / "tokens.pt")
     e2 = Bench(E2, cache, torch.device("cpu"))
     k = directions_for(0.1, 22_880)
     random = {"kind": "random", "k": k}
