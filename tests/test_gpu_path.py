@@ -303,7 +303,7 @@ def test_a_job_asked_to_run_on_cuda_without_it_stops_at_its_start(tmp_path, toke
             module="holograd.experiments.unbiased_estimator",
             experiment="e5_unbiased_estimator",
             setting="base",
-            seed=0,
+            seeds=[0],
             config={"experiment": {}, "device": "cuda"},
             code="0" * 64,
             tokens=str(token_cache_file),

@@ -136,7 +136,8 @@ def test_smoke_outputs(smoke_run):
     assert list((repo / "results" / "benchmarks" / "runs").rglob("*.tsv"))
     # every training setting's learning rates come from its own tuning job, recorded in the runs
     tuning = json.loads((repo / "results" / "tuning" / "e3_momentum_comparison" / "base.json").read_text())
-    run = json.loads((repo / "results" / "runs" / "e3_momentum_comparison" / "base" / "seed0.json").read_text())
+    job = json.loads((repo / "results" / "runs" / "e3_momentum_comparison" / "base" / "seeds0_1.json").read_text())
+    run = job["runs"][0]
     assert {name: t["lr"] for name, t in tuning["tuned"].items()} == {
         name: a["lr"] for name, a in run["metrics"]["arms"].items()
     }
