@@ -599,17 +599,12 @@ class WorkModel:
             )
         return steps * self.step(cfg, arm, union) + self.evals(cfg, steps)
 
-    @property
-    def shares_directions(self) -> bool:
-        """Whether runs with the same seeds at a step generate each direction entry once
-        (holograd.strategies.step_together): on the CPU; on CUDA each run still generates its
-        own (the Triton kernels take one gradient at a time)."""
-        return self.u.device == "cpu"
-
     def shared(self, cfg: dict, arm: dict, steps: int, runs: int) -> float:
         """What `runs` runs of a random-direction arm trained together save against `runs`
-        runs alone: the directions of all but one, every step."""
-        if arm["kind"] != "random" or not self.shares_directions:
+        runs alone: the generation of all but one run's directions, every step (runs with the
+        same seeds at a step generate each entry once: holograd.strategies.step_together, on
+        the CPU and on CUDA).  The runs' own products and sums are not counted as saved."""
+        if arm["kind"] != "random":
             return 0.0
         return (runs - 1) * steps * self.directions(cfg, arm["k"])
 

@@ -380,6 +380,12 @@ def project(
     return (scalars, inv) if return_inv_norms else scalars
 
 
+def _coefficients(scalars: Tensor, inv_norms: Tensor, scale: float, k: int) -> Tensor:
+    """The reconstruction's coefficients a_j (scale / K) / ||z_j||, formed in float64 and
+    rounded once to the work dtype (scalars (K,) or (R, K))."""
+    return (scalars.to(torch.float64) * inv_norms * (scale / k)).to(_work_dtype(scalars.dtype))
+
+
 def reconstruct(
     scalars: Tensor,
     seeds: Sequence[int] | Tensor,
@@ -409,7 +415,7 @@ def reconstruct(
         inv_norms = inverse_norms(seeds, dim, device=device, chunk_elements=chunk)
     scale = float(dim) if scale is None else float(scale)
     work = _work_dtype(scalars.dtype)
-    coef = (scalars.to(torch.float64) * inv_norms.to(device) * (scale / k)).to(work)  # (K,)
+    coef = _coefficients(scalars, inv_norms.to(device), scale, k)  # (K,)
     keys = seed_keys(seeds, device)
     if _on_cuda(device):
         return generator_triton.reconstruct(coef, keys, dim).to(scalars.dtype)
@@ -440,11 +446,12 @@ def project_reconstruct(
     rates of a tuning grid, the arms of a comparison), gives a (R, K) and g_hat (R, D), each
     run's bit-identical to its own call, with every direction entry generated once for all R.
 
-    Directions are generated a block of whole rows at a time (at most `chunk_elements`
-    entries), so a row's norm is known before the row is used.  When one row alone is larger
-    than the chunk (D > chunk_elements), or on a CUDA device (where the fused kernels never
-    hold a direction in memory), it is `project` followed by `reconstruct` run by run, which
-    generate every direction twice per run.
+    On the CPU, directions are generated a block of whole rows at a time (at most
+    `chunk_elements` entries), so a row's norm is known before the row is used.  On a CUDA
+    device the fused kernels (which never hold a direction in memory) project and then
+    reconstruct, each over a tile of the R runs, so every entry is generated twice for all R.
+    When one row alone is larger than the chunk (D > chunk_elements) on the CPU, it is
+    `project` followed by `reconstruct` run by run.
     """
     if grad.dim() == 2 and grad.is_floating_point():
         runs = grad
@@ -452,12 +459,26 @@ def project_reconstruct(
         _check_gradient(grad, "project_reconstruct")
         runs = grad.unsqueeze(0)
     dim, chunk = check_dim(runs.size(1)), _check_chunk(chunk_elements)
-    if dim > chunk or runs.device.type != "cpu":
+    if _on_cuda(runs.device):
+        scalars, out = _project_reconstruct_cuda(runs, seeds, scale)
+    elif dim > chunk or runs.device.type != "cpu":
         results = [_project_then_reconstruct(g, seeds, scale, chunk) for g in runs]
         scalars, out = torch.stack([a for a, _ in results]), torch.stack([u for _, u in results])
     else:
         scalars, out = _project_reconstruct_cpu(runs, seeds, scale, chunk)
     return (scalars, out) if grad.dim() == 2 else (scalars[0], out[0])
+
+
+def _project_reconstruct_cuda(runs: Tensor, seeds, scale: float | None) -> tuple[Tensor, Tensor]:
+    """`project` then `reconstruct` of R runs' gradients (R, D) on CUDA, each by one launch of
+    the fused kernels with a tile of R runs: every direction entry generated once per kernel
+    for all R (twice in all, as for one run), each run's numbers its own calls'."""
+    keys, dim = seed_keys(seeds, runs.device), runs.size(1)
+    dots, sumsq = generator_triton.project_partials(runs, keys)  # (R, K) float64, (K,)
+    inv = _inverse_norm(sumsq).to(runs.device)
+    scalars = (dots * inv).to(runs.dtype)
+    coef = _coefficients(scalars, inv, float(dim) if scale is None else float(scale), len(keys))
+    return scalars, generator_triton.reconstruct(coef, keys, dim).to(runs.dtype)
 
 
 def _project_then_reconstruct(grad: Tensor, seeds, scale: float | None, chunk: int) -> tuple[Tensor, Tensor]:

@@ -26,9 +26,18 @@ Functions (torch tensors in and out, all on one device):
 
 - `gaussian(keys, start, stop)`: the float32 entries z_i, start <= i < stop, (K, stop - start).
 - `project_partials(grad, keys)`: <grad, z_j> (float64) and the fixed-point ||z_j||^2 (int64)
-  of every seed, generated and consumed in registers (z never written to memory).
+  of every seed, generated and consumed in registers (z never written to memory); grad may be
+  the (R, D) gradients of R runs, each entry generated once for all of them.
 - `sumsq(keys, dim)`: the fixed-point ||z_j||^2 alone.
-- `reconstruct(coef, keys, dim)`: sum_j coef_j z_j, again without writing z.
+- `reconstruct(coef, keys, dim)`: sum_j coef_j z_j, again without writing z; coef may be the
+  (R, K) coefficients of R runs.
+
+Several runs at once: a (RUNS, BLOCK) tile holds the runs' accumulators beside the one z of the
+block, so each run's arithmetic is its own run's, entry by entry.  The reconstruction's sums are
+element-wise, hence each run's bit for bit on every device; the projection's lane reduction of a
+(RUNS, BLOCK) tile is bit for bit the single run's under the interpreter (the tests), while a
+compiled kernel may order the lanes of a taller tile otherwise (benchmarks/gpu_bit_identity.py
+compares them on a GPU).
 
 Determinism: the kernels use no atomics and the launch configuration (block sizes, warps,
 splits) is fixed by the module or derived from K and D alone, never autotuned.  Each program
@@ -197,16 +206,23 @@ def _project_kernel(
     n_rows,
     dim,
     n_spans,
+    n_runs,
+    run_stride,
     HAS_GRAD: tl.constexpr,
     WORK_F64: tl.constexpr,
     ROWS: tl.constexpr,
+    RUNS: tl.constexpr,
     SPAN_BLOCKS: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    # grid (column spans, row groups): partial <grad, z_row> and fixed-point sum z_row^2 over the
-    # span's SPAN_BLOCKS * BLOCK columns, written to [row, span] of the partial buffers.
+    # grid (column spans, row groups): partial <grad_r, z_row> of each of the n_runs gradients
+    # (rows of grad, RUNS >= n_runs a power of two) and fixed-point sum z_row^2 over the span's
+    # SPAN_BLOCKS * BLOCK columns, written to [run, row, span] and [row, span] of the partial
+    # buffers.  Each z is generated once for every run; each run's lanes accumulate as one run's.
     span = tl.program_id(0)
     lanes = tl.arange(0, BLOCK)
+    runs = tl.arange(0, RUNS)
+    live_runs = runs < n_runs
     first = span.to(tl.int64) * (SPAN_BLOCKS * BLOCK)
     for r in range(ROWS):
         row = tl.program_id(1) * ROWS + r
@@ -215,50 +231,67 @@ def _project_kernel(
         k0, k1, k2 = _key_words(keys_ptr, safe_row)
         sq = tl.full([BLOCK], 0, tl.int64)
         if WORK_F64:
-            acc = tl.full([BLOCK], 0.0, tl.float64)
+            acc = tl.full([RUNS, BLOCK], 0.0, tl.float64)
         else:
-            acc = tl.full([BLOCK], 0.0, tl.float32)
+            acc = tl.full([RUNS, BLOCK], 0.0, tl.float32)
         for b in range(SPAN_BLOCKS):
             off = first + b * BLOCK + lanes
             mask = off < dim
             z = _generate(off.to(tl.uint32), k0, k1, k2)
             sq += tl.where(mask, (z * z * _FIXED_POINT).to(tl.int64), 0)
             if HAS_GRAD:
-                g = tl.load(grad_ptr + off, mask=mask, other=0.0)
+                both = live_runs[:, None] & mask[None, :]
+                g = tl.load(grad_ptr + runs[:, None].to(tl.int64) * dim + off[None, :], mask=both, other=0.0)
                 if WORK_F64:
-                    prod = z.to(tl.float64) * g.to(tl.float64)
+                    prod = z.to(tl.float64)[None, :] * g.to(tl.float64)
                 else:
-                    prod = z * g.to(tl.float32)
-                acc += tl.where(mask, prod, 0.0)
+                    prod = z[None, :] * g.to(tl.float32)
+                acc += tl.where(both, prod, 0.0)
         slot = safe_row.to(tl.int64) * n_spans + span
         tl.store(sumsq_ptr + slot, tl.reduce(sq, 0, _add), mask=live)
         if HAS_GRAD:
-            tl.store(dots_ptr + slot, tl.reduce(acc, 0, _add), mask=live)
+            row_of_runs = tl.full([RUNS], 0, tl.int32) + row  # the row, once per run (a mask of the tile's shape)
+            slots = runs.to(tl.int64) * run_stride + slot
+            tl.store(dots_ptr + slots, tl.reduce(acc, 1, _add), mask=live_runs & (row_of_runs < n_rows))
 
 
 def _reconstruct_kernel(
-    keys_ptr, coef_ptr, out_ptr, n_rows, rows_per_split, dim, WORK_F64: tl.constexpr, BLOCK: tl.constexpr
+    keys_ptr,
+    coef_ptr,
+    out_ptr,
+    n_rows,
+    rows_per_split,
+    dim,
+    n_runs,
+    WORK_F64: tl.constexpr,
+    RUNS: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):
-    # grid (column blocks, splits): out[split, c] = sum over the split's rows j, in order, of coef_j z_j[c].
+    # grid (column blocks, splits): out[split, run, c] = sum over the split's rows j, in order, of
+    # coef[run, j] z_j[c], for the n_runs coefficient rows (RUNS >= n_runs a power of two): each
+    # z_j generated once for every run, each run's sum the one run's, entry by entry.
     off = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = off < dim
     index = off.to(tl.uint32)
+    runs = tl.arange(0, RUNS)
+    live_runs = runs < n_runs
     split = tl.program_id(1)
     first = split * rows_per_split
     last = tl.minimum(first + rows_per_split, n_rows)
     if WORK_F64:
-        acc = tl.full([BLOCK], 0.0, tl.float64)
+        acc = tl.full([RUNS, BLOCK], 0.0, tl.float64)
     else:
-        acc = tl.full([BLOCK], 0.0, tl.float32)
+        acc = tl.full([RUNS, BLOCK], 0.0, tl.float32)
     for row in range(first, last):
         k0, k1, k2 = _key_words(keys_ptr, row)
-        c = tl.load(coef_ptr + row)
+        c = tl.load(coef_ptr + runs.to(tl.int64) * n_rows + row, mask=live_runs, other=0.0)
         z = _generate(index, k0, k1, k2)
         if WORK_F64:
-            acc += c * z.to(tl.float64)
+            acc += c[:, None] * z.to(tl.float64)[None, :]
         else:
-            acc += c * z
-    tl.store(out_ptr + split.to(tl.int64) * dim + off, acc, mask=mask)
+            acc += c[:, None] * z[None, :]
+    target = out_ptr + (split.to(tl.int64) * n_runs + runs[:, None]) * dim + off[None, :]
+    tl.store(target, acc, mask=live_runs[:, None] & mask[None, :])
 
 
 _SOURCES = (
@@ -421,17 +454,24 @@ def gaussian(keys: Tensor, start: int, stop: int, *, block: int = BLOCK, num_war
     return out
 
 
+def _runs(n: int) -> int:
+    """RUNS of a launch: the power of two >= n (a tile's row count must be one)."""
+    return 1 << max(0, n - 1).bit_length()
+
+
 def _partials(
-    grad: Tensor | None, keys: Tensor, dim: int, block: int, span_blocks: int, rows: int, num_warps: int
+    grads: Tensor | None, keys: Tensor, dim: int, block: int, span_blocks: int, rows: int, num_warps: int
 ) -> tuple[Tensor | None, Tensor]:
-    """The (K, n_spans) partial buffers of project_partials (dots None without a gradient)."""
+    """The (R, K, n_spans) and (K, n_spans) partial buffers of project_partials (dots None
+    without gradients; grads (R, D))."""
     k, device = keys.size(0), keys.device
     n_spans = _cdiv(dim, block * span_blocks)
-    work_f64 = grad is not None and _work_f64(grad.dtype)
+    n_runs = 1 if grads is None else grads.size(0)
+    work_f64 = grads is not None and _work_f64(grads.dtype)
     sumsq_part = torch.empty(k, n_spans, dtype=torch.int64, device=device)
     dots_part = None
-    if grad is not None:
-        dots_part = torch.empty(k, n_spans, dtype=torch.float64 if work_f64 else torch.float32, device=device)
+    if grads is not None:
+        dots_part = torch.empty(n_runs, k, n_spans, dtype=torch.float64 if work_f64 else torch.float32, device=device)
     kernel = _kernels(_interpret(device)).project_kernel
     groups = _cdiv(k, rows)
     for g0 in range(0, groups, _MAX_GRID_Y):
@@ -441,16 +481,19 @@ def _partials(
             kernel,
             (n_spans, g1 - g0),
             keys[r0:r1],
-            keys if grad is None else grad,  # unused without a gradient
-            sumsq_part[r0:r1] if dots_part is None else dots_part[r0:r1],
+            keys if grads is None else grads,  # unused without a gradient
+            sumsq_part[r0:r1] if dots_part is None else dots_part[:, r0:r1],
             sumsq_part[r0:r1],
             r1 - r0,
             dim,
             n_spans,
+            n_runs,
+            k * n_spans,
             num_warps=num_warps,
-            HAS_GRAD=grad is not None,
+            HAS_GRAD=grads is not None,
             WORK_F64=work_f64,
             ROWS=rows,
+            RUNS=_runs(n_runs),
             SPAN_BLOCKS=span_blocks,
             BLOCK=block,
         )
@@ -468,23 +511,29 @@ def project_partials(
 ) -> tuple[Tensor, Tensor]:
     """(<grad, z_j> as float64 (K,), sum_i trunc(fl(z_ji^2) 2^28) as int64 (K,)) for every seed.
 
-    grad: (D,) float32, bfloat16, float16 or float64 on keys' device.  The products z_i g_i are
-    formed in float64 for a float64 gradient and in float32 otherwise (as the CPU path does);
-    each program accumulates them lane by lane over its span of columns and reduces the lanes
-    once, giving a partial per (seed, span) in that dtype; the partials are summed in float64.
-    The sums of squares are exact (equal to the CPU generator's on every device); the dots
-    are deterministic for a given device.  The proof scalar is dots * fl64(1 / ||z||).
+    grad: (D,) float32, bfloat16, float16 or float64 on keys' device, or (R, D): the gradients
+    of R runs that use the same seeds, whose dots come back as (R, K), each direction entry
+    generated once for all R (each run's dots are its own call's under the interpreter; see
+    the module docstring for the compiled kernels).  The products z_i g_i are formed in float64
+    for a float64 gradient and in float32 otherwise (as the CPU path does); each program
+    accumulates them lane by lane over its span of columns and reduces the lanes once, giving a
+    partial per (run, seed, span) in that dtype; the partials are summed in float64.  The sums
+    of squares are exact (equal to the CPU generator's on every device); the dots are
+    deterministic for a given device.  The proof scalar is dots * fl64(1 / ||z||).
     """
-    if grad.dim() != 1 or not grad.is_floating_point():
+    if grad.dim() not in (1, 2) or not grad.is_floating_point():
         raise ValueError(
-            f"project_partials expects a flat floating-point gradient (D,), got {grad.dtype} {tuple(grad.shape)}"
+            f"project_partials expects flat floating-point gradients (D,) or (R, D), got {grad.dtype} "
+            f"{tuple(grad.shape)}"
         )
     keys = _check_keys(keys)
     if keys.device != grad.device:
         raise ValueError(f"grad and keys must be on one device, got {grad.device} and {keys.device}")
-    dim = _check_dim(grad.numel())
-    dots_part, sumsq_part = _partials(grad.contiguous(), keys, dim, _check_block(block), span_blocks, rows, num_warps)
-    return dots_part.to(torch.float64).sum(dim=1), sumsq_part.sum(dim=1)
+    grads = grad if grad.dim() == 2 else grad.unsqueeze(0)
+    dim = _check_dim(grads.size(1))
+    dots_part, sumsq_part = _partials(grads.contiguous(), keys, dim, _check_block(block), span_blocks, rows, num_warps)
+    dots = dots_part.to(torch.float64).sum(dim=2)
+    return (dots if grad.dim() == 2 else dots[0]), sumsq_part.sum(dim=1)
 
 
 def sumsq(
@@ -513,35 +562,45 @@ def reconstruct(coef: Tensor, keys: Tensor, dim: int, *, block: int = BLOCK, num
     """out_i = sum_j coef_j z_j[i], 0 <= i < dim: (dim,) in coef's dtype (float32 or float64).
 
     coef: (K,) on keys' device, the work dtype's coefficients (1 / ||z_j|| and the scale
-    already folded in).  Each program owns a block of columns and adds fl(coef_j z_j) for its
-    seeds in order j = 0, 1, ...; with several splits (reconstruct_splits) the split sums are
-    then added by torch.  Deterministic for a given device.
+    already folded in), or (R, K) for R runs that use the same seeds, giving (R, dim) with each
+    z_j generated once for all R and each run's entries its own call's, bit for bit (the same
+    products and sums, entry by entry).  Each program owns a block of columns and adds
+    fl(coef_j z_j) for its seeds in order j = 0, 1, ...; with several splits
+    (reconstruct_splits) the split sums are then added in order, entry by entry.  Deterministic
+    for a given device.
     """
     keys = _check_keys(keys)
-    if coef.dim() != 1 or coef.numel() != keys.size(0) or coef.dtype not in (torch.float32, torch.float64):
+    k = keys.size(0)
+    if coef.dim() not in (1, 2) or coef.size(-1) != k or coef.dtype not in (torch.float32, torch.float64):
         raise ValueError(
-            f"coef must be float32 or float64 of shape ({keys.size(0)},), got {coef.dtype} {tuple(coef.shape)}"
+            f"coef must be float32 or float64 of shape ({k},) or (R, {k}), got {coef.dtype} {tuple(coef.shape)}"
         )
     if coef.device != keys.device:
         raise ValueError(f"coef and keys must be on one device, got {coef.device} and {keys.device}")
     dim, block = _check_dim(dim), _check_block(block)
-    k = keys.size(0)
+    coefs = (coef if coef.dim() == 2 else coef.unsqueeze(0)).contiguous()
+    n_runs = coefs.size(0)
     splits = reconstruct_splits(k, dim, block)
     rows_per_split = _cdiv(k, splits)
     splits = _cdiv(k, rows_per_split)
-    out = torch.empty(splits, dim, dtype=coef.dtype, device=coef.device)
+    out = torch.empty(splits, n_runs, dim, dtype=coef.dtype, device=coef.device)
     kernel = _kernels(_interpret(keys.device)).reconstruct_kernel
     _launch(
         kernel,
         (_cdiv(dim, block), splits),
         keys,
-        coef.contiguous(),
+        coefs,
         out,
         k,
         rows_per_split,
         dim,
+        n_runs,
         num_warps=num_warps,
         WORK_F64=_work_f64(coef.dtype),
+        RUNS=_runs(n_runs),
         BLOCK=block,
     )
-    return out[0] if splits == 1 else out.sum(dim=0)
+    total = out[0]
+    for part in out[1:]:  # the splits added in order, entry by entry (torch's sum may order them by shape)
+        total = total + part
+    return total if coef.dim() == 2 else total[0]

@@ -188,7 +188,7 @@ def test_sumsq_alone_equals_the_reference_with_the_default_configuration():
 def test_project_partials_checks_its_arguments():
     keys = seed_keys([1])
     with pytest.raises(ValueError, match="flat floating-point"):
-        generator_triton.project_partials(torch.zeros(3, 4), keys)
+        generator_triton.project_partials(torch.zeros(2, 3, 4), keys)
     with pytest.raises(ValueError, match="flat floating-point"):
         generator_triton.project_partials(torch.zeros(4, dtype=torch.int64), keys)
 
@@ -238,6 +238,57 @@ def test_reconstruct_checks_its_arguments():
 
 
 # ----------------------------------------------------------------------------------------------
+# Several runs at once: each run's result is its own call's, bit for bit
+# ----------------------------------------------------------------------------------------------
+
+
+def _runs_inputs(dtype, n_runs=3, dim=2 * 4096 * 2 + 777):
+    torch.manual_seed(7)
+    return torch.randn(n_runs, dim, dtype=torch.float64).to(dtype), [3, 99, 2**63, 12345, 7]
+
+
+@needs_interpreter
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_project_partials_of_several_runs_are_each_runs_own_bit_for_bit(dtype):
+    """Three gradients (a tile of four accumulators, one masked) on five seeds (a half-empty
+    second row group) and three spans (the last partly masked): each run's dots equal its own
+    call's bit for bit, the sums of squares are the single call's.  Catches a run's products
+    landing in another run's row, a masked run leaking in, a run stride off by a row."""
+    grads, seeds = _runs_inputs(dtype)
+    keys, options = seed_keys(seeds), {"block": 4096, "span_blocks": 2, "rows": 2}
+    dots, sumsq = generator_triton.project_partials(grads, keys, **options)
+    assert dots.shape == (3, 5) and sumsq.shape == (5,)
+    for run in range(3):
+        alone, alone_sumsq = generator_triton.project_partials(grads[run], keys, **options)
+        assert torch.equal(dots[run], alone) and torch.equal(sumsq, alone_sumsq)
+
+
+@needs_interpreter
+@pytest.mark.parametrize(("dtype", "dim"), [(torch.float32, 5000), (torch.float64, 5000), (torch.float32, 300)])
+def test_reconstruct_of_several_runs_is_each_runs_own_bit_for_bit(dtype, dim):
+    """Coefficients of three runs (and, at D = 300, seeds split into groups): each run's
+    entries equal its own call's bit for bit."""
+    seeds = list(range(100, 140))
+    coef = torch.randn(3, len(seeds), generator=torch.Generator().manual_seed(3), dtype=torch.float64).to(dtype)
+    out = generator_triton.reconstruct(coef, seed_keys(seeds), dim, block=4096)
+    assert out.shape == (3, dim) and out.dtype == dtype
+    for run in range(3):
+        assert torch.equal(out[run], generator_triton.reconstruct(coef[run], seed_keys(seeds), dim, block=4096))
+
+
+@needs_interpreter
+def test_project_reconstruct_of_several_runs_on_the_cuda_path_is_each_runs_own():
+    """holograd.directions' CUDA path of project_reconstruct (here on interpreted kernels): R
+    runs at once give each run what the same path gives it alone, scalars and g_hat."""
+    grads, seeds = _runs_inputs(torch.float32, dim=3000)
+    scalars, g_hat = directions._project_reconstruct_cuda(grads, seeds, None)
+    assert scalars.shape == (3, 5) and g_hat.shape == (3, 3000)
+    for run in range(3):
+        alone_scalars, alone = directions._project_reconstruct_cuda(grads[run : run + 1], seeds, None)
+        assert torch.equal(scalars[run], alone_scalars[0]) and torch.equal(g_hat[run], alone[0])
+
+
+# ----------------------------------------------------------------------------------------------
 # The compiled kernels, without a GPU: PTX for sm_90
 # ----------------------------------------------------------------------------------------------
 
@@ -255,9 +306,12 @@ _SIGNATURES = {
             "n_rows": "i32",
             "dim": "i32",
             "n_spans": "i32",
+            "n_runs": "i32",
+            "run_stride": "i32",
             "HAS_GRAD": "constexpr",
             "WORK_F64": "constexpr",
             "ROWS": "constexpr",
+            "RUNS": "constexpr",
             "SPAN_BLOCKS": "constexpr",
             "BLOCK": "constexpr",
         },
@@ -265,6 +319,7 @@ _SIGNATURES = {
             "HAS_GRAD": True,
             "WORK_F64": False,
             "ROWS": generator_triton.PROJECT_ROWS,
+            "RUNS": 1,
             "SPAN_BLOCKS": generator_triton.PROJECT_SPAN_BLOCKS,
             "BLOCK": generator_triton.BLOCK,
         },
@@ -277,12 +332,18 @@ _SIGNATURES = {
             "n_rows": "i32",
             "rows_per_split": "i32",
             "dim": "i32",
+            "n_runs": "i32",
             "WORK_F64": "constexpr",
+            "RUNS": "constexpr",
             "BLOCK": "constexpr",
         },
-        {"WORK_F64": False, "BLOCK": generator_triton.BLOCK},
+        {"WORK_F64": False, "RUNS": 1, "BLOCK": generator_triton.BLOCK},
     ),
 }
+# the kernels for several runs at once (a tile of RUNS accumulators beside each z)
+for _name in ("project_kernel", "reconstruct_kernel"):
+    _signature, _constexprs = _SIGNATURES[_name]
+    _SIGNATURES[f"{_name}[runs=4]"] = (_signature, {**_constexprs, "RUNS": 4})
 
 
 @needs_interpreter
@@ -298,7 +359,7 @@ def test_cuda_kernels_compile_with_correctly_rounded_operations_and_no_fma(name,
     from triton.compiler import ASTSource
 
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
-    kernel = getattr(generator_triton._kernels(False), name)
+    kernel = getattr(generator_triton._kernels(False), name.partition("[")[0])
     signature, constexprs = _SIGNATURES[name]
     try:
         compiled = triton.compile(
@@ -458,6 +519,22 @@ def test_gpu_reconstruct_large_is_close_to_the_dense_sum():
     products = coef.numpy()[:, None] * reference_matrix(seeds, 0, dim)
     bound = (len(seeds) + 1) * U32 * np.abs(products.astype(np.float64)).sum(axis=0)
     assert np.all(np.abs(out - exact_sums(products, axis=0)) <= bound)
+
+
+@pytest.mark.gpu
+@needs_triton
+def test_gpu_several_runs_are_each_runs_own_bit_for_bit():
+    """The compiled kernels with a tile of runs: each run's dots and reconstruction equal its
+    own launch's (the interpreter tests show it for the kernel source; this shows the compiler
+    kept the lane order of the projection's reduction)."""
+    grads, seeds = _runs_inputs(torch.float32)
+    keys = cuda_keys(seeds)
+    dots, _ = generator_triton.project_partials(grads.cuda(), keys)
+    coef = dots.to(torch.float32)
+    out = generator_triton.reconstruct(coef, keys, grads.size(1))
+    for run in range(grads.size(0)):
+        assert torch.equal(dots[run], generator_triton.project_partials(grads[run].cuda(), keys)[0])
+        assert torch.equal(out[run], generator_triton.reconstruct(coef[run].contiguous(), keys, grads.size(1)))
 
 
 @needs_interpreter
