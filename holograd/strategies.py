@@ -1,6 +1,8 @@
 """Training strategies behind one step interface: the baseline and the three HoloGrad variants.
 
     strategy.step(batches, t) -> StepMetrics      (updates the model in place)
+    step_together(strategies, batches, t)          (several runs; a step is begin, then the
+                                                    direction work the runs share, then finish)
 
 Two classes say what a strategy is:
 
