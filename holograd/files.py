@@ -3,6 +3,8 @@
 Every output (results, token caches, checkpoints) goes through a temporary file in its own
 folder, flushed to disk, and a rename, so a job that is killed or a machine that crashes
 leaves either the old file or the new one, never a half-written file that looks finished.
+The temporary file a killed writer leaves (a hidden `.name.*` beside the output) is removed by
+the next write of that output.
 JSON is written with sorted keys (reruns diff cleanly) and without NaN or infinity, which
 strict JSON readers reject: a non-finite number is written as null.
 
@@ -23,6 +25,8 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
     """write(tmp) to a temporary file in the same folder, flush it to disk, then rename it to `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.stem}.*{path.suffix}"):  # left by a writer killed before its rename
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:

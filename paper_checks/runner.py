@@ -23,6 +23,7 @@ a job differ.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -257,7 +258,8 @@ def run_experiment(
                     "wall_seconds": round(time.perf_counter() - seed_start, 3),
                     "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 }
-                done = {"record": record, "timing": timing}
+                # as plain JSON values (the checkpoint loads only those; torch's version string is a class)
+                done = json.loads(json.dumps({"record": record, "timing": timing}))
                 if saving is not None:  # the seed's record replaces its runs' saved results
                     saving.drop(f"seed{seed}/")
                     saving.finish(f"record/seed{seed}", done)

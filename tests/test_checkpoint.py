@@ -126,6 +126,16 @@ def test_saving_replaces_the_file_atomically(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["job.pt"]
 
 
+def test_the_temporary_file_of_a_killed_save_goes_with_the_next_save(tmp_path):
+    """A SIGKILL between the temporary file and its rename leaves `.job.XXXX.pt`; the next
+    write of job.pt removes it (and nothing of another file's)."""
+    path = tmp_path / "job.pt"
+    (tmp_path / ".job.k1ll3d.pt").write_bytes(b"partial")
+    (tmp_path / ".other.k1ll3d.pt").write_bytes(b"partial")
+    save_atomically({"n": 1}, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.k1ll3d.pt", "job.pt"]
+
+
 def test_the_file_is_removed_when_the_job_returns_and_kept_when_it_fails(tmp_path):
     path = tmp_path / "job.pt"
     with checkpointing(path, "job", EVERY) as saving:

@@ -350,6 +350,10 @@ def test_work_counts_the_fixed_rate_arm():
             self.tuned += [arm for arm, _ in grids]
             return 5.0
 
+        def shared(self, cfg, arm, steps, runs):  # what training together saves (estimate_suite)
+            self.sharing = (arm, runs)
+            return 3.0
+
     cfg = {k: v for k, v in E2_SECTION.items() if k not in ("seeds", "sweep")}
     with_fixed, without = Model(), Model()
     job = {stage: sec for stage, _, sec in analysis_e2.work(with_fixed, cfg)}["runs"]
@@ -357,7 +361,9 @@ def test_work_counts_the_fixed_rate_arm():
         stage: sec for stage, _, sec in analysis_e2.work(without, {k: v for k, v in cfg.items() if k != "fixed_lr"})
     }
     base = base["runs"]
-    assert job - base == 10.0 and {"kind": "random", "k": 10, "clip_norm": 1.0} in with_fixed.runs
+    # one more run, less the directions it shares with the random arm it trains beside
+    assert job - base == 10.0 - 3.0 and {"kind": "random", "k": 10, "clip_norm": 1.0} in with_fixed.runs
+    assert with_fixed.sharing == ({"kind": "random", "k": 10}, 2)
     assert all("clip_norm" not in arm for arm in with_fixed.tuned)
 
 

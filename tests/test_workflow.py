@@ -219,6 +219,38 @@ def test_experiment_config_edit_reruns_only_that_experiment(smoke_run):
     ]
 
 
+E5_SEEDS = """      alignment: {dim: 1000, k: 64, estimates: 50}
+    seeds: [0, 1]"""
+
+
+def test_a_seed_added_reruns_the_job_of_its_group_only(smoke_run):
+    """seeds_per_job: null holds every seed of a setting in one job, so a third seed reruns each
+    E5 setting's job; with seeds_per_job: 2 (the same files for two seeds) it adds one job per
+    setting and reruns none.  Either way nothing of another experiment runs again."""
+    smoke = smoke_run / "config" / "smoke.yaml"
+    third = E5_SEEDS.replace("[0, 1]", "[0, 1, 2]")
+    after = [
+        "results/RESULTS_SUMMARY.md",
+        "results/claims/C6.json",
+        "results/config.yaml",
+        "results/data/e5_unbiased_estimator.json",
+        "results/figures/unbiased_estimator.png",
+    ]
+    with _edited(smoke, E5_SEEDS, third):
+        assert planned_outputs(smoke_run, *SMOKE, TARGET) == sorted(
+            [*after, "results/runs/e5_unbiased_estimator/k-1/seeds0_1_2.json",
+             "results/runs/e5_unbiased_estimator/k-16/seeds0_1_2.json"]
+        )  # fmt: skip
+    with _edited(smoke, "seeds_per_job: null", "seeds_per_job: 2"):
+        # the same jobs and files: only the config's copy and the summary that shows it
+        assert planned_outputs(smoke_run, *SMOKE, TARGET) == ["results/RESULTS_SUMMARY.md", "results/config.yaml"]
+        with _edited(smoke, E5_SEEDS, third):
+            assert planned_outputs(smoke_run, *SMOKE, TARGET) == sorted(
+                [*after, "results/runs/e5_unbiased_estimator/k-1/seeds2.json",
+                 "results/runs/e5_unbiased_estimator/k-16/seeds2.json"]
+            )  # fmt: skip
+
+
 def test_distributed_config_edit_reruns_only_e8(smoke_run):
     with _edited(smoke_run / "config" / "smoke.yaml", "options: {k: 4}", "options: {k: 2}"):
         outputs = planned_outputs(smoke_run, *SMOKE, TARGET)
