@@ -39,7 +39,7 @@ from paper_checks.verdict import NOT_RUN
 RESULTS = ("runs", "tuning", "data", "claims")
 CHAIN = "e7_byzantine"  # the experiment whose every job the interrupted run runs
 CHAIN_CLAIM = "results/claims/C7.json"
-SECOND_KILL_AFTER = 4  # measurement files written (of 11: a job per setting) before Snakemake itself is killed
+SECOND_KILL_AFTER = 6  # measurement files written (of 11: a job per setting) before Snakemake itself is killed
 # Snakemake's rerun triggers but `code`: that trigger compares the rules' own code, in which
 # the absolute path of the folder appears, so it would remake the files copied from the smoke
 # run's folder (the project's code is in the jobs' params, compared as ever).
