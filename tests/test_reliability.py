@@ -18,6 +18,11 @@ It is killed twice:
    Snakemake dies); after `snakemake --unlock` (Snakemake's guard against two runs in one
    folder, which a SIGKILL cannot release) the same command goes on: jobs that finished
    before the kill are not run again, the jobs that were cut off resume.
+Each kill first freezes the processes it will kill (SIGSTOP) and looks at the checkpoints
+while nothing can move: a job that saved progress and then finished between the look and the
+kill (E7's static arm runs both seeds in well under a second) would otherwise leave a kill
+that cut off no saved progress.  The jobs whose checkpoints lay on disk at a kill are the ones
+that must resume.
 Every results file it writes must equal the smoke run's (made through a submitting
 executor, uninterrupted), byte for byte apart from each file's `timing` field.
 """
@@ -94,23 +99,44 @@ def _second_run_repository(smoke: Path, dest: Path) -> tuple[Path, list[str], se
     return dest, targets, copied
 
 
+def _kill_with_saved_progress(run: subprocess.Popen, saves: Path, ready, which: list[str]) -> set[Path]:
+    """Once ready() holds, SIGKILL the processes of run's session that `which` (pkill's
+    arguments) selects, at a moment when a checkpoint lies under saves: they are frozen
+    (SIGSTOP) and the checkpoints looked at while nothing moves; if the job that had saved
+    progress finished meanwhile, they go on (SIGCONT) and the wait starts again.
+    Returns the checkpoints that lay on disk when the processes died."""
+    session = ["-s", str(run.pid), *which]
+    while True:
+        _wait_for(lambda: ready() and _checkpoints(saves), run)
+        if subprocess.run(["pkill", "-STOP", *session], check=False).returncode != 0:
+            continue  # the job ended before it could be frozen
+        held = set(_checkpoints(saves))
+        if held:
+            subprocess.run(["pkill", "-KILL", *session], check=True)
+            return held
+        subprocess.run(["pkill", "-CONT", *session], check=False)
+
+
+def _log_of(checkpoint: Path, repo: Path) -> Path:
+    """The log of the job that saves progress to checkpoint (one folder tree mirrors the other)."""
+    job = checkpoint.relative_to(repo / "results" / "checkpoints" / "runs").with_suffix(".log")
+    return repo / "logs" / "runs" / job
+
+
 @pytest.fixture(scope="session")
 def interrupted_smoke_run(smoke_run, tmp_path_factory):
     """The smaller second run of the module docstring, killed twice and finished.
-    Returns (repo, targets, copied files, preempted, finished {output: mtime} at the second
-    kill, the finishing run's result)."""
+    Returns (repo, targets, copied files, the checkpoints on disk at each kill, finished
+    {output: mtime} at the second kill, the finishing run's result)."""
     repo, targets, copied = _second_run_repository(smoke_run, tmp_path_factory.mktemp("second") / "repo")
     command = [*SNAKEMAKE, "--cores", "2", "--retries", "1", *TRIGGERS, *SMOKE, *targets]
+    saves, runs = repo / "results" / "checkpoints" / "runs", repo / "results" / "runs"
     with open(repo / "first.out", "w") as out:
         run = subprocess.Popen(command, cwd=repo, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        saves = repo / "results" / "checkpoints" / "runs"
-        _wait_for(lambda: saves.exists() and _checkpoints(saves), run)
-        preempted = (
-            subprocess.run(["pkill", "-KILL", "-s", str(run.pid), "-f", "run_experiment"], check=False).returncode == 0
+        preempted = _kill_with_saved_progress(run, saves, saves.exists, ["-f", "run_experiment"])
+        cut_off = _kill_with_saved_progress(  # Snakemake and every job it started
+            run, saves, lambda: len(list(runs.rglob("*.json"))) >= SECOND_KILL_AFTER, []
         )
-        runs = repo / "results" / "runs"
-        _wait_for(lambda: len(list(runs.rglob("*.json"))) >= SECOND_KILL_AFTER and _checkpoints(saves), run)
-        subprocess.run(["pkill", "-KILL", "-s", str(run.pid)], check=True)  # Snakemake and every job it started
         run.wait()
     finished = {
         path: p.stat().st_mtime_ns
@@ -119,16 +145,19 @@ def interrupted_smoke_run(smoke_run, tmp_path_factory):
     }
     snakemake(repo, "--unlock", *SMOKE, *targets)
     second = snakemake(repo, "--cores", "2", *TRIGGERS, *SMOKE, *targets)
-    return repo, targets, copied, preempted, finished, second
+    return repo, targets, copied, (preempted, cut_off), finished, second
 
 
 def test_a_killed_job_is_retried_and_resumes(interrupted_smoke_run):
-    repo, _, _, preempted, _, _ = interrupted_smoke_run
-    assert preempted, "no measurement job was running at the first kill point"
+    """Every job killed with saved progress, at either kill, resumes from it: Snakemake
+    deletes a job's log when it starts the job again, so each log holds its last attempt,
+    which is the one that found the checkpoint (a checkpoint stays until its job finishes)."""
+    repo, _, _, (preempted, cut_off), _, _ = interrupted_smoke_run
+    assert preempted and cut_off  # by construction: each kill waited for saved progress
     first = (repo / "first.out").read_text()
     assert "Trying to restart job" in first  # Snakemake's retry
-    logs = [p.read_text() for p in (repo / "logs" / "runs").rglob("*.log")]
-    assert sum("resuming from" in log for log in logs) >= 2  # the preempted job(s) and those cut off by the second kill
+    for checkpoint in preempted | cut_off:
+        assert "resuming from" in _log_of(checkpoint, repo).read_text(), f"{checkpoint} was not resumed"
 
 
 def test_the_rerun_after_a_kill_goes_on_where_the_run_stopped(interrupted_smoke_run):
