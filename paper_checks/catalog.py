@@ -4,7 +4,9 @@ Each file is checked against its schema (workflow/schemas/<name>.schema.yaml, th
 holograd.validation), then by the few rules a schema cannot say: claim ids, experiment ids
 and figures unique, a claim's experiment a key of experiments.yaml, its acceptance an
 interval that is not empty; a claim's reading ids unique and each reading's effective
-acceptance not empty; a published number's claim and readings those of claims.yaml.  Every
+acceptance not empty; a one-sided region (an end at infinity) only with its `minimum_effect`,
+the sentence that says where its finite end comes from; a published number's claim and
+readings those of claims.yaml.  Every
 problem is one line that names the file, the entry and the field, e.g.
 
     paper_checks/claims.yaml: claim C3: expected: '180' is not of type 'number'
@@ -37,7 +39,7 @@ PUBLISHED_SCHEMA = SCHEMA_DIR / "published.schema.yaml"
 AS_STATED = {"id": "as-stated", "reading": "the claim as claims.yaml states it", "verifiable": "n/a", "select": {}}
 """The one reading of a claim that names none."""
 
-OVERRIDES = ("statistic", "expected", "acceptance", "strict")
+OVERRIDES = ("statistic", "expected", "acceptance", "minimum_effect", "structural")
 """What a reading may override of its claim's first part."""
 
 
@@ -149,23 +151,37 @@ def load_claims(path: str | Path = CLAIMS_FILE, experiments: dict[str, dict] | N
             raise CatalogError(f"{where}: unknown experiment {name!r}, not a key of experiments.yaml; known: {known}")
         parts = [(_claim_label(doc, i) + (f" part {claim['part']}" if "part" in claim else ""), claim)]
         parts += [(_claim_label(doc, i, j), part) for j, part in enumerate(claim.get("also_requires", []))]
-        regions = []
-        for label, part in parts:
-            try:
-                regions.append(Region.parse(part["acceptance"]))
-            except ValueError as exc:  # names the field: "acceptance region '[0.10, 0.04]' is empty"
-                raise CatalogError(f"{file}: {label}: {exc}") from None
+        regions = [_region(f"{file}: {label}", part) for label, part in parts]
         readings = claim.get("readings", [])
         labels = [(_reading_label(doc, i, j), r["id"]) for j, r in enumerate(readings)]
         _unique(file, labels, "id", "reading id")
         for (label, _), reading in zip(labels, readings):
-            if "acceptance" in reading:
-                try:
-                    Region.parse(reading["acceptance"])
-                except ValueError as exc:
-                    raise CatalogError(f"{file}: {label}: acceptance: {exc}") from None
+            if "acceptance" in reading or "minimum_effect" in reading:
+                _region(f"{file}: {label}: acceptance", {**claim, **{k: reading[k] for k in OVERRIDES if k in reading}})
         claims.append({**claim, "region": regions[0]})
     return claims
+
+
+def _region(where: str, part: dict) -> Region:
+    """A part's acceptance region, parsed; CatalogError naming `where` if it is malformed or
+    empty, or one-sided without the `minimum_effect` that justifies its finite end."""
+    try:
+        region = Region.parse(part["acceptance"])
+    except ValueError as exc:  # names the field: "acceptance region '[0.10, 0.04]' is empty"
+        raise CatalogError(f"{where}: {exc}") from None
+    if region.one_sided and not part.get("minimum_effect"):
+        raise CatalogError(
+            f"{where}: the one-sided acceptance region {part['acceptance']!r} needs a minimum_effect, the "
+            "sentence that says where its finite end comes from (without one, a flat quantity could never FAIL)"
+        )
+    return region
+
+
+def family_size(claims: list[dict]) -> int:
+    """The number of decisions in the confirmatory family: the parts of every claim's primary
+    reading (a reading overrides its claim's first part, never adds one).  Their verdicts use
+    alpha / family_size (paper_checks.verdict)."""
+    return sum(1 + len(claim.get("also_requires", [])) for claim in claims)
 
 
 def _merged_select(base: dict, extra: dict) -> dict:

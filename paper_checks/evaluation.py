@@ -4,12 +4,14 @@
 
 The claim's statistic (its `measure`, in the experiment's analysis module
 paper_checks/experiments/<name>.py) reads per-seed values from the data file; their estimate
-is the mean with its 95 % Student-t interval across seeds (or the worst case, for claims that
+is the mean with its Student-t intervals across seeds (or the worst case, for claims that
 must hold for every value), and `paper_checks.verdict.decide` compares it with the acceptance
 region written in paper_checks/claims.yaml.  A claim is judged under each of its readings
-(paper_checks.catalog.readings_of) by that same rule: the verdict file lists every reading's
-verdict under `readings` and repeats the primary (first) reading's at the top level, so a
-reader of one verdict per claim needs nothing else.  It carries the reason, the data files'
+(paper_checks.catalog.readings_of) by that same rule: the primary (first) reading at
+alpha / m, as a member of the confirmatory family of m decisions (catalog.family_size), the
+others at alpha.  The verdict file lists every reading's verdict under `readings` and repeats
+the primary reading's at the top level, so a reader of one verdict per claim needs nothing
+else.  It carries the reason, the data files'
 SHA-256, the config, the scale and the environment it came from.
 """
 
@@ -19,13 +21,13 @@ import logging
 import time
 
 from holograd.files import read_json, write_json
-from paper_checks.catalog import readings_of
+from paper_checks.catalog import family_size, load_claims, readings_of
 from paper_checks.experiment import Experiment, Measurement, SelectionError, load_analysis
 from paper_checks.hashing import TIMING, content_sha256
 from paper_checks.plotting import plot_verdict
 from paper_checks.provenance import git_commit
 from paper_checks.regions import Region
-from paper_checks.verdict import FAIL, INCONCLUSIVE, PASS, decide
+from paper_checks.verdict import ALPHA, FAIL, INCONCLUSIVE, PASS, decide, decision_level
 
 log = logging.getLogger("paper_checks")
 
@@ -34,8 +36,7 @@ def parts_of(claim: dict) -> list[dict]:
     """The claim's parts: the top-level statistic first, then those under `also_requires`."""
     first = {
         "part": claim.get("part", ""),
-        "strict": claim.get("strict", False),
-        **{k: claim[k] for k in ("statistic", "expected", "acceptance")},
+        **{k: claim[k] for k in ("statistic", "expected", "acceptance", "minimum_effect", "structural") if k in claim},
     }
     return [first, *claim.get("also_requires", [])]
 
@@ -47,9 +48,9 @@ def combine(verdicts: list[str]) -> str:
     return PASS if all(v == PASS for v in verdicts) else INCONCLUSIVE
 
 
-def evaluate(claim: dict, data: dict, analysis: Experiment) -> list[dict]:
+def evaluate(claim: dict, data: dict, analysis: Experiment, alpha: float = ALPHA) -> list[dict]:
     """Per part of the claim: its Measurement (by the experiment's analysis), Estimate,
-    verdict and reason."""
+    verdict and reason at level alpha."""
     parts = parts_of(claim)
     if claim["id"] not in analysis.claims:
         raise KeyError(f"claim {claim['id']} has no statistic in its experiment's analysis module")
@@ -68,21 +69,39 @@ def evaluate(claim: dict, data: dict, analysis: Experiment) -> list[dict]:
         )
     results = []
     for part, region, measurement in zip(parts, regions, measured):
-        estimate = measurement.estimate()
-        verdict, reason = decide(estimate, region, measurement.untestable, strict=bool(part.get("strict")))
-        results.append({**part, "measurement": measurement, "estimate": estimate, "verdict": verdict, "reason": reason})
+        estimate = measurement.estimate()  # as reported: with its 95 % interval
+        decided = measurement.estimate(decision_level(alpha))  # with its interval at the decision's level
+        verdict, reason = decide(
+            decided, region, measurement.untestable, alpha=alpha, structural=part.get("structural")
+        )
+        low, high = decided.bounds(decision_level(alpha))
+        # the interval the verdict read: at the decision's level, or an estimate's only interval
+        # (a worst case, a grid bracket: level None)
+        level = None if measurement.fixed is not None or measurement.reduce == "worst" else decision_level(alpha)
+        decision = {"alpha": alpha, "level": level, "low": low, "high": high}
+        results.append(
+            {
+                **part,
+                "measurement": measurement,
+                "estimate": estimate,
+                "decision": decision,
+                "verdict": verdict,
+                "reason": reason,
+            }
+        )
     return results
 
 
-def judge_reading(claim: dict, data: dict, analysis: Experiment) -> dict:
-    """One reading's verdict: `claim` is the reading's effective claim (readings_of), judged
-    part by part (evaluate) and combined; its select, statistic, expected, acceptance and
-    measurement are those of its first part, as the verdict file's top level has them."""
-    results = evaluate(claim, data, analysis)
+def judge_reading(claim: dict, data: dict, analysis: Experiment, alpha: float = ALPHA) -> dict:
+    """One reading's verdict at level alpha: `claim` is the reading's effective claim
+    (readings_of), judged part by part (evaluate) and combined; its select, statistic,
+    expected, acceptance and measurement are those of its first part, as the verdict file's
+    top level has them."""
+    results = evaluate(claim, data, analysis, alpha)
     parts = [
         {
-            **{k: r[k] for k in ("part", "statistic", "expected", "acceptance", "verdict", "reason")},
-            "strict": bool(r.get("strict")),
+            **{k: r[k] for k in ("part", "statistic", "expected", "acceptance", "verdict", "reason", "decision")},
+            **{k: r[k] for k in ("minimum_effect", "structural") if k in r},
             "measured": {
                 "label": r["measurement"].label,
                 "per_seed": r["measurement"].values,
@@ -108,19 +127,30 @@ def judge_reading(claim: dict, data: dict, analysis: Experiment) -> dict:
     }
 
 
-def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, figure: str, code: str) -> None:
-    """Write a claim's verdict JSON and its figure, every reading judged; `code` is the hash of
-    the source that judged it (this stage and the experiment's analysis), recorded so that a
-    summary after a failed run can tell a verdict of this code from one left by an earlier run."""
+def evaluate_claim(
+    claim: dict, experiment: dict, data_file: str, output: str, figure: str, code: str, family: int | None = None
+) -> None:
+    """Write a claim's verdict JSON and its figure, every reading judged: the primary one as a
+    member of the confirmatory family of `family` decisions (alpha / family; by default the
+    family of the shipped claims.yaml), the others at alpha.  `code` is the hash of the source
+    that judged it (this stage and the experiment's analysis), recorded so that a summary
+    after a failed run can tell a verdict of this code from one left by an earlier run."""
     start = time.perf_counter()
+    family = family_size(load_claims()) if family is None else family
     data = read_json(data_file)
     analysis = load_analysis(experiment["analysis"])
     readings = [
         {
             **{k: r[k] for k in ("id", "reading", "verifiable")},
-            **judge_reading({k: v for k, v in r["claim"].items() if k != "region"}, data, analysis),
+            "role": "primary" if i == 0 else "sensitivity",
+            **judge_reading(
+                {k: v for k, v in r["claim"].items() if k != "region"},
+                data,
+                analysis,
+                ALPHA / family if i == 0 else ALPHA,
+            ),
         }
-        for r in readings_of(claim)
+        for i, r in enumerate(readings_of(claim))
     ]
     primary = readings[0]
     record = {
@@ -131,6 +161,7 @@ def evaluate_claim(claim: dict, experiment: dict, data_file: str, output: str, f
         "details": primary["details"],
         "parts": primary["parts"],
         "primary_reading": primary["id"],
+        "family": {"size": family, "alpha": ALPHA, "primary_alpha": ALPHA / family, "adjustment": "Bonferroni"},
         "readings": readings,
         "figure": str(figure),
         "experiment": {

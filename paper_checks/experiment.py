@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paper_checks.intervals import Estimate, mean_ci, worst_case
+from paper_checks.intervals import LEVEL, Estimate, mean_ci, median_ci, worst_case
 from paper_checks.regions import Region
 
 
@@ -45,13 +45,18 @@ class Measurement:
     label: str
     details: dict = field(default_factory=dict)
     untestable: str | None = None
-    reduce: str = "mean"  # "mean": mean with Student-t CI; "worst": worst case (intervals.worst_case)
+    # "mean": mean with Student-t CI; "median": median with its order-statistic interval, for a
+    # statistic of few values; "worst": the worst case (intervals.worst_case)
+    reduce: str = "mean"
     fixed: Estimate | None = None  # an estimate that is no reduction of per-seed values
 
-    def estimate(self) -> Estimate:
+    def estimate(self, level: float = LEVEL) -> Estimate:
+        """The reduction of the per-seed values, its interval at `level`."""
         if self.fixed is not None:
             return self.fixed
-        return worst_case(self.values) if self.reduce == "worst" else mean_ci(self.values)
+        if self.reduce == "worst":
+            return worst_case(self.values)
+        return median_ci(self.values, level) if self.reduce == "median" else mean_ci(self.values, level)
 
 
 class SelectionError(LookupError):

@@ -5,7 +5,12 @@
 
       mean +- t_{0.975, n-1} * s / sqrt(n)          (s the sample standard deviation)
 
-  which is exact for normally distributed per-seed values and needs n >= 2.
+  which is exact for normally distributed per-seed values and needs n >= 2.  The estimate
+  keeps its standard error s / sqrt(n) and degrees of freedom, so that the verdict rule can
+  ask for the interval at the level it decides at (Estimate.bounds: 90 % for a two one-sided
+  tests' decision at alpha = 0.05, wider for a family of decisions).
+- A statistic with few possible values (median_ci): the median across seeds with the
+  distribution-free interval of order statistics.
 - Proportions (e.g. how often a cheater is caught in T trials): the Wilson score interval
 
       (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
@@ -18,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from statistics import median as _median
 
 from scipy import stats as _scipy_stats
 
@@ -29,16 +35,36 @@ class Estimate:
     """A point estimate with its 95 % confidence interval and the number of values behind it.
 
     low/high are None when the interval is undefined (fewer than two values, or a
-    non-finite value among them).
+    non-finite value among them).  A mean across seeds (mean_ci) also carries its standard
+    error `se` and degrees of freedom `df`, from which bounds() gives the interval at any
+    level; other estimates (a worst case, a proportion, a grid bracket) have one interval.
     """
 
     point: float
     low: float | None
     high: float | None
     n: int
+    se: float | None = None
+    df: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def no_spread(self) -> bool:
+        """A mean of identical per-seed values: its t interval has zero width and says nothing
+        about the noise (the values may be discrete, or equal by construction)."""
+        return self.se == 0.0
+
+    def bounds(self, level: float = LEVEL) -> tuple[float | None, float | None]:
+        """The two-sided interval at `level`: point +- t_{(1+level)/2, df} se for a mean across
+        seeds; (low, high) as they are for an estimate without a standard error."""
+        if self.se is None or self.df is None or self.low is None:
+            return self.low, self.high
+        if self.se == 0.0:
+            return self.point, self.point
+        half = float(_scipy_stats.t.ppf((1 + level) / 2, self.df)) * self.se
+        return self.point - half, self.point + half
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
@@ -46,7 +72,8 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
     scipy.stats.ttest_1samp (None, i.e. JSON null, counts as a non-finite value).
 
     The point is the exactly rounded mean (math.fsum); identical values give the degenerate
-    interval [point, point] (scipy warns of precision loss there and may be an ulp off)."""
+    interval [point, point] with se = 0 (scipy warns of precision loss there and may be an ulp
+    off), which Estimate.no_spread names so that no verdict is decided on it."""
     xs = [math.nan if v is None else float(v) for v in values]
     n = len(xs)
     if n == 0:
@@ -55,9 +82,29 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
     if n < 2 or not all(math.isfinite(x) for x in xs):
         return Estimate(point, None, None, n)
     if all(x == xs[0] for x in xs):
-        return Estimate(point, point, point, n)
+        return Estimate(point, point, point, n, se=0.0, df=n - 1)
+    se = math.sqrt(math.fsum((x - point) ** 2 for x in xs) / (n - 1) / n)
     interval = _scipy_stats.ttest_1samp(xs, 0.0).confidence_interval(level)
-    return Estimate(point, float(interval.low), float(interval.high), n)
+    return Estimate(point, float(interval.low), float(interval.high), n, se=se, df=n - 1)
+
+
+def median_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
+    """Median of the per-seed values and its distribution-free interval at `level`: the order
+    statistics x_(k), x_(n-k+1) whose coverage the binomial Bin(n, 1/2) gives (the sign
+    test's interval, scipy.stats.quantile_test(...).confidence_interval).  For a statistic
+    that takes few values (a fraction on a grid), where a t interval of identical values has
+    zero width and says nothing: ten seeds that all give 0.1 put the median at 0.1 with
+    probability 1 - 2^-10 of covering it.  Too few seeds for `level` give (-inf, inf)."""
+    xs = [math.nan if v is None else float(v) for v in values]
+    if not xs:
+        raise ValueError("median_ci needs at least one value")
+    if len(xs) < 2 or not all(math.isfinite(x) for x in xs):
+        return Estimate(math.nan if not all(math.isfinite(x) for x in xs) else xs[0], None, None, len(xs))
+    point = float(_median(xs))
+    interval = _scipy_stats.quantile_test(xs, q=point, p=0.5).confidence_interval(level)
+    low = -math.inf if math.isnan(interval.low) else float(interval.low)
+    high = math.inf if math.isnan(interval.high) else float(interval.high)
+    return Estimate(point, low, high, len(xs))
 
 
 def worst_case(values: Sequence[float]) -> Estimate:

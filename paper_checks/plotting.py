@@ -102,12 +102,24 @@ def _verdict_axis(ax, part: dict, rows: list[tuple[str, list, dict]], title: str
         if v is not None and math.isfinite(v)
     ]
     finite += [part["expected"], *(x for x in (region.low, region.high) if math.isfinite(x))]
+    decision = part.get("decision") or {}
+    finite += [v for v in (decision.get("low"), decision.get("high")) if v is not None and math.isfinite(v)]
     lo, hi = min(finite), max(finite)
     pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1e-6
     band_lo = region.low if math.isfinite(region.low) else lo - pad
     band_hi = region.high if math.isfinite(region.high) else hi + pad
     ax.axvspan(band_lo, band_hi, color=VERDICT_COLOURS["PASS"], alpha=0.15, label=f"acceptance {region}")
     ax.axvline(part["expected"], c="k", ls="--", lw=1, label=f"expected {part['expected']:g}")
+    if decision.get("low") is not None and decision.get("high") is not None and math.isfinite(decision["high"]):
+        ax.plot(
+            [decision["low"], decision["high"]],
+            [0, 0],
+            c=VERDICT_COLOURS.get(part["verdict"], "k"),
+            lw=5,
+            alpha=0.5,
+            solid_capstyle="butt",
+            label="decision interval" + (f" ({100 * decision['level']:.4g}%)" if decision.get("level") else ""),
+        )
     for y, (_, values, est) in enumerate(rows):
         shown = [v for v in values if v is not None]
         ax.plot(shown, [y] * len(shown), "o", c="grey", alpha=0.6, ms=4)
@@ -126,7 +138,8 @@ def _verdict_axis(ax, part: dict, rows: list[tuple[str, list, dict]], title: str
 def plot_verdict(record: dict, path: str | Path, controls: Callable[[dict], list] = lambda details: []) -> None:
     """Per reading of the claim (a verdict file's `readings`; a record without them is one
     reading) and per part: per-seed values (dots), the estimate with its 95% CI (diamond), the
-    acceptance region and the expected value; the rows `controls` gives from the part's
+    decision interval the verdict reads (a bar in the verdict's colour), the acceptance region
+    and the expected value; the rows `controls` gives from the part's
     details (a negative control, say) below it.  One panel per (reading, part), titled with
     the reading, the part and its verdict in the verdict's colour; the figure grows with them."""
     readings = record.get("readings") or [{"parts": record["parts"]}]
@@ -143,7 +156,10 @@ def plot_verdict(record: dict, path: str | Path, controls: Callable[[dict], list
     )
     for ax, (part, rows, title) in zip(axes[:, 0], panels):
         _verdict_axis(ax, part, rows, title)
-    axes[-1, 0].set_xlabel("per-seed values (dots), estimate with 95% CI (diamond)")
+    axes[-1, 0].set_xlabel(
+        "per-seed values (dots), estimate with 95% CI (diamond), the interval the verdict reads (bar: 90%, "
+        "or wider for a primary reading, one of the confirmatory family)"
+    )
     verdict = record["verdict"]
     primary = f" (primary reading: {record.get('primary_reading')})" if len(readings) > 1 else ""
     fig.suptitle(f"{record['claim']}: {verdict}{primary}", color=VERDICT_COLOURS.get(verdict, "k"), fontweight="bold")

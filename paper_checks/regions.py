@@ -37,6 +37,11 @@ class Region:
             return True
         return self.low == self.high and not (self.low_closed and self.high_closed and math.isfinite(self.low))
 
+    @property
+    def one_sided(self) -> bool:
+        """One end of the region lies at infinity ("(0, inf)")."""
+        return math.isinf(self.low) or math.isinf(self.high)
+
     def contains(self, x: float) -> bool:
         above = x >= self.low if self.low_closed else x > self.low
         below = x <= self.high if self.high_closed else x < self.high

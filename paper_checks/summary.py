@@ -19,10 +19,10 @@ from pathlib import Path
 import jinja2
 
 from holograd.files import read_json, write_text
-from paper_checks.catalog import load_published, readings_of
+from paper_checks.catalog import family_size, load_published, readings_of
 from paper_checks.experiment import load_analysis, load_systems_check
 from paper_checks.formatting import measured, num
-from paper_checks.verdict import NOT_RUN
+from paper_checks.verdict import ALPHA, NOT_RUN, decision_level
 
 log = logging.getLogger("paper_checks")
 
@@ -308,6 +308,23 @@ def experiment_section(meta: dict, claims: list[dict], verdicts: dict, data: dic
     }
 
 
+def family_of(claims: list[dict], verdicts: dict[str, dict]) -> dict:
+    """The confirmatory family as the summary states it: its decisions (the parts of the
+    primary readings; as the verdicts record it, else as the claims give it), the level of
+    each decision and of the sensitivity readings."""
+    sizes = {v["family"]["size"] for v in verdicts.values() if "family" in v}
+    if len(sizes) > 1:
+        raise ValueError(f"the verdicts were judged in families of different sizes {sorted(sizes)}: rerun the claims")
+    size = sizes.pop() if sizes else family_size(claims)
+    return {
+        "size": size,
+        "alpha": ALPHA,
+        "primary_alpha": ALPHA / size,
+        "primary_level": 100 * decision_level(ALPHA / size),
+        "level": 100 * decision_level(ALPHA),
+    }
+
+
 def table_rows(claims: list[dict], verdicts: dict[str, dict], base: Path, not_run: dict[str, str] | None) -> list[dict]:
     """Every (claim, reading) row of the verdicts table, in claims.yaml's order."""
     return [row for c in claims for row in reading_rows(c, verdicts.get(c["id"]), base, not_run or {})]
@@ -359,6 +376,7 @@ def render(
         config_file=os.path.relpath(config_file, base) if config_file else None,
         failed=failed,
         claims=table_rows(claims, verdicts, base, not_run),
+        family=family_of(claims, verdicts),
         published=published_rows(published or [], verdicts),
         experiments=sections,
         systems=systems_lines,

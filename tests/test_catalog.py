@@ -10,6 +10,7 @@ from holograd.validation import SCHEMA_DIR
 from paper_checks.catalog import CLAIMS_FILE, EXPERIMENTS_FILE, CatalogError, load_claims, load_experiments
 from paper_checks.configuration import ConfigError, check_config
 from paper_checks.hashing import ROOT, config_hash, module_closure, source_hash
+from paper_checks.regions import Region
 from paper_checks.sweeps import resolve, setting_names, sweep_of
 
 
@@ -46,12 +47,40 @@ def _write_claims(tmp_path, mutate):
         ),
         (lambda c: c["also_requires"][0].pop("expected"), "claim C1 part b: 'expected' is a required property"),
         (lambda c: c["also_requires"][0].update(strickt=True), "claim C1 part b: Additional properties"),
+        # a one-sided region must say where its finite end comes from (else a flat quantity
+        # could never FAIL); so must a reading that makes the region one-sided
+        (
+            lambda c: c["also_requires"][0].update(acceptance="(0, inf)"),
+            "claim C1 part b: the one-sided acceptance region '(0, inf)' needs a minimum_effect",
+        ),
+        (
+            lambda c: c["readings"][1].update(acceptance="[0.9, inf)"),
+            "claim C1 reading tuned-half-sgd: acceptance: the one-sided acceptance region '[0.9, inf)' needs",
+        ),
+        (lambda c: c.update(minimum_effect=""), "claim C1: minimum_effect: '' should be non-empty"),
     ],
 )
 def test_bad_claims_are_one_line_errors(tmp_path, mutate, message):
     with pytest.raises(CatalogError) as err:
         load_claims(_write_claims(tmp_path, mutate))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_one_sided_regions_carry_their_minimum_effect_and_the_family_is_fixed_by_the_file():
+    """Every one-sided region of the shipped claims has its minimum effect (a finite end above
+    0, so that 0 FAILs), and the confirmatory family is the primary readings' parts: one per
+    claim plus each `also_requires` (C1 and C5 have two parts: ten decisions)."""
+    from paper_checks.catalog import family_size, readings_of
+
+    claims = load_claims()
+    for claim in claims:
+        for reading in readings_of(claim):
+            for part in [reading["claim"], *reading["claim"].get("also_requires", [])]:
+                region = Region.parse(part["acceptance"])
+                if region.one_sided:
+                    assert part.get("minimum_effect") and region.below(0.0), (claim["id"], reading["id"])
+    assert family_size(claims) == len(claims) + sum(len(c.get("also_requires", [])) for c in claims) == 10
+    assert family_size([{"id": "C1"}, {"id": "C2", "also_requires": [{}, {}]}]) == 4
 
 
 def test_duplicate_claim_ids(tmp_path):

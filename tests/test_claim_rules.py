@@ -54,7 +54,9 @@ def e1_metrics(cosine):
         "loo_reconstruction_cosine": 0.3,
         "grad_norm_mean": 1.0,
     }
-    return {"checkpoints": [{**point, "step": 0, "mean_pairwise_cosine": 0.5}, {**point, "step": 5}]}
+    # at step 0: 0.5, moved with the seed's cosine (identical values would have an interval of
+    # zero width, which decides nothing)
+    return {"checkpoints": [{**point, "step": 0, "mean_pairwise_cosine": 0.5 + (cosine - 0.07)}, {**point, "step": 5}]}
 
 
 def e5_metrics(r, control_r):
@@ -69,7 +71,9 @@ def e5_metrics(r, control_r):
                 "directions": 16 * n,
                 "theory_relative_error": 1.0,
                 "estimator": arm(r),
-                "control": arm(control_r),
+                # the control varies with the seed as the estimator does (identical values have a
+                # zero-width interval, which decides nothing)
+                "control": arm(control_r + 0.01 * (r - 1)),
             }
             for n in (1, 4)
         ],
@@ -172,9 +176,11 @@ def test_c2_missing_setting_is_inconclusive(tmp_path):
 @pytest.mark.parametrize(
     "rs, control, expected, words",
     [
-        ([1.0, 0.98, 1.03], [0.26, 0.25, 0.24], PASS, "lies in"),
+        # C6's primary reading is decided at the family's alpha = 0.005 (99 % interval; with
+        # three seeds t = 9.92): [0.859, 1.148] lies inside [0.8, 1.25]
+        ([1.0, 0.98, 1.03], [0.26, 0.25, 0.24], PASS, "lies inside"),
         ([2.0, 2.1, 1.9], [0.5, 0.52, 0.49], FAIL, "above"),
-        ([1.3, 1.1, 1.5], [0.3, 0.3, 0.3], INCONCLUSIVE, "reaches into"),
+        ([1.3, 1.1, 1.5], [0.3, 0.3, 0.3], INCONCLUSIVE, "reaches across"),
         ([1.0, 0.98, 1.03], [0.9, 1.0, 1.1], INCONCLUSIVE, "negative control"),  # control not rejected
     ],
 )
@@ -360,7 +366,7 @@ SECTIONS.update(
         "e7_byzantine": {
             **TRAINING, "model": "micro", "strategy": "momentum", "n_workers": 10, "beta": 0.9, "cold_start_steps": 1,
             "fractions": [0, 0.1, 0.2, 0.3], "attacks": ["sign_flip"], "taus": [0.1], "tolerance": 0.8, "lr_grid": {},
-            "sweep": {"strategy": ["momentum"]},
+            "sweep": {"strategy": ["momentum"]}, "seeds": list(range(10)),
         },
     }
 )  # fmt: skip
@@ -390,9 +396,10 @@ SIGNAL = [0.05, 0.06, 0.055]
 @pytest.mark.parametrize(
     "ratios, significant_from, expected, words",
     [
-        ([1.0, 0.98, 1.02], 0.01, PASS, "part a: PASS"),
-        ([1.0, 0.98, 1.02], 0.001, FAIL, "part b: FAIL"),  # significant at the grid's smallest: threshold <= 0.001
-        ([1.0, 0.98, 1.02], None, FAIL, "part b: FAIL"),  # nothing significant up to 0.1: threshold > 0.1
+        # the primary reading is decided at alpha = 0.005: three seeds must agree closely
+        ([1.0, 0.995, 1.005], 0.01, PASS, "part a: PASS"),
+        ([1.0, 0.995, 1.005], 0.001, FAIL, "part b: FAIL"),  # significant at the grid's smallest: threshold <= 0.001
+        ([1.0, 0.995, 1.005], None, FAIL, "part b: FAIL"),  # nothing significant up to 0.1: threshold > 0.1
         ([0.85, 0.95, 0.8], 0.01, INCONCLUSIVE, "part a: INCONCLUSIVE"),
         ([0.5, 0.52, 0.49], 0.01, FAIL, "part a: FAIL"),
     ],
@@ -446,7 +453,9 @@ def test_c3(tmp_path, momentum, expected):
 
 @pytest.mark.parametrize(
     "momentum_decrease, expected",
-    [([0.35, 0.34, 0.36], PASS), ([0.01, 0.02, 0.015], FAIL), ([0.2, 0.28, 0.36], INCONCLUSIVE)],
+    # PASS at the family's alpha = 0.005 with three seeds needs a spread small against the
+    # region's half-width 0.05 (t = 9.92): [0.339, 0.361]
+    [([0.35, 0.348, 0.352], PASS), ([0.01, 0.02, 0.015], FAIL), ([0.2, 0.28, 0.36], INCONCLUSIVE)],
 )
 def test_c4(tmp_path, momentum_decrease, expected):
     v = verdict_of(
@@ -481,14 +490,19 @@ def e4_metrics(trend, advantage):
     }
 
 
+ADVANTAGE = [0.05, 0.052, 0.048]  # ADC-on's advantage: 99 % interval [0.0385, 0.0615], above 0.01
+
+
 @pytest.mark.parametrize(
     "trends, advantages, expected, words",
     [
-        ([0.1, 0.12, 0.11], [0.05, 0.06, 0.04], PASS, "part a: PASS"),
-        ([-0.1, -0.12, -0.11], [0.05, 0.06, 0.04], FAIL, "part a: FAIL"),
+        ([0.1, 0.12, 0.11], ADVANTAGE, PASS, "part a: PASS"),
+        ([-0.1, -0.12, -0.11], ADVANTAGE, FAIL, "part a: FAIL"),
         ([0.1, 0.12, 0.11], [-0.05, -0.06, -0.04], FAIL, "part b: FAIL"),
-        # the mean trend is positive but its CI reaches below 0: part a is strict
-        ([0.1, -0.05, 0.02], [0.05, 0.06, 0.04], INCONCLUSIVE, "does not lie wholly inside"),
+        # the mean trend lies above the minimum effect 0.01 but its interval reaches below it
+        ([0.1, -0.05, 0.02], ADVANTAGE, INCONCLUSIVE, "reaches across"),
+        # a flat trend FAILs against the minimum effect (under "(0, inf)" it could not)
+        ([0.001, -0.001, 0.0], ADVANTAGE, FAIL, "part a: FAIL"),
     ],
 )
 def test_c5(tmp_path, trends, advantages, expected, words):
@@ -537,11 +551,13 @@ def e7_metrics(largest, clean=0.5):
 @pytest.mark.parametrize(
     "largest, clean, expected, words",
     [
-        ([0.2, 0.2, 0.2], 0.5, PASS, "lies in"),
-        ([0.3, 0.3, 0.3], 0.5, FAIL, "above"),  # tolerates 30 %: the claimed failure at 30 % does not happen
-        ([0.0, 0.0, 0.0], 0.5, FAIL, "below"),
-        ([0.1, 0.1, 0.3], 0.5, INCONCLUSIVE, "reaches into"),
-        ([0.2, 0.2, 0.2], 0.0, INCONCLUSIVE, "not significantly above 0"),  # a clean run that does not learn
+        # ten seeds: the median's order-statistic interval at the family's alpha = 0.005 needs
+        # at least eight (2^-8 <= 0.005); with three it has no bounds
+        ([0.2] * 10, 0.5, PASS, "lies inside"),
+        ([0.3] * 10, 0.5, FAIL, "above"),  # tolerates 30 %: the claimed failure at 30 % does not happen
+        ([0.0] * 10, 0.5, FAIL, "below"),
+        ([0.1] * 5 + [0.3] * 5, 0.5, INCONCLUSIVE, "reaches across"),
+        ([0.2] * 10, 0.0, INCONCLUSIVE, "not significantly above 0"),  # a clean run that does not learn
     ],
 )
 def test_c7(tmp_path, largest, clean, expected, words):
@@ -580,9 +596,9 @@ def _diverge_second_seed(experiment, runs):
             ),
         ),
         ("C3", "e3_momentum_comparison", lambda: [e3_metrics(m, 0.001, 0.35, 1.0) for m in [0.18, 0.17, 0.19]]),
-        ("C4", "e3_momentum_comparison", lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.34, 0.36]]),
-        ("C5", "e4_adc_energy", lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], [0.05, 0.06, 0.04])]),
-        ("C7", "e7_byzantine", lambda: [e7_metrics(f) for f in [0.2, 0.2, 0.2]]),
+        ("C4", "e3_momentum_comparison", lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.348, 0.352]]),
+        ("C5", "e4_adc_energy", lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], ADVANTAGE)]),
+        ("C7", "e7_byzantine", lambda: [e7_metrics(f) for f in [0.2] * 10]),
     ],
 )
 def test_a_diverged_run_makes_the_claim_inconclusive(tmp_path, claim, experiment, runs):
@@ -599,13 +615,13 @@ def test_a_diverged_run_makes_the_claim_inconclusive(tmp_path, claim, experiment
         (
             "C4",
             "e3_momentum_comparison",
-            lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.34, 0.36]],
+            lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.348, 0.352]],
             "momentum_alg3",
         ),
         (
             "C5",
             "e4_adc_energy",
-            lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], [0.05, 0.06, 0.04])],
+            lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], ADVANTAGE)],
             "adc_r8",
         ),
     ],
@@ -624,7 +640,7 @@ def test_a_diverged_arm_the_claim_does_not_read_leaves_its_verdict(tmp_path, cla
 def test_an_attacked_run_that_diverged_was_not_tolerated(tmp_path):
     """C7: a run that diverged under attack at 30 % is a measured failure to tolerate it,
     so the verdict stands (PASS: tolerates 20 %, not 30 %), not INCONCLUSIVE."""
-    runs = [e7_metrics(0.2) for _ in range(3)]
+    runs = [e7_metrics(0.2) for _ in range(10)]
     for run in runs:
         run["rows"][3].update(stopped=DIVERGED, loss_decrease=None, relative=None, tolerated=False)
     v = verdict_of(tmp_path, "C7", plant(tmp_path, "e7_byzantine", runs))

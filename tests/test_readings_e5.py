@@ -47,7 +47,9 @@ def metrics(r: float, control_r: float = 0.25, authors_bias: float = 3.1, alignm
             "theory_relative_error": 1.0,
             "theory_relative_error_collapsed": 4.0,
             "estimator": arm(r),
-            "control": arm(control_r),
+            # the control varies with the seed as the estimator does (identical values would
+            # have a zero-width interval, which decides nothing)
+            "control": arm(control_r + 0.01 * (r - 1)),
             "collapsed": arm(16.0),
         }
         for n in (1, 4)
@@ -97,12 +99,12 @@ GOOD, BIASED, WIDE = (1.0, 0.98, 1.03), (2.0, 2.1, 1.9), (1.3, 1.1, 1.5)
 @pytest.mark.parametrize(
     "reading, selected, expected, words",
     [
-        ("as-stated", GOOD, PASS, "lies in"),
+        ("as-stated", GOOD, PASS, "lies inside"),
         ("as-stated", BIASED, FAIL, "above"),
-        ("as-stated", WIDE, INCONCLUSIVE, "reaches into"),
-        ("k1", GOOD, PASS, "lies in"),
+        ("as-stated", WIDE, INCONCLUSIVE, "reaches across"),
+        ("k1", GOOD, PASS, "lies inside"),
         ("k1", BIASED, FAIL, "above"),
-        ("k1", WIDE, INCONCLUSIVE, "reaches into"),
+        ("k1", WIDE, INCONCLUSIVE, "reaches across"),
     ],
 )
 def test_each_reading_judges_its_own_setting(tmp_path, reading, selected, expected, words):

@@ -41,10 +41,11 @@ SECTION = {
     "fractions": [0, 0.1, 0.2, 0.3], "attacks": ["random", "sign_flip", "extreme"], "authors_attacks": AUTHORS,
     "taus": TAUS, "tolerance": 0.8, "warmup": {"k": 8, "steps": 2},
     "static": {"dim": 10000, "workers": 20, "steps": 20, "tolerance": 0.2},
-    "lr_grid": {"momentum": [1.0], "random": [0.01]}, "seeds": [0, 1, 2],
+    "lr_grid": {"momentum": [1.0], "random": [0.01]}, "seeds": list(range(10)),
     "sweep": {"strategy": ["momentum", "momentum_random_warmup", "momentum_oracle", "random", "static"]},
 }  # fmt: skip
 SETS = {"paper": SECTION["attacks"], "authors": [a["name"] for a in AUTHORS]}
+N = len(SECTION["seeds"])  # ten seeds: the median's order-statistic interval needs them (three give none)
 
 
 def _training_metrics(strategy, cell, value, clean=0.5):
@@ -84,14 +85,14 @@ def _static_metrics(cell, value):
 
 
 def _plant(tmp_path, reading_id, values, clean=0.5, section=SECTION):
-    """Run files of every setting (3 seeds) through the real aggregation: the reading's
+    """Run files of every setting (N seeds) through the real aggregation: the reading's
     (setting, attack set, aggregator) tolerates values[seed], every other cell 0."""
     select = READINGS[reading_id]["select"]
     target = "static" if select.get("static") else select["where"]["strategy"]
     cell = (select["attacks"], select["aggregator"])
     per_setting = {}
     for strategy in section["sweep"]["strategy"]:
-        per = values if strategy == target else [0.0] * 3
+        per = values if strategy == target else [0.0] * N
         per_setting[f"strategy-{strategy}"] = [
             _static_metrics(cell if strategy == target else None, v)
             if strategy == "static"
@@ -123,10 +124,16 @@ def test_every_reading_of_c7_is_covered():
 @pytest.mark.parametrize(
     "values, expected, words",
     [
-        ([0.2, 0.2, 0.2], PASS, "lies in"),
-        ([0.3, 0.3, 0.3], FAIL, "above"),  # tolerates 30 %: the claimed failure at 30 % does not happen
-        ([0.1, 0.1, 0.1], FAIL, "below"),
-        ([0.1, 0.1, 0.3], INCONCLUSIVE, "reaches into"),
+        # every seed alike: the median's order-statistic interval is the value itself, which
+        # decides (a t interval of zero width would not)
+        ([0.2] * 10, PASS, "lies inside"),
+        ([0.3] * 10, FAIL, "above"),  # tolerates 30 %: the claimed failure at 30 % does not happen
+        ([0.1] * 10, FAIL, "below"),
+        # one seed of ten at 0.2: the sign test still puts the median below 0.2 at alpha = 0.05
+        # (2^-10 (1 + 10) = 0.011); two of ten would not (0.055)
+        ([0.1] * 9 + [0.2], FAIL, "below"),
+        ([0.1] * 8 + [0.2] * 2, INCONCLUSIVE, "reaches across"),
+        ([0.1] * 5 + [0.3] * 5, INCONCLUSIVE, "reaches across"),
     ],
 )
 def test_each_reading_judges_its_own_cell(tmp_path, reading, values, expected, words):
@@ -141,14 +148,14 @@ def test_each_reading_judges_its_own_cell(tmp_path, reading, values, expected, w
 @pytest.mark.parametrize("reading", TRAINING_READINGS)
 def test_a_training_reading_whose_clean_run_does_not_learn_is_inconclusive(tmp_path, reading):
     # Catches a rule that judges "80 % of the clean progress" when there is no progress.
-    result = _judge(_plant(tmp_path, reading, [0.2, 0.2, 0.2], clean=0.0), reading)
+    result = _judge(_plant(tmp_path, reading, [0.2] * N, clean=0.0), reading)
     assert result["verdict"] == INCONCLUSIVE and "not significantly above 0" in result["reason"], result["reason"]
 
 
 @pytest.mark.parametrize("reading", TRAINING_READINGS)
 def test_a_training_reading_whose_clean_run_diverged_is_inconclusive(tmp_path, reading):
     # Catches a rule that reads a tolerance against a clean run that never finished.
-    data = _plant(tmp_path, reading, [0.2, 0.2, 0.2])
+    data = _plant(tmp_path, reading, [0.2] * N)
     select = READINGS[reading]["select"]
     setting = data["experiment_data"]["settings"][f"strategy-{select['where']['strategy']}"]
     clean = next(r for r in setting["table"] if r["aggregator"] == select["aggregator"] and r["attack"] == "none")
@@ -167,7 +174,7 @@ def test_a_reading_whose_setting_was_not_run_is_inconclusive(tmp_path, reading):
     others = [s for s in SECTION["sweep"]["strategy"] if s != target]
     section = {**SECTION, "strategy": others[0], "sweep": {"strategy": others}}
     per = [_training_metrics(s, None, 0.0) if s != "static" else _static_metrics(None, 0.0) for s in others]
-    runs = write_runs(tmp_path, "e7_byzantine", {f"strategy-{s}": [m] * 3 for s, m in zip(others, per)}, section)
+    runs = write_runs(tmp_path, "e7_byzantine", {f"strategy-{s}": [m] * N for s, m in zip(others, per)}, section)
     aggregate("e7_byzantine", section, "cpu", CODE, runs, str(tmp_path / "e7.json"))
     result = _judge(json.loads((tmp_path / "e7.json").read_text()), reading)
     assert result["verdict"] == INCONCLUSIVE and "no setting with strategy = " in result["reason"], result["reason"]
@@ -175,7 +182,7 @@ def test_a_reading_whose_setting_was_not_run_is_inconclusive(tmp_path, reading):
 
 def test_a_missing_attack_set_is_inconclusive(tmp_path):
     # A run of the paper's attacks only cannot answer a reading of the authors' attacks.
-    data = _plant(tmp_path, "algorithm1-0.15-authors-attacks", [0.2, 0.2, 0.2])
+    data = _plant(tmp_path, "algorithm1-0.15-authors-attacks", [0.2] * N)
     for setting in data["experiment_data"]["settings"].values():
         del setting["largest_tolerated"]["authors"]
     result = _judge(data, "algorithm1-0.15-authors-attacks")
@@ -188,17 +195,17 @@ def test_static_details_have_dot_free_paths_for_the_published_table(tmp_path):
     "trimmed_0.15" as keys (the path would not resolve)."""
     from paper_checks.summary import resolve
 
-    result = _judge(_plant(tmp_path, "static-authors", [0.2, 0.2, 0.2]), "static-authors")
+    result = _judge(_plant(tmp_path, "static-authors", [0.2] * N), "static-authors")
     record = {"details": result["measurement"].details}
     cell = resolve(record, "details.static.authors_metric.uniform_100.0_2.trimmed_0_15")
-    assert cell["point"] == pytest.approx(1.01) and cell["n"] == 3
+    assert cell["point"] == pytest.approx(1.01) and cell["n"] == N
     assert resolve(record, "details.static.relative_error.sign_flip_10.0_3.mean")["point"] == pytest.approx(5.0)
     assert analysis.describe_c7(record["details"])  # the summary's lines are built from these details
 
 
 def test_the_figure_draws_every_setting_with_a_diverged_run(tmp_path):
     # A diverged attacked run (relative NaN) must not break the figure or its axis limits.
-    data = _plant(tmp_path, "momentum-protocol", [0.2, 0.2, 0.2])
+    data = _plant(tmp_path, "momentum-protocol", [0.2] * N)
     setting = data["experiment_data"]["settings"]["strategy-momentum"]
     row = next(r for r in setting["table"] if r["attack"] == "extreme" and r["fraction"] == 0.3)
     row["relative"]["point"], row["stopped"] = None, ["loss 14.2 above 2 x the initial 5.7 at step 3"]

@@ -3,7 +3,9 @@ paper_checks.regions, paper_checks.intervals)."""
 
 import math
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from paper_checks.intervals import Estimate, mean_ci, wilson_ci
 from paper_checks.regions import Region
@@ -91,27 +93,39 @@ def test_intervals_from_scipy_equal_the_formulas():
         for k in range(n + 1):
             e, (low, high) = wilson_ci(k, n), _wilson_by_formula(k, n)
             assert abs(e.low - low) <= 1e-12 and abs(e.high - high) <= 1e-12, (k, n)
-    assert mean_ci([0.3, 0.3, 0.3]) == Estimate(0.3, 0.3, 0.3, 3)  # no spread: the degenerate interval
+    assert mean_ci([0.3, 0.3, 0.3]) == Estimate(0.3, 0.3, 0.3, 3, se=0.0, df=2)  # no spread: degenerate, named
 
 
 REGION = Region.parse("[0.04, 0.10]")
 
 
+def _t(point: float, se: float, n: int = 10) -> Estimate:
+    """A mean across n seeds with standard error se (its 95 % interval beside it)."""
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, n - 1)) * se
+    return Estimate(point, point - half, point + half, n, se=se, df=n - 1)
+
+
 @pytest.mark.parametrize(
     "estimate, region, expected, words",
     [
-        (Estimate(0.07, 0.05, 0.09, 3), REGION, PASS, "lies in"),
-        (Estimate(0.10, 0.00, 0.50, 3), REGION, PASS, "lies in"),  # the point decides PASS, however wide the CI
-        (Estimate(0.30, 0.25, 0.35, 3), REGION, FAIL, "above"),
-        (Estimate(0.01, 0.00, 0.02, 3), REGION, FAIL, "below"),
-        (Estimate(0.12, 0.09, 0.15, 3), REGION, INCONCLUSIVE, "reaches into"),
-        (Estimate(0.03, 0.01, 0.04, 3), REGION, INCONCLUSIVE, "reaches into"),  # closed end touched
-        (Estimate(0.30, 0.30, 0.30, 3), Region.parse("[0.2, 0.3)"), FAIL, "above"),  # open end: 0.3 is outside
+        (_t(0.07, 0.005), REGION, PASS, "lies inside"),
+        # inside on its point, but the 90 % interval reaches out: no evidence, no PASS
+        (_t(0.07, 0.02), REGION, INCONCLUSIVE, "reaches across"),
+        (_t(0.30, 0.01), REGION, FAIL, "wholly above"),
+        (_t(0.01, 0.005), REGION, FAIL, "wholly below"),
+        (_t(0.12, 0.02), REGION, INCONCLUSIVE, "reaches across"),
         (Estimate(0.50, None, None, 1), REGION, INCONCLUSIVE, "no confidence interval"),
         (Estimate(float("nan"), None, None, 3), REGION, INCONCLUSIVE, "not a number"),
-        # C1(b) reports "no K/D significant" as the interval (max K/D, inf]: inf must not be
+        # the worst case of C8 and a grid bracket of C1 (b): their one interval decides
+        (Estimate(0.0, 0.0, 0.0, 3), Region.parse("[0, 1e-4]"), PASS, "lies inside"),
+        (Estimate(2e-4, 2e-4, 2e-4, 3), Region.parse("[0, 1e-4]"), FAIL, "wholly above"),
+        # C1(b) reports "no K/D qualifies" as the interval (max K/D, inf]: inf must not be
         # mistaken for a broken estimate (a decide() that rejected every non-finite would).
-        (Estimate(float("inf"), 0.1, float("inf"), 3), Region.parse("[0.003, 0.03]"), FAIL, "above"),
+        (Estimate(float("inf"), 0.1, float("inf"), 3), Region.parse("[0.003, 0.03]"), FAIL, "wholly above"),
+        (Estimate(0.01, 0.003, 0.01, 3), Region.parse("[0.003, 0.03]"), PASS, "lies inside"),
+        (Estimate(0.01, 0.001, 0.01, 3), Region.parse("[0.003, 0.03]"), INCONCLUSIVE, "reaches across"),
     ],
 )
 def test_decide(estimate, region, expected, words):
@@ -119,8 +133,107 @@ def test_decide(estimate, region, expected, words):
     assert verdict == expected and words in reason
 
 
+def test_the_papers_examples_under_the_new_rule():
+    """The verdicts issue 25 names, which the old rule passed on their points alone: C3's oracle
+    at 92.0 with 95 % CI [77.6, 106.4] against [90, 360] (three seeds) and C6's K = 1 at 1.03
+    [0.68, 1.39] against [0.8, 1.25] are INCONCLUSIVE; a flat quantity against a one-sided
+    region with a minimum effect FAILs instead of passing on the sign of its mean."""
+    from scipy.stats import t
+
+    def from_95(point: float, high: float, n: int) -> Estimate:
+        se = (high - point) / float(t.ppf(0.975, n - 1))
+        return Estimate(point, 2 * point - high, high, n, se=se, df=n - 1)
+
+    assert decide(from_95(92.0, 106.4, 3), Region.parse("[90, 360]"))[0] == INCONCLUSIVE
+    assert decide(from_95(1.03, 1.39, 3), Region.parse("[0.8, 1.25]"))[0] == INCONCLUSIVE
+    rng = np.random.default_rng(0)
+    flat = mean_ci(list(rng.normal(0.0, 0.005, size=10)))  # no trend, ten seeds
+    assert decide(flat, Region.parse("[0.01, inf)"))[0] == FAIL
+    assert decide(flat, Region.parse("(0, inf)"))[0] == INCONCLUSIVE  # what a region without δ gives
+
+
+def test_no_spread_decides_nothing_unless_structural():
+    """Identical per-seed values (a fraction on a grid that every seed hits alike) give a
+    zero-width t interval: INCONCLUSIVE, never a FAIL or PASS on it.  A quantity equal to its
+    value by an identity is decided by the value, and the reason gives the identity.  Catches
+    the old rule, under which three seeds at 0.1 FAILed C7 with CI [0.1, 0.1]."""
+    grid = mean_ci([0.1] * 10)
+    assert grid.no_spread and grid.bounds(0.9) == (0.1, 0.1)
+    verdict, reason = decide(grid, Region.parse("[0.2, 0.3)"))
+    assert verdict == INCONCLUSIVE and "zero width" in reason
+    verdict, reason = decide(mean_ci([0.0] * 10), Region.parse("[0.01, inf)"), structural="g_hat lies in span U")
+    assert verdict == FAIL and reason.startswith("structural: g_hat lies in span U") and "below" in reason
+    # a structural part that does vary is decided by its interval, with the identity beside it
+    verdict, reason = decide(_t(0.07, 0.005), REGION, structural="an identity")
+    assert verdict == PASS and reason.startswith("structural: an identity; measured, its 90% CI")
+
+
+def test_the_median_interval_is_the_sign_tests():
+    """median_ci's interval is the order statistics [x_(k), x_(n-k+1)] with k the largest such
+    that P(Bin(n, 1/2) <= k - 1) <= (1 - level) / 2, written out here for every n up to 15 and
+    three levels on random grid-valued data; too few seeds for the level give (-inf, inf), which
+    decides nothing.  Catches a normal approximation, an off-by-one order statistic, or a
+    one-sided level."""
+    from scipy.stats import binom
+
+    from paper_checks.intervals import median_ci
+
+    rng = np.random.default_rng(3)
+    for n in range(2, 16):
+        for level in (0.90, 0.95, 0.99):
+            xs = sorted(rng.choice([0.0, 0.1, 0.2, 0.3], size=n).tolist())
+            k = max((k for k in range(1, n + 1) if binom.cdf(k - 1, n, 0.5) <= (1 - level) / 2), default=None)
+            e = median_ci(xs, level)
+            assert e.point == float(np.median(xs)) and e.se is None
+            assert (e.low, e.high) == ((xs[k - 1], xs[n - k]) if k else (-math.inf, math.inf)), (n, level, xs)
+    verdict, reason = decide(median_ci([0.2] * 3, 0.99), Region.parse("[0.2, 0.3)"))
+    assert verdict == INCONCLUSIVE and "no bounded interval" in reason
+
+
+def test_bounds_at_any_level_are_scipys_t_intervals():
+    """Estimate.bounds(level) equals scipy's t interval at that level (to 1e-12 of its scale)
+    for 100 random samples: catches a z quantile, a one-sided quantile at the two-sided level,
+    or a population standard deviation."""
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        xs = rng.normal(rng.uniform(-5, 5), rng.uniform(1e-3, 10), size=rng.integers(2, 12))
+        e = mean_ci(list(xs))
+        for level in (0.90, 0.95, 0.99):
+            ci = stats.ttest_1samp(xs, 0.0).confidence_interval(level)
+            low, high = e.bounds(level)
+            scale = max(1.0, abs(e.point), ci.high - ci.low)
+            assert abs(low - ci.low) <= 1e-12 * scale and abs(high - ci.high) <= 1e-12 * scale
+
+
+def test_the_rule_is_statsmodels_two_one_sided_tests():
+    """On 400 planted samples (2-12 seeds) against random regions, bounded and one-sided:
+    PASS exactly when statsmodels' TOST (DescrStatsW.ttost_mean) rejects at alpha, FAIL
+    exactly when its one-sided t test rejects "the mean lies at or beyond the region's near
+    end" at alpha, at alpha = 0.05 and at the family's 0.005.  Catches a rule that decides on
+    the point, on the 95 % interval (alpha/2 per side), or FAILs on a two-sided test."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    rng = np.random.default_rng(2)
+    decided = {PASS: 0, FAIL: 0, INCONCLUSIVE: 0}
+    for i in range(400):
+        xs = rng.normal(rng.uniform(-1, 1), rng.uniform(0.05, 1.0), size=rng.integers(2, 13))
+        low, high = sorted(rng.uniform(-1.5, 1.5, size=2))
+        low, high = (low, np.inf) if i % 4 == 0 else (low, high)
+        region = Region(float(low), float(high))
+        stats_ = DescrStatsW(xs)
+        for alpha in (0.05, 0.005):
+            verdict, _ = decide(mean_ci(list(xs)), region, alpha=alpha)
+            tost = stats_.ttost_mean(low, high)[0] < alpha
+            below = stats_.ttest_mean(low, alternative="smaller")[1] < alpha
+            above = np.isfinite(high) and stats_.ttest_mean(high, alternative="larger")[1] < alpha
+            assert (verdict == PASS) == tost, (xs, region, alpha)
+            assert (verdict == FAIL) == (below or above), (xs, region, alpha)
+            decided[verdict] += 1
+    assert min(decided.values()) > 50  # every outcome planted many times
+
+
 def test_untestable_is_always_inconclusive():
-    verdict, reason = decide(Estimate(0.07, 0.06, 0.08, 3), REGION, untestable="the sweep misses 0.01")
+    verdict, reason = decide(_t(0.07, 0.001), REGION, untestable="the sweep misses 0.01")
     assert verdict == INCONCLUSIVE and "the sweep misses 0.01" in reason
 
 

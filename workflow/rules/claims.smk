@@ -27,5 +27,6 @@ rule evaluate_claim:
         claim=claim_entry,
         experiment=claim_experiment,
         code=claim_code,
+        family=FAMILY_SIZE,
     script:
         "../scripts/evaluate_claim.py"

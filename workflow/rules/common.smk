@@ -19,6 +19,7 @@ from paper_checks.catalog import (
     CLAIMS_FILE,
     EXPERIMENTS_FILE,
     PUBLISHED_FILE,
+    family_size,
     load_claims,
     load_experiments,
     load_published,
@@ -78,6 +79,9 @@ onstart:
 
 EXPERIMENTS = load_experiments(EXPERIMENTS_FILE)
 CLAIMS = load_claims(CLAIMS_FILE, EXPERIMENTS)
+# The confirmatory family: the parts of every claim's primary reading in claims.yaml (whatever
+# the config runs), each decided at alpha / FAMILY_SIZE (paper_checks/verdict.py).
+FAMILY_SIZE = family_size(CLAIMS)
 # The authors' published numbers, checked against the claims when the workflow starts; the
 # summary reads the file itself (an input of write_summary: editing it reruns the summary).
 load_published(PUBLISHED_FILE, CLAIMS)

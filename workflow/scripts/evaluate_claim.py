@@ -13,4 +13,5 @@ evaluate_claim(
     output=snakemake.output.verdict,
     figure=snakemake.output.figure,
     code=snakemake.params.code,
+    family=snakemake.params.family,
 )
