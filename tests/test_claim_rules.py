@@ -445,9 +445,10 @@ def test_c3(tmp_path, momentum, expected):
         tmp_path, "C3", plant(tmp_path, "e3_momentum_comparison", [e3_metrics(m, 0.001, 0.35, 1.0) for m in momentum])
     )
     assert v["verdict"] == expected, v["reason"]
-    assert v["measured"]["per_seed"] == pytest.approx(
-        [m / 0.001 for m in momentum]
-    )  # momentum over random K = 1, not K = 64
+    # the primary reading judges the momentum alignment itself against the paper's 0.18 (no
+    # D in it); the ratio over random K = 1 (not K = 64) at our D is reported beside it
+    assert v["measured"]["per_seed"] == momentum
+    assert v["details"]["ratio_at_our_D"]["point"] == pytest.approx(sum(m / 0.001 for m in momentum) / 3)
     assert v["details"]["predicted_for_paper"]["D"] == 16_058_112
 
 

@@ -113,22 +113,57 @@ def _bounds(claim: str, reading: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _judged_per_alignment(select: dict) -> float:
+    """What a C3 reading judges per unit of the momentum alignment: the alignment itself, the
+    ratio over random K = 1 at our D (planted at 0.001), or that ratio at the paper's D, over
+    one random direction's sqrt(2/(pi D)) there."""
+    from holograd.models import param_count
+    from paper_checks.experiments.momentum_comparison import single_direction_alignment
+
+    quantity = select.get("quantity", "ratio")
+    if quantity == "alignment":
+        return 1.0
+    if quantity == "ratio":
+        return 1 / 0.001
+    paper = select["predict_for"]
+    return 1 / single_direction_alignment(
+        paper.get("D") or param_count(paper["model"], paper["vocab_size"], paper["block_size"])
+    )
+
+
+def test_c3_readings_judge_the_alignment_or_the_ratio_at_the_papers_size():
+    """No C3 reading compares a ratio at our D with the paper's number at its D (issue 25):
+    each judges the alignment (0.18) or the ratio predicted at the D of the model the number
+    was stated for (180x: the paper config's 16,058,112; 8x: the authors' 16,704)."""
+    for reading in READINGS["C3"].values():
+        select, claim = reading["select"], reading["claim"]
+        assert select["quantity"] in ("alignment", "ratio_at_paper"), reading["id"]
+        if select["quantity"] == "alignment":
+            assert claim["expected"] == 0.18
+        else:
+            assert (claim["expected"], select["predict_for"].get("D", 16_058_112)) in ((180, 16_058_112), (8, 16_704))
+
+
 @pytest.mark.parametrize("reading", list(READINGS["C3"]))
 @pytest.mark.parametrize("expected", [PASS, FAIL, INCONCLUSIVE])
 def test_c3_reading_on_planted_data(reading, expected):
-    """Each C3 reading reads its own variant's alignment over random K = 1's, per seed.  The
-    other variants are planted at an alignment that would give another verdict, so a rule
-    that ignores select.variant (or divides by random K = 64 or the collapse control) fails."""
+    """Each C3 reading reads its own variant's alignment (over random K = 1's, or over one
+    random direction's at the paper's D, as its quantity says), per seed.  The other variants
+    are planted at an alignment that would give another verdict, so a rule that ignores
+    select.variant (or divides by random K = 64 or the collapse control, or at the wrong D)
+    fails."""
     select = READINGS["C3"][reading]["select"]
     variant, (lo, hi) = select["variant"], _bounds("C3", reading)
-    ratios = _planted(lo, hi)[expected]
-    other = (0.1 * lo if expected == PASS else (lo + hi) / 2) * 0.001
-    data = _data([_metrics(variant, r * 0.001, 0.35, "sgd", other) for r in ratios])
+    values, per_alignment = _planted(lo, hi)[expected], _judged_per_alignment(select)
+    other = (0.1 * lo if expected == PASS else (lo + hi) / 2) / per_alignment
+    data = _data([_metrics(variant, v / per_alignment, 0.35, "sgd", other) for v in values])
     result = _judge("C3", reading, data)
     assert result["verdict"] == expected, result["reason"]
-    assert result["measurement"].values == pytest.approx(ratios)
+    assert result["measurement"].values == pytest.approx(values)
+    ratios = [v / per_alignment / 0.001 for v in values]  # over random K = 1 at our D, reported
+    assert result["measurement"].details["ratio_at_our_D"]["point"] == pytest.approx(sum(ratios) / 3)
     details = result["measurement"].details
-    assert details["variant"] == variant and details["target"] == select["target"]
+    assert details["variant"] == variant and details["target"] == select.get("target")
     assert set(details["alignment_variants"]) == {a for a in ARMS if a.startswith("momentum")}
     assert details["alignment_random_k64_collapse"]["point"] == pytest.approx(0.0011)
     assert details["random_alignment_theory_authors"]["value"] == pytest.approx(0.00617, abs=5e-6)

@@ -181,19 +181,37 @@ def c3_momentum_alignment(data: dict, select: dict, region: Region) -> Measureme
     if math.isfinite(momentum["point"]):  # our alignment put through the authors' averaging
         details["authors_averaging"] = authors_averaging(momentum["point"])
     paper = select.get("predict_for")
+    paper_dim = None
     if paper:  # the random alignment shrinks like 1/sqrt(D): the ratio the paper's D would give
-        paper_dim = param_count(paper["model"], paper["vocab_size"], paper["block_size"])
+        paper_dim = paper.get("D") or param_count(paper["model"], paper["vocab_size"], paper["block_size"])
         details["predicted_for_paper"] = {
             **paper,
             "D": paper_dim,
             "ratio": momentum["point"] / single_direction_alignment(paper_dim),
         }
     ratio = setting["alignment_ratio"][variant]
-    return Measurement(
-        values=ratio["per_seed"], seeds=setting["seeds"],
-        label=f"alignment ratio {variant} / random K=1 (D = {setting['dim']:,})",
-        details=details, untestable=stopped(arms, [variant, "random_k1"]),
-    )  # fmt: skip
+    details["ratio_at_our_D"] = estimate_of(ratio)
+    quantity = select.get("quantity", "ratio")
+    untestable = stopped(arms, [variant, "random_k1"])
+    if quantity == "alignment":  # the paper's 0.18 itself: no D in it but the model's
+        values = momentum["per_seed"]
+        label = f"|cos(m_hat, g)| of {variant}, mean over its main-phase steps (D = {setting['dim']:,})"
+    elif quantity == "ratio_at_paper":
+        if paper_dim is None:
+            raise SelectionError("select.quantity ratio_at_paper needs select.predict_for, the paper's model or D")
+        # our alignment over one random direction's at the paper's D: the per-seed ratio the
+        # paper's model would show, a constant multiple of the alignment (its interval carries)
+        random_there = single_direction_alignment(paper_dim)
+        values = [None if a is None else a / random_there for a in momentum["per_seed"]]
+        label = (
+            f"alignment ratio {variant} / random K=1 predicted at the paper's D = {paper_dim:,}: our |cos(m_hat, g)| "
+            f"(D = {setting['dim']:,}) over sqrt(2/(pi D)) = {random_there:.3g}"
+        )
+        untestable = stopped(arms, [variant])
+    else:
+        values = ratio["per_seed"]
+        label = f"alignment ratio {variant} / random K=1 at our D = {setting['dim']:,}"
+    return Measurement(values=values, seeds=setting["seeds"], label=label, details=details, untestable=untestable)
 
 
 def c4_momentum_progress(data: dict, select: dict, region: Region) -> Measurement:
@@ -294,9 +312,9 @@ def _loss_panel(ax, arms: dict) -> None:
     ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
 
 
-def _alignment_panel(ax, setting: dict) -> None:
+def _alignment_panel(ax, setting: dict, claims: dict[str, dict]) -> None:
     """Alignment per non-SGD arm (main-phase steps; all steps for warmed arms, hollow) on a
-    log axis, with the single-direction theory sqrt(2/(pi D))."""
+    log axis, with the single-direction theory sqrt(2/(pi D)) and the paper's value (C3's)."""
     arms = {n: a for n, a in setting["arms"].items() if n not in baselines_of(setting["arms"])}
     for x, arm in enumerate(arms.values()):
         values = [v for v in arm["alignment"]["per_seed"] if v is not None and v > 0]
@@ -315,6 +333,8 @@ def _alignment_panel(ax, setting: dict) -> None:
     ax.plot([], [], "D", mfc="none", c="tab:red", ms=5, label="all steps, warm-up counted")
     theory = setting["random_alignment_theory"]
     ax.axhline(theory, c="grey", ls=":", lw=1, label=f"sqrt(2/(pi D)) = {theory:.2g} (D = {setting['dim']:,})")
+    if "C3" in claims:  # the paper's alignment, the quantity C3's primary reading judges
+        ax.axhline(claims["C3"]["expected"], c="k", ls="--", lw=1, label=f"the paper's {claims['C3']['expected']:g}")
     ax.set_xticks(range(len(arms)), list(arms), rotation=35, ha="right", fontsize=6)
     ax.set(yscale="log", ylabel="|cos(direction, g)| (mean over steps)", title="alignment of the projection direction")
     ratio = setting["alignment_ratio"].get("momentum", {}).get("point")
@@ -327,7 +347,7 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
     setting = next(iter(exp["settings"].values()))
     fig, axes = plt.subplots(1, 2, figsize=(13, 6))
     _loss_panel(axes[0], setting["arms"])
-    _alignment_panel(axes[1], setting)
+    _alignment_panel(axes[1], setting, claims)
     finish(fig, f"E3 momentum vs random — {dims(scale)}", path)
 
 
@@ -364,10 +384,13 @@ def describe_c3(d: dict) -> list[str]:
             f"{av['steps']}), this alignment reads {av['alignment']:.3g}, and over one random direction at "
             f"their D {av['ratio']:.3g}x: the warm-up steps, not the momentum, make that ratio."
         )
+    if "ratio_at_our_D" in d:
+        lines.append(f"- The ratio over random K = 1 at our D = {d['D']:,}: {measured(d['ratio_at_our_D'])}.")
     if "predicted_for_paper" in d:
         pp = d["predicted_for_paper"]
+        model = f"the paper's `{pp['model']}` model" if "model" in pp else "the authors' model"
         lines.append(
-            f"- With this alignment, the paper's `{pp['model']}` model (D = {pp['D']:,}) "
+            f"- With this alignment, {model} (D = {pp['D']:,}) "
             f"would give a ratio of {pp['ratio']:.3g}: the ratio measures D as much as momentum."
         )
     return lines
