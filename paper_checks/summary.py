@@ -12,17 +12,20 @@ landing page (workflow/report/workflow.rst) includes.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from pathlib import Path
 
 import jinja2
+from scipy.stats import t as _t
 
 from holograd.files import read_json, write_text
 from paper_checks.catalog import family_size, load_published, readings_of
 from paper_checks.experiment import load_analysis, load_systems_check
 from paper_checks.formatting import measured, num
-from paper_checks.verdict import ALPHA, NOT_RUN, decision_level
+from paper_checks.regions import Region
+from paper_checks.verdict import ALPHA, INCONCLUSIVE, NOT_RUN, decision_level
 
 log = logging.getLogger("paper_checks")
 
@@ -175,6 +178,24 @@ def _point(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def beside(value, published: float) -> str | None:
+    """Where the published number lies against our estimate: inside or outside our 95 % CI,
+    and how many of our standard errors from our point (the se an estimate carries, else the
+    one its t interval implies, half-width / t_{0.975, n-1}); None for a value without an
+    interval (then a relative tolerance decides)."""
+    if not isinstance(value, dict) or value.get("low") is None or value.get("high") is None:
+        return None
+    point, low, high, n = value["point"], value["low"], value["high"], value.get("n", 0)
+    if not all(math.isfinite(x) for x in (point, low, high)):
+        return None
+    se = value.get("se")
+    if se is None and n >= 2:
+        se = (high - low) / 2 / float(_t.ppf(0.975, n - 1))
+    where = "inside" if low <= published <= high else "outside"
+    away = f", {abs(published - point) / se:.1f} of our standard errors from our {num(point)}" if se else ""
+    return f"the published {published:g} lies {where} our 95% CI{away}"
+
+
 def _look_up(pointer: dict, verdicts: dict[str, dict], entry: str):
     """(value, text) at a pointer {claim, reading, value}: value None where it is not measured."""
     verdict = verdicts.get(pointer["claim"])
@@ -203,12 +224,16 @@ def _not_at(control: dict, verdicts: dict[str, dict]) -> str:
 
 
 def published_rows(published: list[dict], verdicts: dict[str, dict]) -> list[dict]:
-    """The published-numbers table: each number, ours at the named reading, and the control
-    that reproduces it (within its relative tolerance) or not."""
+    """The published-numbers table: each number, ours at the named reading (with where the
+    number lies against our interval), and the control that reproduces it or not: the number
+    inside the control's 95 % CI where it has one, else within the entry's relative tolerance."""
     rows = []
     for entry in published:
         ours = entry["ours"]
-        _, ours_text = _look_up(ours, verdicts, entry["id"])
+        ours_value, ours_text = _look_up(ours, verdicts, entry["id"])
+        ours_text = f"{ours_text} ({ours['claim']}, reading {ours['reading']})"
+        if (against := beside(ours_value, entry["value"])) is not None:
+            ours_text = f"{ours_text}; {against}"
         control = "—"
         if "reproduced_by" in entry:
             by = entry["reproduced_by"]
@@ -218,7 +243,10 @@ def published_rows(published: list[dict], verdicts: dict[str, dict]) -> list[dic
             if point is not None and elsewhere:
                 where = f"{by['claim']}, reading {by['reading']}"
                 control = f"{control} ({where}): not at the authors' setting ({elsewhere})"
-            elif point is not None:
+            elif point is not None and (inside := beside(value, entry["value"])) is not None:
+                words = "reproduces" if "lies inside" in inside else "does not reproduce"
+                control = f"{control} ({by['claim']}, reading {by['reading']}): {words}: {inside}"
+            elif point is not None:  # a value without an interval: within the entry's tolerance
                 close = abs(point - entry["value"]) <= by["tolerance"] * abs(entry["value"])
                 words = "reproduces" if close else "does not reproduce"
                 control = f"{control} ({by['claim']}, reading {by['reading']}): {words} (tolerance {by['tolerance']:g})"
@@ -228,7 +256,7 @@ def published_rows(published: list[dict], verdicts: dict[str, dict]) -> list[dic
             {
                 "number": f"{entry['quantity']}: **{entry['value']:g}** "
                 f"({entry['source']}; setting: {entry['setting']})",
-                "ours": f"{ours_text} ({ours['claim']}, reading {ours['reading']})",
+                "ours": ours_text,
                 "control": control,
                 "explanation": " ".join(entry["explanation"].split()),
             }
@@ -325,6 +353,58 @@ def family_of(claims: list[dict], verdicts: dict[str, dict]) -> dict:
     }
 
 
+MAX_SEEDS = 1000
+"""The most seeds the power table looks for (beyond it: "more than 1000")."""
+
+
+def seeds_to_decide(point: float, sd: float, region: Region, alpha: float) -> int | None:
+    """The fewest seeds n whose decision interval, point +- t_{1-alpha, n-1} sd / sqrt(n) with
+    this point and per-seed standard deviation, would lie wholly inside or wholly outside the
+    region (no end within it); None if no n up to MAX_SEEDS would (a point on an end never)."""
+    ends = [x for x in (region.low, region.high) if math.isfinite(x)]
+    distance = min(abs(point - x) for x in ends)
+    if distance == 0:
+        return None
+    for n in range(2, MAX_SEEDS + 1):
+        if float(_t.ppf(1 - alpha, n - 1)) * sd / math.sqrt(n) < distance:
+            return n
+    return None
+
+
+def power_rows(claims: list[dict], verdicts: dict[str, dict]) -> list[dict]:
+    """Per part of each judged claim's primary reading whose estimate is a mean across seeds:
+    the per-seed standard deviation, the seeds used, the verdict, and for an INCONCLUSIVE one
+    the seeds that would decide it at the family's alpha if the mean and spread stayed."""
+    rows = []
+    for claim in claims:
+        verdict = verdicts.get(claim["id"])
+        if verdict is None or "readings" not in verdict:
+            continue
+        primary = verdict["readings"][0]
+        for part in primary["parts"]:
+            m, decision = part["measured"], part.get("decision") or {}
+            if m.get("se") is None or m.get("n", 0) < 2 or not decision:
+                continue
+            sd = m["se"] * math.sqrt(m["n"])
+            need = "—"
+            if part["verdict"] == INCONCLUSIVE and "cannot test" not in part["reason"]:
+                n = seeds_to_decide(m["point"], sd, Region.parse(part["acceptance"]), decision["alpha"])
+                need = str(n) if n else f"more than {MAX_SEEDS}"
+            rows.append(
+                {
+                    "claim": claim["id"] + (f" ({part['part']})" if part.get("part") else ""),
+                    "reading": primary["id"],
+                    "point": num(m["point"]),
+                    "sd": num(sd),
+                    "n": m["n"],
+                    "acceptance": part["acceptance"],
+                    "verdict": part["verdict"],
+                    "seeds_to_decide": need,
+                }
+            )
+    return rows
+
+
 def table_rows(claims: list[dict], verdicts: dict[str, dict], base: Path, not_run: dict[str, str] | None) -> list[dict]:
     """Every (claim, reading) row of the verdicts table, in claims.yaml's order."""
     return [row for c in claims for row in reading_rows(c, verdicts.get(c["id"]), base, not_run or {})]
@@ -377,6 +457,7 @@ def render(
         failed=failed,
         claims=table_rows(claims, verdicts, base, not_run),
         family=family_of(claims, verdicts),
+        power=power_rows(claims, verdicts),
         published=published_rows(published or [], verdicts),
         experiments=sections,
         systems=systems_lines,

@@ -237,6 +237,9 @@ def test_summary_tables(judged, tmp_path, caplog):
     assert "0.5 ([0.3, 0.7])" in rows[2] and claim["statement"] in rows[0] and claim["statement"] not in rows[1]
     assert all(f"**{NOT_RUN}" in r and "its experiment is not in this test" in r for r in rows[4:])
     assert any("**NOT RUN (not verifiable)**" in r for r in rows[4:])  # C3's oracle reading
+    # the power table: the primary reading's per-seed sd and seeds (a PASS needs no more)
+    power = text.split("## Power of the primary readings")[1].split("##")[0]
+    assert "| `C2` · `last` | 0.07 | 0.002 | 3 | [0.04, 0.10] | PASS | — |" in power
     # the experiment section: one bold line per reading, the verifiable flag with the verdict
     section = rest.split("## E1")[1]
     assert "**C2 · last — PASS.**" in section and "**C2 · init — FAIL (not verifiable).**" in section
@@ -246,7 +249,10 @@ def test_summary_tables(judged, tmp_path, caplog):
     assert len(published_rows_) == 4
     first, second, missing, not_run = published_rows_
     assert "**0.28**" in first and "0.5 [0.495, 0.505] (C2, reading init)" in first
-    assert "does not reproduce" in first  # 0.07 against 0.28 +- 10 %
+    # ours and the control are estimates: the published number is placed against their 95 % CI,
+    # in their standard errors (0.5 +- 0.005: 0.28 lies 0.22 / 0.00115 = 190 of them away)
+    assert "(C2, reading init); the published 0.28 lies outside our 95% CI, 190.5 of our standard errors" in first
+    assert "does not reproduce: the published 0.28 lies outside our 95% CI" in first  # 0.07 [0.065, 0.075]
     assert "5 (C2, reading last)" in second and ": reproduces (tolerance 0.1)" in second  # 0.5 against 0.5 +- 10 %
     assert f"{NOT_MEASURED} (C2, reading last)" in missing and "| — |" in missing
     assert "not measured (C3 has no verdict in this run)" in not_run
@@ -256,6 +262,31 @@ def test_summary_tables(judged, tmp_path, caplog):
     html = publish_parts(rst, writer="html", settings_overrides={"report_level": 1})["html_body"]
     assert "System Message" not in html and "system-message" not in html
     assert html.count("<tr") == 1 + len(rows) and "FAIL (not verifiable)" in html
+
+
+def test_seeds_that_would_decide_an_inconclusive_reading():
+    """The power table's count is the fewest n at which the decision interval of the same mean
+    and per-seed sd clears the region's nearest end, and n - 1 does not: checked against the
+    t quantile directly for a part inside the region (C2-like), outside it, and one-sided.
+    Catches a z quantile, a two-sided quantile at the one-sided level, or sd in place of se."""
+    import math
+
+    from scipy.stats import t
+
+    from paper_checks.regions import Region
+    from paper_checks.summary import seeds_to_decide
+
+    for point, sd, region, alpha in [
+        (0.07, 0.05, "[0.04, 0.10]", 0.005),
+        (0.12, 0.03, "[0.04, 0.10]", 0.05),
+        (0.02, 0.04, "[0.01, inf)", 0.005),
+    ]:
+        n = seeds_to_decide(point, sd, Region.parse(region), alpha)
+        distance = min(
+            abs(point - x) for x in (Region.parse(region).low, Region.parse(region).high) if math.isfinite(x)
+        )
+        assert t.ppf(1 - alpha, n - 1) * sd / math.sqrt(n) < distance <= t.ppf(1 - alpha, n - 2) * sd / math.sqrt(n - 1)
+    assert seeds_to_decide(0.1, 0.05, Region.parse("[0.04, 0.10]"), 0.05) is None  # on an end: never
 
 
 def test_control_tolerance_rule():
@@ -276,8 +307,17 @@ def test_control_tolerance_rule():
 
     assert control("details.x", 0.1).endswith(": reproduces (tolerance 0.1)")  # |1.05 - 1| <= 0.1
     assert "does not reproduce" in control("details.x", 0.05)
-    assert "reproduces" in control("details.y", 0.0, value=2.0)  # an estimate compares its point
+    assert "reproduces" in control("details.y", 0.0, value=2.0)  # an estimate without interval: its point
     assert control("details.s", 0.1) == "text: not a number"
+    # an estimate with an interval is judged by it, not by the tolerance: 2.9 lies inside [1, 3]
+    # though 45 % off the point, and 0.9 outside though within 55 %; one standard error is
+    # half the interval over t_{0.975, 2} = 4.303
+    verdicts["C2"]["readings"][0]["details"]["w"] = {"point": 2.0, "low": 1.0, "high": 3.0, "n": 3}
+    inside = control("details.w", 0.0, value=2.9)
+    assert inside.endswith(
+        "reproduces: the published 2.9 lies inside our 95% CI, 3.9 of our standard errors from our 2"
+    )
+    assert "does not reproduce: the published 0.9 lies outside our 95% CI" in control("details.w", 0.55, value=0.9)
     assert control("details.z", 0.1) == NOT_MEASURED
 
 
