@@ -92,6 +92,14 @@ def aggregate_experiment(
             "generators": sorted({r["environment"].get("generator", "unrecorded") for r in records}),
             "software": sorted({software_line(r["environment"]) for r in records}),
             "git_commits": sorted({r["environment"].get("git_commit", "unknown") for r in records}),
+            # the CPU arithmetic the jobs were pinned to (holograd.numerics), where recorded
+            "cpu_numerics": sorted(
+                {
+                    f"{r['environment']['cpu_capability']}, MKL_CBWR={r['environment'].get('mkl_cbwr')}"
+                    for r in records
+                    if "cpu_capability" in r["environment"]
+                }
+            ),
         },
         "code_sha256": code,
         "tokens": records[0]["tokens"],

@@ -15,6 +15,7 @@ REPO = Path(workflow.basedir).parent
 sys.path.insert(0, str(REPO))
 
 from holograd.files import read_json
+from holograd.numerics import PINNED, pin_cpu_numerics
 from paper_checks.catalog import (
     CLAIMS_FILE,
     EXPERIMENTS_FILE,
@@ -38,10 +39,15 @@ validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 # The commit every result records, read here where Snakemake runs and handed to every job,
 # also to those on remote machines, which receive the tracked files but not .git.
 os.environ.setdefault(GIT_COMMIT_VARIABLE, git_commit(REPO))
+# Every job's CPU arithmetic pinned to AVX2 (holograd/numerics.py): its files are then the
+# same on any x86-64 machine with AVX2.  Set here, before any job starts, and handed to
+# remote jobs; each job's script sets them again before it computes.
+pin_cpu_numerics()
 
 
 envvars:
     GIT_COMMIT_VARIABLE,
+    *PINNED,
 
 
 def check_device_before_jobs():
