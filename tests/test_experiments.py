@@ -367,3 +367,34 @@ def test_e7_a_trimmed_mean_that_drops_nothing_reuses_the_mean_s_runs(token_cache
     assert len(out["rows"]) == 3 * 3 and len(calls) == 2 * 3  # mean and trimmed_0.25 trained, trimmed_0.1 reused
     by = {(r["aggregator"], r["attack"]): r["loss_decrease"] for r in out["rows"]}
     assert all(by[("trimmed_0.1", a)] == by[("mean", a)] for a in ("none", "sign_flip", "extreme"))
+
+
+def test_the_chosen_rate_cannot_see_the_batches_that_measure(token_cache):
+    """Tuning reads only the first half of the validation stream and measuring only the second
+    (holograd.experiments.arms.split_validation): replacing every token of the measured half
+    leaves the tuning losses, and so the chosen rate, bit for bit as they were, while the
+    measured held-out loss moves; replacing the tuning half moves the tuning losses (so the
+    test can fail).  Catches a rate chosen on the held-out batches that later measure it (the
+    leak issue 25 names), or halves that overlap."""
+    import dataclasses
+
+    from holograd.experiments.arms import Bench, split_validation
+
+    cfg = {**TRAIN, "steps": 2, "eval_every": 2}
+    arm, grid = {"kind": "sgd"}, [0.1, 1.0]
+
+    def with_half(which: int) -> Bench:
+        halves = list(split_validation(token_cache.splits["validation"]))
+        noise = torch.Generator().manual_seed(5)
+        halves[which] = torch.randint(0, token_cache.vocab_size, halves[which].shape, generator=noise)
+        splits = {**token_cache.splits, "validation": torch.cat(halves)}
+        return Bench(cfg, dataclasses.replace(token_cache, splits=splits), torch.device("cpu"))
+
+    base = Bench(cfg, token_cache, torch.device("cpu"))
+    tuned = base.tune(arm, grid, seed=0, steps=2, max_extensions=0)
+    measured_changed, tuning_changed = with_half(1), with_half(0)
+    assert measured_changed.tune(arm, grid, seed=0, steps=2, max_extensions=0) == tuned
+    assert measured_changed.run(arm, 0.1, seed=0)["curve"] != base.run(arm, 0.1, seed=0)["curve"]
+    moved = tuning_changed.tune(arm, grid, seed=0, steps=2, max_extensions=0)
+    assert moved["final_loss_by_lr"] != tuned["final_loss_by_lr"]
+    assert tuned["tune_seeds"] == [0, 1]  # two seeds' losses summed

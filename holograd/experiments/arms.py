@@ -56,6 +56,11 @@ def arm_options(arm: dict, seed: int, byzantine: Byzantine | None, chunk_element
     return {"chunk_elements": chunk_elements, **options, "seed": seed, "byzantine": byzantine}
 
 
+TUNING_SEEDS = 2
+"""Seeds a rate is tuned on (their losses summed): one seed's initial weights and data would
+choose a rate for that seed."""
+
+
 class Bench:
     """What every arm of one comparison shares: preset, data, held-out batches, steps, and
     the job's checkpoint (None: nothing is saved)."""
@@ -71,8 +76,15 @@ class Bench:
         self.cfg, self.device, self.workers, self.checkpoint = cfg, device, workers, checkpoint
         self.vocab_size = cache.vocab_size
         self.samples = SampleSet(cache.splits["train"], cfg["block_size"])
-        validation = SampleSet(cache.splits["validation"], cfg["block_size"])
-        self.held_out = eval_batches(validation, cfg["eval_batches"], cfg["batch_size"], seed=0, device=device)
+        tuning, measuring = split_validation(cache.splits["validation"])
+        # the batches that measure every arm's progress, and disjoint ones that choose its rate:
+        # a rate chosen on the measuring batches would be chosen for them (issue 25)
+        self.held_out = eval_batches(
+            SampleSet(measuring, cfg["block_size"]), cfg["eval_batches"], cfg["batch_size"], seed=0, device=device
+        )
+        self.tuning_batches = eval_batches(
+            SampleSet(tuning, cfg["block_size"]), cfg["eval_batches"], cfg["batch_size"], seed=0, device=device
+        )
 
     def model(self, seed: int) -> torch.nn.Module:
         return build_model(self.cfg["model"], self.vocab_size, self.cfg["block_size"], seed=seed, device=self.device)
@@ -90,10 +102,12 @@ class Bench:
         seed: int,
         steps: int | None = None,
         byzantine: Byzantine | None = None,
+        tuning: bool = False,
     ) -> list[dict]:
         """Train several (arm, rate) runs from the seed's initial weights on the seed's data,
         in lockstep (holograd.training.train_together: direction work that runs share is done
         once); each run's curve and loss decrease, as `run` of that run alone gives them.
+        tuning: evaluate on the tuning batches, not on the held-out batches that measure.
 
         With the bench's checkpoint (holograd.checkpoint), runs the job finished before it
         was killed return their saved results, and runs it was in the middle of go on from
@@ -108,6 +122,7 @@ class Bench:
                     "seed": seed,
                     "steps": steps,
                     "byzantine": byzantine and dataclasses.asdict(byzantine),
+                    "tuning": tuning,
                 }
             )
             if (done := saving.result(key)) is not None:
@@ -119,7 +134,7 @@ class Bench:
             steps=steps,
             batch_size=self.cfg["batch_size"],
             data_seed=seed,
-            held_out=self.held_out,
+            held_out=self.tuning_batches if tuning else self.held_out,
             eval_every=self.cfg["eval_every"],
             workers=self.workers,
             max_loss_factor=self.cfg.get("max_loss_factor"),
@@ -150,13 +165,19 @@ class Bench:
         return WarmStarted(strategy, warmup, arm["warmup"]["steps"])
 
     def final_losses(self, arm: dict, rates: list[float], seed: int, steps: int) -> dict[float, float]:
-        """{lr: held-out loss after `steps` steps at rate lr} of runs trained together; +inf
-        for a run that diverged."""
-        results = self.run_together([(arm, lr) for lr in rates], seed, steps=steps)
-        return {lr: _final(result) for lr, result in zip(rates, results)}
+        """{lr: the tuning batches' loss after `steps` steps at rate lr, summed over the
+        TUNING_SEEDS seeds from `seed` on} of runs trained together; +inf where a run diverged."""
+        total = dict.fromkeys(rates, 0.0)
+        for s in range(seed, seed + TUNING_SEEDS):
+            results = self.run_together([(arm, lr) for lr in rates], s, steps=steps, tuning=True)
+            for lr, result in zip(rates, results):
+                total[lr] += _final(result)
+        return total
 
     def tune(self, arm: dict, grid: list[float], seed: int, steps: int, max_extensions: int = 4) -> dict:
-        """The rate with the lowest held-out loss after `steps` steps on `seed`.
+        """The rate with the lowest loss on the tuning batches after `steps` steps, summed over
+        TUNING_SEEDS seeds from `seed` on (initial weights and data of each, disjoint from the
+        measured seeds; the batches disjoint from the held-out ones that measure).
 
         The grid is a starting point: while the best rate is at an end of the rates tried
         and strictly better than its neighbour, the search goes one grid ratio further that
@@ -181,7 +202,7 @@ class Bench:
         best = min(rates, key=lambda lr: final[lr])
         at_edge = len(rates) > 1 and best in (rates[0], rates[-1]) and math.isfinite(final[best])
         log.info(
-            "tuned %s: lr %g%s (held-out loss by lr: %s)",
+            "tuned %s: lr %g%s (tuning batches' loss by lr, summed over the tuning seeds: %s)",
             arm,
             best,
             " (at the end of the rates tried)" if at_edge else "",
@@ -193,7 +214,7 @@ class Bench:
             "extended": extended,
             "at_edge": at_edge,
             "tune_steps": steps,
-            "tune_seed": seed,
+            "tune_seeds": list(range(seed, seed + TUNING_SEEDS)),
         }
 
 
@@ -212,6 +233,13 @@ def _result(lr: float, records: list[dict], dim: int) -> dict:
         "steps": [r for r in records if "loss" in r],
         "dim": dim,
     }
+
+
+def split_validation(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation stream cut in two halves that share no token: the first chooses learning
+    rates (tuning), the second measures progress (held-out)."""
+    half = tokens.numel() // 2
+    return tokens[:half], tokens[half:]
 
 
 def _final(result: dict) -> float:
