@@ -40,7 +40,8 @@ def training_arm(
 ) -> dict:
     """One arm of a training comparison across the seeds' runs: its tuned rate(s), each of
     `statistics` per seed with mean and 95 % CI, each of `series` (output key: run key) per
-    seed, the values in `same` (equal for every seed), and the runs that stopped early."""
+    seed, the values in `same` (equal for every seed), the runs that stopped early, and
+    whether its tuned rate lies at an end of the rates its tuning tried (rate_at_edge)."""
     per = [r["metrics"]["arms"][name] for r in rs]
     return {
         "lr": per[0]["lr"],
@@ -48,7 +49,18 @@ def training_arm(
         **{key: over_seeds([p[key] for p in per]) for key in statistics},
         **{out: {str(r["seed"]): p[key] for r, p in zip(rs, per)} for out, key in series.items()},
         "stopped": [p["stopped"] for p in per if p["stopped"]],
+        "rate_at_edge": rate_at_edge(rs[0].get("tuned"), name),
     }
+
+
+def rate_at_edge(tuned: dict | None, arm: str) -> bool:
+    """Whether the arm's tuned rate (that of the arm it mirrors, for an untuned control) lies
+    at an end of the rates its tuning tried, after the grid's extensions: a rate the tuning
+    did not bracket, so the arm may be judged at a rate below or above its best."""
+    record = (tuned or {}).get(arm) or {}
+    if "mirrors" in record:
+        record = (tuned or {}).get(record["mirrors"]) or {}
+    return bool(record.get("at_edge"))
 
 
 # --- helpers of claim statistics ------------------------------------------------------------
@@ -89,8 +101,13 @@ def estimate_of(stat: dict) -> dict:
 
 
 def stopped(arms: dict, names: list[str]) -> str | None:
-    """Why the claim cannot be judged if a run of one of the arms it reads stopped early
-    (diverged): "runs stopped early (arm: reason; ...)", else None.  Arms the claim does not
-    read do not matter to it."""
+    """Why the claim cannot be judged from the arms it reads: a run of one stopped early
+    (diverged), "runs stopped early (arm: reason; ...)", or the tuned rate of one lies at an end
+    of its grid, "the tuned rate of arm (lr) lies at an end of the rates its tuning tried";
+    else None.  Arms the claim does not read do not matter to it."""
     stopped = [f"{arm}: {why}" for arm in names for why in arms[arm]["stopped"]]
-    return f"runs stopped early ({'; '.join(stopped)})" if stopped else None
+    edge = [f"{arm} ({arms[arm]['lr']:g})" for arm in names if arms[arm].get("rate_at_edge")]
+    reasons = [f"runs stopped early ({'; '.join(stopped)})"] if stopped else []
+    if edge:
+        reasons.append(f"the tuned rate of {', '.join(edge)} lies at an end of the rates its tuning tried")
+    return "; ".join(reasons) or None

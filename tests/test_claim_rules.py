@@ -638,6 +638,37 @@ def test_a_diverged_arm_the_claim_does_not_read_leaves_its_verdict(tmp_path, cla
     assert v["verdict"] == PASS, v["reason"]
 
 
+@pytest.mark.parametrize(
+    "claim, experiment, runs, arm",
+    [
+        ("C4", "e3_momentum_comparison", lambda: [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.348, 0.352]], "sgd"),
+        ("C5", "e4_adc_energy", lambda: [e4_metrics(t, a) for t, a in zip([0.1, 0.12, 0.11], ADVANTAGE)], "adc_r32"),
+        ("C7", "e7_byzantine", lambda: [e7_metrics(f) for f in [0.2] * 10], "clean"),
+    ],
+)
+def test_a_tuned_rate_at_the_end_of_its_grid_makes_the_claim_inconclusive(tmp_path, claim, experiment, runs, arm):
+    """PASS data whose run records say that the tuning of an arm the claim reads chose the
+    last rate it tried (at_edge): INCONCLUSIVE, naming the arm and its rate, since the arm may
+    have been judged below its best rate.  The same flag on an arm the claim does not read
+    leaves the PASS.  Catches at_edge recorded and never read (issue 25)."""
+    section = SECTIONS[experiment]
+    edge = {"tuned": {arm: {"lr": 3.0, "at_edge": True}, "other_arm": {"lr": 1.0, "at_edge": False}}}
+    v = verdict_of(tmp_path, claim, plant_with(tmp_path, experiment, runs(), section, **edge))
+    assert v["verdict"] == INCONCLUSIVE and f"tuned rate of {arm} (" in v["reason"], v["reason"]
+    if claim != "C7":  # (every tuned rate of E7, the clean run's and the warm-up's, is read)
+        unread = {"tuned": {"random_k64": {"lr": 3.0, "at_edge": True}}}
+        v = verdict_of(tmp_path, claim, plant_with(tmp_path, experiment, runs(), section, **unread))
+        assert v["verdict"] == PASS, v["reason"]
+
+
+def plant_with(tmp_path, experiment, per_seed_metrics, section, **fields):
+    """plant, with `fields` over every run record's entries (e.g. its tuning record)."""
+    runs = write_runs(tmp_path, experiment, per_seed_metrics, section, **fields)
+    out = tmp_path / f"{experiment}.json"
+    aggregate(experiment, section, "cpu", CODE, runs, str(out))
+    return out
+
+
 def test_an_attacked_run_that_diverged_was_not_tolerated(tmp_path):
     """C7: a run that diverged under attack at 30 % is a measured failure to tolerate it,
     so the verdict stands (PASS: tolerates 20 %, not 30 %), not INCONCLUSIVE."""

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, sweep_seeds
+from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, rate_at_edge, sweep_seeds
 from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
 from paper_checks.plotting import dims, finish
@@ -91,10 +91,13 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
         strategy = rs[0]["metrics"]["strategy"]
         body = _aggregate_static(rs) if strategy == "static" else _aggregate_training(rs)
         sets = rs[0]["metrics"]["largest_tolerated"]
+        tuned = rs[0].get("tuned") or {}
         out[setting] = {
             **sweep_seeds(rs),
             "strategy": strategy,
             **body,
+            # the tuned rates (clean run, warm-up) that lie at an end of the rates tried
+            "rates_at_edge": sorted(f"{arm} ({t['lr']:g})" for arm, t in tuned.items() if rate_at_edge(tuned, arm)),
             "largest_tolerated": {
                 s: {agg: over_seeds([r["metrics"]["largest_tolerated"][s][agg] for r in rs]) for agg in aggs}
                 for s, aggs in sets.items()
@@ -218,6 +221,9 @@ def c7_byzantine(data: dict, select: dict, region: Region) -> Measurement:
     untestable = None
     if clean_row["stopped"]:
         untestable = f"runs stopped early (the clean run: {'; '.join(clean_row['stopped'])})"
+    elif setting.get("rates_at_edge"):
+        edge = ", ".join(setting["rates_at_edge"])
+        untestable = f"the tuned rate of {edge} lies at an end of the rates its tuning tried"
     elif clean["low"] is None or not clean["low"] > 0:  # "80 % of no progress" would be noise
         low = "undefined" if clean["low"] is None else f"{clean['low']:.3g}"
         untestable = (
