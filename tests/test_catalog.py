@@ -55,7 +55,7 @@ def _write_claims(tmp_path, mutate):
         ),
         (
             lambda c: c["readings"][1].update(acceptance="[0.9, inf)"),
-            "claim C1 reading tuned-half-sgd: acceptance: the one-sided acceptance region '[0.9, inf)' needs",
+            "claim C1 reading tuned-tenth-sgd: acceptance: the one-sided acceptance region '[0.9, inf)' needs",
         ),
         (lambda c: c.update(minimum_effect=""), "claim C1: minimum_effect: '' should be non-empty"),
     ],

@@ -5,14 +5,20 @@ the held-out loss decreases of HoloGrad-Random at its tuned rate (`random`), of 
 at one fixed rate with ||g_hat|| clipped to 1 (`random_fixed`, when the config has fixed_lr) and
 of SGD at its tuned rate, each per seed, with each random arm's per-seed ratio to SGD's.
 
-C1 (a) is the alignment ratio averaged over the grid up to `max_kd`.  C1 (b) is the smallest
-K/D of the grid at which a random arm "trains": the paired per-seed difference
+C1 (a) is the alignment ratio averaged over the grid up to `max_kd`.  C1 (b) is an estimate of
+the K/D at which random projection trains, read as reaching a fraction F of SGD's progress
+(F = select.sgd_fraction, pre-registered per reading in claims.yaml).  Per seed s and grid K/D,
+the paired fraction
 
-    d_s = decrease_s(arm) - f x decrease_s(SGD)                    (f = select.sgd_fraction)
+    q_s(K/D) = decrease_s(arm) / decrease_s(SGD)
 
-has its 95 % Student-t CI across seeds above 0 (f = 0: the decrease itself is significantly
-above 0).  The reading's select.rate picks the arm (tuned -> random, fixed -> random_fixed).
-The figure draws the alignment, the decreases and each reading's criterion against K/D.
+and the seed's crossing: the K/D from which on q_s stays at or above F, interpolated linearly
+in log K/D between the last grid value below F and the next (crossing); a seed already at F at
+the grid's smallest K/D, or not at F at its largest, lies beyond the grid and enters as a
+stand-in a decade beyond it.  The verdict reads the crossings' median over seeds with its
+order-statistic (sign test) interval, which a stand-in moves only beyond the grid.  The
+reading's select.rate picks the arm (tuned -> random, fixed -> random_fixed).  The figure draws
+the alignment, the decreases and each arm's fraction of SGD's with every reading's crossing.
 """
 
 from __future__ import annotations
@@ -24,10 +30,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.analysis import by_setting, estimate_of, over_seeds, sweep_seeds
+from paper_checks.analysis import by_setting, estimate_of, over_seeds, rate_at_edge, sweep_seeds
 from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
-from paper_checks.intervals import Estimate, mean_ci
+from paper_checks.intervals import mean_ci, median_ci
 from paper_checks.plotting import VERDICT_COLOURS, dims, finish, t_interval
 from paper_checks.regions import Region
 
@@ -83,50 +89,68 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
                 arm: [f"seed {r['seed']}: {r['metrics']['stopped'][arm]}" for r in rs if arm in r["metrics"]["stopped"]]
                 for arm in arms
             },
+            "rate_at_edge": {arm: rate_at_edge(rs[0].get("tuned"), arm) for arm in arms},
         }
     return {"settings": dict(sorted(out.items(), key=lambda item: item[1]["kd"]))}
 
 
 def reading_of(select: dict) -> tuple[str, float]:
-    """(the random arm, f) that C1 (b) reads under `select`: rate tuned/fixed, sgd_fraction f >= 0."""
+    """(the random arm, F) that C1 (b) reads under `select`: rate tuned/fixed, sgd_fraction F in (0, 1]."""
     rate = select.get("rate", "tuned")
     if rate not in RATE_ARMS:
         raise ValueError(f"C1 select.rate must be one of {sorted(RATE_ARMS)}, got {rate!r}")
-    f = select.get("sgd_fraction", 0)
-    if isinstance(f, bool) or not isinstance(f, (int, float)) or not f >= 0:
-        raise ValueError(f"C1 select.sgd_fraction must be a number >= 0, got {f!r}")
+    f = select.get("sgd_fraction", 0.5)
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
+        raise ValueError(f"C1 select.sgd_fraction must be a number in (0, 1], got {f!r}")
     return RATE_ARMS[rate], float(f)
 
 
-def criterion(setting: dict, arm: str, f: float) -> tuple[list[float], Estimate]:
-    """The paired per-seed differences d_s = decrease_s(arm) - f x decrease_s(SGD) of one K/D
-    and their mean with 95 % CI (f = 0: the arm's decrease alone, SGD unread).  A stopped
-    run's decrease is NaN, so a K/D where the arm diverged has no CI and does not count."""
-    mine = [_value(x) for x in setting["loss_decrease"][arm]["per_seed"]]
-    if f == 0:
-        diffs = mine
-    else:
-        sgd = [_value(x) for x in setting["loss_decrease"]["sgd"]["per_seed"]]
-        diffs = [a - f * b for a, b in zip(mine, sgd)]
-    return diffs, mean_ci(diffs)
+CENSOR = 10.0
+"""A crossing beyond the grid enters as the grid's end divided (below) or multiplied (above)
+by this: only its side of the grid matters to the median's interval."""
 
 
-def meets(estimate: Estimate) -> bool:
-    """The criterion holds at a K/D: the 95 % CI of d lies above 0."""
-    return estimate.low is not None and estimate.low > 0
+def _learns(setting: dict) -> bool:
+    """SGD's loss decrease at this K/D is significantly above 0 (its 95 % CI above 0)."""
+    est = mean_ci([_value(x) for x in setting["loss_decrease"]["sgd"]["per_seed"]])
+    return est.low is not None and est.low > 0
+
+
+def fractions(setting: dict, arm: str) -> list[float]:
+    """The per-seed fraction of SGD's decrease that the arm reaches at one K/D, paired per seed
+    (NaN where either run stopped or SGD made no progress)."""
+    return [
+        _ratio(a, b)
+        for a, b in zip(setting["loss_decrease"][arm]["per_seed"], setting["loss_decrease"]["sgd"]["per_seed"])
+    ]
+
+
+def crossing(kds: list[float], qs: list[float], f: float) -> tuple[float, str]:
+    """One seed's crossing of the fraction f along the grid (kds ascending, qs its fractions,
+    NaN counted as below f): the K/D from which on q >= f at every larger grid value,
+    interpolated linearly in log10 K/D between the last value below f and the next.
+    (value, where): where "" when the grid brackets it, "below" (q >= f everywhere: the
+    smallest K/D / CENSOR) or "above" (q < f at the largest: the largest K/D x CENSOR)."""
+    below = [i for i, q in enumerate(qs) if not q >= f]
+    if not below:
+        return kds[0] / CENSOR, "below"
+    j = below[-1]
+    if j == len(kds) - 1:
+        return kds[-1] * CENSOR, "above"
+    q0 = qs[j] if math.isfinite(qs[j]) else 0.0
+    share = (f - q0) / (qs[j + 1] - q0)
+    return 10 ** (math.log10(kds[j]) + share * (math.log10(kds[j + 1]) - math.log10(kds[j]))), ""
 
 
 def c1_kd_threshold(data: dict, select: dict, region: Region) -> list[Measurement]:
     """(a) cos(g_hat, g) / sqrt(K/D) over the K/D grid up to select["max_kd"], per seed;
-    (b) the smallest K/D of the grid at which the reading's random arm trains (criterion).
+    (b) per seed, the K/D at which the reading's random arm reaches the fraction f of SGD's
+    loss decrease (crossing), judged on its median over seeds (module docstring).
 
-    (b) is a property of the grid, not of one seed: its estimate is the smallest K/D whose
-    criterion holds, with the interval (previous grid value, that K/D] in which the threshold
-    lies.  If no K/D of the grid qualifies, the threshold lies above the largest one:
-    (largest, inf).  A stopped run of the tuned random arm (its rate was chosen not to
-    diverge) or, for f > 0, of SGD makes (b) untestable, as does an SGD that does not learn
-    at some K/D (f x nothing is no yardstick); a diverged run of the fixed-rate arm is a
-    measured failure to train at that K/D, which then does not count."""
+    A stopped run of the tuned random arm (its rate was chosen not to diverge) or of SGD makes
+    (b) untestable, as does a tuned rate at an end of its grid or an SGD that does not learn at
+    some K/D (a fraction of nothing is no yardstick); a diverged run of the fixed-rate arm is a
+    measured failure to train at that K/D (its fraction counts as below f)."""
     arm, f = reading_of(select)
     settings = list(data["experiment_data"]["settings"].values())
     if missing := [s["kd"] for s in settings if arm not in s["loss_decrease"]]:
@@ -155,48 +179,49 @@ def c1_kd_threshold(data: dict, select: dict, region: Region) -> list[Measuremen
         },
         untestable=None if within else f"no K/D of the grid is <= {select.get('max_kd', 0.1)}",
     )
-    by_kd, qualifying = {}, []
-    for s in settings:
-        diffs, est = criterion(s, arm, f)
-        if meets(est):
-            qualifying.append(s["kd"])
-        by_kd[str(s["kd"])] = {
+    kds = [s["kd"] for s in settings]
+    per_seed_q = [fractions(s, arm) for s in settings]  # [K/D][seed]
+    crossings = [crossing(kds, [q[i] for q in per_seed_q], f) for i in range(len(seeds))]
+    by_kd = {
+        str(s["kd"]): {
             "k": s["k"],
             "loss_decrease": {a: estimate_of(s["loss_decrease"][a]) for a in s["loss_decrease"]},
-            "ratio_to_sgd": {
-                a: {"per_seed": r["per_seed"], **estimate_of(r)} for a, r in s.get("ratio_to_sgd", {}).items()
-            },
-            "criterion": {"per_seed": diffs, **est.as_dict()},
-            "meets": meets(est),
+            "fraction_of_sgd": {"per_seed": q, **mean_ci(q).as_dict()},
             "diverged": s["stopped"].get(arm, []),
             "lr": s["lr"],
         }
-    read = ["sgd"] if f > 0 else []
-    read += [arm] if arm == "random" else []
+        for s, q in zip(settings, per_seed_q)
+    }
+    # a tuned rate is chosen not to diverge: a stopped run of the tuned arm, or of SGD (the
+    # yardstick), leaves a fraction that is no measurement; a stopped fixed-rate run is one
+    # that did not train at that K/D (its fraction counts as below F)
+    read = ["sgd", *([arm] if arm == "random" else [])]
     stopped = [f"{a} at K/D {s['kd']:g}, {why}" for s in settings for a in read for why in s["stopped"].get(a, [])]
-    untestable = f"runs stopped early ({'; '.join(stopped)})" if stopped else None
-    if f > 0 and untestable is None:
-        idle = [
-            s["kd"] for s in settings if not meets(mean_ci([_value(x) for x in s["loss_decrease"]["sgd"]["per_seed"]]))
-        ]
-        if idle:
-            kds = ", ".join(f"{kd:.3g}" for kd in idle)
-            untestable = f"SGD's loss decrease is not significantly above 0 at K/D {kds}: no yardstick for f = {f:g}"
-    grid = [s["kd"] for s in settings]
-    if qualifying:
-        kd = qualifying[0]
-        below = [x for x in grid if x < kd]
-        fixed = Estimate(kd, below[-1] if below else 0.0, kd, len(seeds))
-    else:
-        fixed = Estimate(math.inf, grid[-1], math.inf, len(seeds))
-    what = f"{ARM_LABELS[arm]}'s loss decrease" + (f" - {f:g} x SGD's (paired per seed)" if f else "")
+    reasons = [f"runs stopped early ({'; '.join(stopped)})"] if stopped else []
+    edge = sorted({f"{a} at K/D {s['kd']:g}" for s in settings for a in read if s.get("rate_at_edge", {}).get(a)})
+    if edge:
+        reasons.append(f"the tuned rate of {', '.join(edge)} lies at an end of the rates its tuning tried")
+    idle = [s["kd"] for s in settings if not _learns(s)]
+    if idle and not stopped:
+        kds_text = ", ".join(f"{kd:.3g}" for kd in idle)
+        reasons.append(f"SGD's loss decrease is not significantly above 0 at K/D {kds_text}: no yardstick")
     part_b = Measurement(
-        values=[],
+        values=[value for value, _ in crossings],
         seeds=seeds,
-        label=f"smallest K/D at which {what} has its 95% CI above 0 (interval: between it and the grid value below)",
-        details={"c1b_reading": {"arm": arm, "sgd_fraction": f, "qualifying": qualifying}, "training_by_kd": by_kd},
-        fixed=fixed,
-        untestable=untestable,
+        reduce="median",
+        label=(
+            f"median over seeds of the K/D at which {ARM_LABELS[arm]} reaches {f:g} of SGD's loss decrease "
+            f"(per seed, paired, interpolated on log K/D; a crossing beyond the grid {kds[0]:g}-{kds[-1]:g} "
+            f"enters a decade beyond it)"
+        ),
+        details={
+            "c1b_reading": {"arm": arm, "sgd_fraction": f},
+            "crossings": [
+                {"seed": seed, "kd": value, "beyond_grid": where} for seed, (value, where) in zip(seeds, crossings)
+            ],
+            "training_by_kd": by_kd,
+        },
+        untestable="; ".join(reasons) or None,
     )
     return [part_a, part_b]
 
@@ -213,15 +238,16 @@ def _part_b(claim: dict) -> dict | None:
 
 def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
     """E2: (1) cos(g_hat, g) against K/D with sqrt(K/D); (2) the loss decrease of each arm
-    against K/D with f x SGD's for each reading's f > 0 and C1 (b)'s band; (3) each reading's
-    criterion d = decrease - f x SGD's with its 95 % CI.  A K/D where an arm diverged is left
-    out of that arm's line and marked x."""
+    against K/D with F x SGD's for each reading's F and C1 (b)'s band; (3) each random arm's
+    paired fraction of SGD's decrease with its 95 % CI, and each reading's median crossing of
+    its F with the median's 95 % interval.  A K/D where an arm diverged is left out of that
+    arm's line and marked x."""
     exp, scale = data["experiment_data"], data["scale"]
     settings = list(exp["settings"].values())
     kd = [s["kd"] for s in settings]
     claim = claims.get("C1", {})
-    readings = _readings(claim) if claim else [("tuned-above-0", {"rate": "tuned", "sgd_fraction": 0})]
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.6), sharex=True)
+    readings = _readings(claim) if claim else [("tuned-half-sgd", {"rate": "tuned", "sgd_fraction": 0.5})]
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.6))
 
     rows = [{"K/D": s["kd"], "cos(g_hat, g)": v} for s in settings for v in s["cos_mean"]["per_seed"]]
     sns.lineplot(
@@ -263,8 +289,8 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
                 at, [0] * len(at), marker="x", s=60, c=[palette[arm]], label=f"{ARM_LABELS[arm]} (diverged)"
             )
     sgd = [s["loss_decrease"]["sgd"]["point"] for s in settings]
-    fractions = sorted({reading_of(sel)[1] for _, sel in readings} - {0.0})
-    for f, ls in zip(fractions, ("--", ":", "-.", (0, (1, 3)))):
+    shares = sorted({reading_of(sel)[1] for _, sel in readings})
+    for f, ls in zip(shares, ("--", ":", "-.", (0, (1, 3)))):
         axes[1].plot(
             kd, [f * (y if y is not None else math.nan) for y in sgd], c="grey", ls=ls, lw=1, label=f"{f:g} x SGD's"
         )
@@ -277,32 +303,47 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
     axes[1].set(title=f"C1 (b): training, {scale['steps']} steps")
     axes[1].legend(fontsize=6)
 
-    crit = []
+    # (3) each arm's paired fraction of SGD's decrease, every reading's F and its crossing
+    kds = [s["kd"] for s in settings]
+    for arm in (a for a in arms if a != "sgd"):
+        rows = [
+            {"K/D": s["kd"], "arm": ARM_LABELS[arm], "fraction of SGD's decrease": q}
+            for s in settings
+            for q in fractions(s, arm)
+            if math.isfinite(q)
+        ]
+        if rows:
+            sns.lineplot(
+                pd.DataFrame(rows),
+                x="K/D",
+                y="fraction of SGD's decrease",
+                hue="arm",
+                palette={ARM_LABELS[arm]: palette[arm]},
+                marker="o",
+                errorbar=t_interval,
+                ax=axes[2],
+            )
     for rid, sel in readings:
         arm, f = reading_of(sel)
         if arm not in arms:
             continue
-        for s in settings:
-            diffs, _ = criterion(s, arm, f)
-            if s["stopped"].get(arm) or not all(math.isfinite(d) for d in diffs):
-                axes[2].scatter([s["kd"]], [0], marker="x", s=50, c="k")
-                continue
-            crit += [{"K/D": s["kd"], "reading": rid, "decrease - f x SGD's": d} for d in diffs]
-    if crit:
-        sns.lineplot(
-            pd.DataFrame(crit),
-            x="K/D",
-            y="decrease - f x SGD's",
-            hue="reading",
-            style="reading",
-            marker="o",
-            errorbar=t_interval,
-            ax=axes[2],
-        )
-    axes[2].axhline(0, c="k", lw=0.8)
+        per = [fractions(s, arm) for s in settings]
+        values = [crossing(kds, [q[i] for q in per], f)[0] for i in range(len(settings[0]["seeds"]))]
+        est = median_ci(values)
+        axes[2].axhline(f, c="grey", ls=":", lw=0.8)
+        if est.low is not None and math.isfinite(est.low) and math.isfinite(est.high):
+            axes[2].errorbar(
+                [est.point], [f], xerr=[[est.point - est.low], [est.high - est.point]], fmt="D", ms=5, capsize=3,
+                c=palette[arm], label=f"{rid}: median crossing of {f:g} (95% interval)",
+            )  # fmt: skip
+        else:
+            axes[2].plot([est.point], [f], "D", ms=5, c=palette[arm], label=f"{rid}: median crossing of {f:g}")
     if part:
         axes[2].axvspan(band.low, band.high, color=VERDICT_COLOURS["PASS"], alpha=0.15)
-    axes[2].set(title="C1 (b) per reading: a K/D trains where the CI is above 0 (x: diverged)")
+    axes[2].set(
+        title="C1 (b): fraction of SGD's decrease (paired per seed); crossings beyond the grid drawn a decade out",
+        xlim=(kds[0] / CENSOR / 1.5, kds[-1] * CENSOR * 1.5),
+    )
     if axes[2].get_legend_handles_labels()[0]:
         axes[2].legend(fontsize=6)
     for ax in axes:
@@ -312,15 +353,16 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
 
 def describe_c1(d: dict) -> list[str]:
     training = d["training_by_kd"]
-    reading = d.get("c1b_reading", {"arm": "random", "sgd_fraction": 0.0, "qualifying": []})
+    reading = d.get("c1b_reading", {"arm": "random", "sgd_fraction": 0.5})
 
     def arm_text(t: dict, arm: str) -> str:
         if arm not in t["loss_decrease"]:
             return "—"
-        ratio = t.get("ratio_to_sgd", {}).get(arm)
-        return f"{measured(t['loss_decrease'][arm])}" + (f" ({num(ratio['point'])} of SGD's)" if ratio else "")
+        return measured(t["loss_decrease"][arm])
 
     fixed = next((t["lr"].get("random_fixed") for t in training.values() if "random_fixed" in t["lr"]), None)
+    crossings = d.get("crossings", [])
+    beyond = {side: sum(c["beyond_grid"] == side for c in crossings) for side in ("below", "above")}
     return [
         "- Alignment by K/D (K; mean cos; √(K/D); √(K/(K+D−1))): "
         + "; ".join(
@@ -336,13 +378,19 @@ def describe_c1(d: dict) -> list[str]:
             for kd, t in training.items()
         )
         + ".",
-        f"- C1 (b) criterion ({ARM_LABELS[reading['arm']]}, decrease − {reading['sgd_fraction']:g} × SGD's, "
-        "mean [95% CI] by K/D): "
+        f"- C1 (b): {ARM_LABELS[reading['arm']]}'s fraction of SGD's decrease (paired per seed, mean [95% CI]) "
+        "by K/D: "
         + "; ".join(
             f"{float(kd):.3g}: "
-            + (f"diverged ({len(t['diverged'])} run(s))" if t.get("diverged") else measured(t["criterion"]))
-            + (" ✓" if t["meets"] else "")
+            + (f"diverged ({len(t['diverged'])} run(s))" if t.get("diverged") else measured(t["fraction_of_sgd"]))
             for kd, t in training.items()
+        )
+        + f". Per-seed crossings of {reading['sgd_fraction']:g}: "
+        + ", ".join(num(c["kd"]) for c in crossings)
+        + (
+            f" ({beyond['below']} below the grid, {beyond['above']} above it, each entered a decade beyond)"
+            if beyond["below"] or beyond["above"]
+            else ""
         )
         + ".",
     ]
