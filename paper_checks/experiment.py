@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paper_checks.intervals import LEVEL, Estimate, mean_ci, median_ci, worst_case
+from paper_checks.intervals import LEVEL, Estimate, mean_ci, median_ci, ratio_of_means_ci, worst_case
 from paper_checks.regions import Region
 
 
@@ -46,9 +46,12 @@ class Measurement:
     details: dict = field(default_factory=dict)
     untestable: str | None = None
     # "mean": mean with Student-t CI; "median": median with its order-statistic interval, for a
-    # statistic of few values; "worst": the worst case (intervals.worst_case)
+    # statistic of few values; "ratio": the ratio of the means of `pairs` (numerators,
+    # denominators per seed) with Fieller's interval, `values` then the per-seed ratios shown;
+    # "worst": the worst case (intervals.worst_case)
     reduce: str = "mean"
     fixed: Estimate | None = None  # an estimate that is no reduction of per-seed values
+    pairs: tuple[list, list] | None = None
 
     def estimate(self, level: float = LEVEL) -> Estimate:
         """The reduction of the per-seed values, its interval at `level`."""
@@ -56,6 +59,8 @@ class Measurement:
             return self.fixed
         if self.reduce == "worst":
             return worst_case(self.values)
+        if self.reduce == "ratio":
+            return ratio_of_means_ci(*self.pairs, level)
         return median_ci(self.values, level) if self.reduce == "median" else mean_ci(self.values, level)
 
 

@@ -9,6 +9,7 @@
   keeps its standard error s / sqrt(n) and degrees of freedom, so that the verdict rule can
   ask for the interval at the level it decides at (Estimate.bounds: 90 % for a two one-sided
   tests' decision at alpha = 0.05, wider for a family of decisions).
+- A ratio of two paired means (ratio_of_means_ci): Fieller's interval.
 - A statistic with few possible values (median_ci): the median across seeds with the
   distribution-free interval of order statistics.
 - Proportions (e.g. how often a cheater is caught in T trials): the Wilson score interval
@@ -105,6 +106,39 @@ def median_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
     low = -math.inf if math.isnan(interval.low) else float(interval.low)
     high = math.inf if math.isnan(interval.high) else float(interval.high)
     return Estimate(point, low, high, len(xs))
+
+
+def ratio_of_means_ci(numerators: Sequence[float], denominators: Sequence[float], level: float = LEVEL) -> Estimate:
+    """The ratio of the means R = mean(x) / mean(y) of paired per-seed values and Fieller's
+    interval at `level`: the R for which the paired t test of mean(x - R y) = 0 does not reject,
+
+        (ybar^2 - t^2 s_yy / n) R^2 - 2 (xbar ybar - t^2 s_xy / n) R + (xbar^2 - t^2 s_xx / n) <= 0,
+
+    t = t_{(1+level)/2, n-1}, s the sample (co)variances.  Unlike a mean of per-seed ratios it
+    does not explode when one seed's denominator is small.  The interval is bounded only when
+    mean(y) is itself significantly away from 0 at `level` (the quadratic's leading coefficient
+    positive); otherwise (-inf, inf), which decides nothing."""
+    xs = [math.nan if v is None else float(v) for v in numerators]
+    ys = [math.nan if v is None else float(v) for v in denominators]
+    if len(xs) != len(ys) or not xs:
+        raise ValueError(f"ratio_of_means_ci needs paired values, got {len(xs)} and {len(ys)}")
+    n = len(xs)
+    if not all(math.isfinite(v) for v in xs + ys):
+        return Estimate(math.nan, None, None, n)
+    xbar, ybar = math.fsum(xs) / n, math.fsum(ys) / n
+    point = xbar / ybar if ybar != 0 else math.nan
+    if n < 2:
+        return Estimate(point, None, None, n)
+    sxx = math.fsum((x - xbar) ** 2 for x in xs) / (n - 1)
+    syy = math.fsum((y - ybar) ** 2 for y in ys) / (n - 1)
+    sxy = math.fsum((x - xbar) * (y - ybar) for x, y in zip(xs, ys)) / (n - 1)
+    t2 = float(_scipy_stats.t.ppf((1 + level) / 2, n - 1)) ** 2
+    a, b, c = ybar**2 - t2 * syy / n, xbar * ybar - t2 * sxy / n, xbar**2 - t2 * sxx / n
+    disc = b * b - a * c
+    if a <= 0 or disc < 0:
+        return Estimate(point, -math.inf, math.inf, n)
+    root = math.sqrt(disc)
+    return Estimate(point, (b - root) / a, (b + root) / a, n)
 
 
 def worst_case(values: Sequence[float]) -> Estimate:

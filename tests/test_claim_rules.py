@@ -471,6 +471,18 @@ def test_c4(tmp_path, momentum_decrease, expected):
     assert v["measured"]["per_seed"] == pytest.approx(momentum_decrease)  # Theorem 3's variant, over SGD's 1.0
 
 
+def test_c4_is_a_ratio_of_means_not_a_mean_of_ratios(tmp_path):
+    """One seed whose SGD barely learns (0.01) makes its per-seed ratio 35: the mean of the
+    per-seed ratios (11.9) would FAIL far above [0.30, 0.40]; the ratio of the mean decreases,
+    0.35 / 0.67 = 0.52, with Fieller's interval, is what C4 judges (and reports the old
+    statistic beside it).  Catches a C4 that averages per-seed ratios (issue 25)."""
+    runs = [e3_metrics(0.1, 0.001, 0.35, sgd) for sgd in (1.0, 1.0, 0.01)]
+    v = verdict_of(tmp_path, "C4", plant(tmp_path, "e3_momentum_comparison", runs))
+    assert v["measured"]["point"] == pytest.approx(0.35 / 0.67)
+    assert v["details"]["mean_of_per_seed_ratios"]["point"] == pytest.approx((0.35 + 0.35 + 35) / 3)
+    assert v["parts"][0]["measured"]["per_seed"] == pytest.approx([0.35, 0.35, 35.0])  # the dots: per-seed ratios
+
+
 def e4_metrics(trend, advantage):
     def arm(energy_trend, decrease):
         return {

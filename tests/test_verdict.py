@@ -264,3 +264,27 @@ def test_json_files_are_strict(tmp_path):
     data = read_json(tmp_path / "a.json")
     assert data == {"cos": None, "x": [1.0, None], "ok": 0.5}
     assert mean_ci([0.1, None, 0.2]).low is None
+
+
+def test_fiellers_interval_is_the_set_the_paired_t_test_does_not_reject():
+    """ratio_of_means_ci's bounds are where the paired t test of mean(x - R y) = 0 turns from
+    not rejecting to rejecting at the level: scanned on a fine grid of R for 50 planted pairs
+    (scipy.stats.ttest_1samp on x - R y), they agree to the grid's step.  An unbounded
+    interval when mean(y) is not itself significant.  Catches the delta method (symmetric,
+    never unbounded), a mean of per-seed ratios, or an unpaired covariance."""
+    from paper_checks.intervals import ratio_of_means_ci
+
+    rng = np.random.default_rng(6)
+    for _ in range(50):
+        n = int(rng.integers(3, 12))
+        y = rng.normal(1.0, 0.2, size=n)
+        x = 0.35 * y + rng.normal(0.0, 0.05, size=n)
+        e = ratio_of_means_ci(list(x), list(y), 0.90)
+        assert e.point == pytest.approx(x.mean() / y.mean())
+        grid = np.linspace(e.low - 0.05, e.high + 0.05, 2001)
+        pvalues = stats.ttest_1samp(x[None, :] - grid[:, None] * y[None, :], 0.0, axis=1).pvalue
+        kept = grid[pvalues >= 0.10]
+        step = grid[1] - grid[0]
+        assert abs(min(kept) - e.low) <= step and abs(max(kept) - e.high) <= step
+    flat = ratio_of_means_ci([0.1, 0.2, 0.15], [0.01, -0.02, 0.015], 0.90)  # SGD's decrease indistinct from 0
+    assert (flat.low, flat.high) == (-math.inf, math.inf)
