@@ -69,7 +69,7 @@ def test_bad_claims_are_one_line_errors(tmp_path, mutate, message):
 def test_one_sided_regions_carry_their_minimum_effect_and_the_family_is_fixed_by_the_file():
     """Every one-sided region of the shipped claims has its minimum effect (a finite end above
     0, so that 0 FAILs), and the confirmatory family is the primary readings' parts: one per
-    claim plus each `also_requires` (C1 and C5 have two parts: ten decisions)."""
+    claim plus each `also_requires` (C1, C5 and C6 have two parts: eleven decisions)."""
     from paper_checks.catalog import family_size, readings_of
 
     claims = load_claims()
@@ -79,7 +79,7 @@ def test_one_sided_regions_carry_their_minimum_effect_and_the_family_is_fixed_by
                 region = Region.parse(part["acceptance"])
                 if region.one_sided:
                     assert part.get("minimum_effect") and region.below(0.0), (claim["id"], reading["id"])
-    assert family_size(claims) == len(claims) + sum(len(c.get("also_requires", [])) for c in claims) == 10
+    assert family_size(claims) == len(claims) + sum(len(c.get("also_requires", [])) for c in claims) == 11
     assert family_size([{"id": "C1"}, {"id": "C2", "also_requires": [{}, {}]}]) == 4
 
 

@@ -34,11 +34,14 @@ U32 = 2.0**-24  # float32 unit roundoff
 # --- planted data ----------------------------------------------------------------------------
 
 
-def metrics(r: float, control_r: float = 0.25, authors_bias: float = 3.1, alignment: float = 0.0063) -> dict:
-    """One seed's run metrics: r of the estimator, the controls', and the authors'-setting control."""
+def metrics(
+    r: float, control_r: float = 0.25, authors_bias: float = 3.1, alignment: float = 0.0063, bias: float = 0.0
+) -> dict:
+    """One seed's run metrics: r of the estimator, the controls', and the authors'-setting
+    control; the bias along g near `bias`."""
 
     def arm(x):
-        return {"r": x, "relative_error": x**0.5, "bias_along_g": 0.0}
+        return {"r": x, "relative_error": x**0.5, "bias_along_g": bias + 0.01 * (x - 1)}  # varies with the seed
 
     points = [
         {
@@ -265,3 +268,32 @@ def test_figure_draws_every_control_from_planted_data(tmp_path):
     path = tmp_path / "unbiased_estimator.png"
     analysis.plot({**data, "scale": {"model": "micro", "D": 1000}}, {"C6": C6}, path)
     assert path.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "bias, expected, words",
+    [
+        (0.0, PASS, "lies inside the acceptance region [-0.1, 0.1]"),  # no bias: equivalent to 0 within 0.1
+        (0.1, INCONCLUSIVE, "reaches across"),  # a bias at the margin is not passed
+        (0.3, FAIL, "wholly above"),
+        (-0.08, INCONCLUSIVE, "the control biased by exactly 0.1 g came out PASS"),  # control at 0.02: passes
+    ],
+)
+def test_c6_b_judges_the_bias_along_g_with_a_control_at_the_margin(tmp_path, bias, expected, words):
+    """C6 (b): the bias along g by equivalence within +-0.1, and its control, the same
+    estimates plus 0.1 g.  A bias at the margin is INCONCLUSIVE (never PASS); a control that
+    passes (here because the planted bias is -0.08, so the control sits at 0.02) means the
+    test cannot see a bias at the margin, and (b) is INCONCLUSIVE.  Catches a part b that
+    accepts on the point, or a control that is not shifted by the margin."""
+    data = planted(tmp_path, [metrics(r, bias=bias) for r in GOOD], SECTIONS["e5_unbiased_estimator"])
+    v = judged(data, "as-stated")
+    b = v["parts"][1]
+    assert b["verdict"] == expected and words in b["reason"], b["reason"]
+    control = b["details"]["bias_control"]
+    assert control["per_seed"] == pytest.approx([x + 0.1 for x in b["measured"]["per_seed"]])
+
+
+def test_the_bias_margin_is_claims_yamls():
+    # the analysis's margin and control shift are the region claims.yaml pre-registers for (b)
+    (part_b,) = C6["also_requires"]
+    assert part_b["acceptance"] == f"[-{analysis.BIAS_MARGIN:g}, {analysis.BIAS_MARGIN:g}]"

@@ -27,7 +27,7 @@ from paper_checks.formatting import measured, num
 from paper_checks.intervals import mean_ci
 from paper_checks.plotting import VERDICT_COLOURS, dims, finish, t_interval
 from paper_checks.regions import Region
-from paper_checks.verdict import FAIL, decide
+from paper_checks.verdict import FAIL, PASS, decide
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +151,45 @@ def c6_unbiased(data: dict, select: dict, region: Region) -> Measurement:
     }
     if collapse := seed_collapse_details(setting, point):
         details["seed_collapse"] = collapse
-    return Measurement(
+    part_a = Measurement(
         values=point["estimator"]["r"]["per_seed"],
         seeds=setting["seeds"],
         label=f"r at N = {point['draws']} draws of K = {setting['k']} ({point['directions']} directions)",
         details=details,
         untestable=untestable,
+    )
+    return [part_a, bias_part(point["estimator"]["bias_along_g"]["per_seed"], setting, point)]
+
+
+BIAS_MARGIN = 0.1
+"""C6 (b)'s equivalence margin on the bias along g (claims.yaml: [-0.1, 0.1])."""
+
+
+def bias_part(bias: list[float], setting: dict, point: dict) -> Measurement:
+    """C6 (b): the bias along g, <mean of N estimates - g, g> / ||g||^2 per seed, judged by
+    equivalence within +-BIAS_MARGIN, with its negative control: the same estimates plus
+    BIAS_MARGIN g, an estimator biased by exactly the margin along g, whose verdict by the same
+    rule must not be PASS (else the test cannot tell a bias at the margin from none)."""
+    control = [None if b is None else b + BIAS_MARGIN for b in bias]
+    control_verdict, control_reason = decide(mean_ci(control), Region(-BIAS_MARGIN, BIAS_MARGIN))
+    return Measurement(
+        values=bias,
+        seeds=setting["seeds"],
+        label=f"bias along g, <mean(g_hat) - g, g>/||g||^2, at N = {point['draws']} draws of K = {setting['k']}",
+        details={
+            "bias_control": {
+                "shift": BIAS_MARGIN,
+                "per_seed": control,
+                **mean_ci(control).as_dict(),
+                "verdict": control_verdict,
+                "reason": control_reason,
+            }
+        },
+        untestable=(
+            f"the control biased by exactly {BIAS_MARGIN:g} g came out PASS: the test cannot tell that bias from none"
+            if control_verdict == PASS
+            else None
+        ),
     )
 
 
@@ -316,6 +349,11 @@ def describe_c6(d: dict) -> list[str]:
         f"- Bias along g, ⟨mean(ĝ) − g, g⟩/||g||²: {measured(d['bias_along_g'])}.",
         f"- Negative control (scale {nc['scale']} D): r = {measured(nc['r'])} → **{nc['verdict']}** ({nc['reason']}).",
     ]
+    if bc := d.get("bias_control"):
+        lines.append(
+            f"- Control of (b), ĝ + {bc['shift']:g} g (biased by exactly the margin along g): {measured(bc)} → "
+            f"**{bc['verdict']}** ({bc['reason']})."
+        )
     collapse = d.get("seed_collapse", {})
     if "ours" in collapse and collapse["ours"]["k"] == 1:
         lines.append("- Seed-collapse control here: with K = 1 direction per estimate a collapse changes nothing.")
@@ -372,11 +410,15 @@ def work(model, cfg: dict) -> list[tuple[str, str, float]]:
 
 
 def controls_c6(details: dict) -> list[tuple[str, list, dict]]:
-    """The negative control's r in C6's figure, below the estimator's (none if nothing was measured)."""
-    control = details.get("negative_control")
-    return (
-        [(f"negative control (scale {control['scale']} D)", control["r"]["per_seed"], control["r"])] if control else []
-    )
+    """A part's negative control in C6's figure, below the estimator's: the wrong-scale
+    estimator's r (part a), the estimator biased by the margin (part b); none if nothing was
+    measured."""
+    rows = []
+    if control := details.get("negative_control"):
+        rows.append((f"negative control (scale {control['scale']} D)", control["r"]["per_seed"], control["r"]))
+    if control := details.get("bias_control"):
+        rows.append((f"control: g_hat + {control['shift']:g} g (biased at the margin)", control["per_seed"], control))
+    return rows
 
 
 EXPERIMENT = Experiment(
