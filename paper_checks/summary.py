@@ -426,13 +426,15 @@ def render(
     systems_figure: str | None = None,
     systems_note: str | None = None,
     published: list[dict] | None = None,
+    preregistered: str | None = None,
 ) -> str:
     """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file;
     published: the entries of published.yaml (catalog.load_published), shown beside ours;
     config_file: the configuration the run used (results/config.yaml), linked if given;
     not_run: claim id -> why it has no verdict; failed: jobs that failed in the run
     (paper_checks.failures), said at the top; systems_check: the module of the systems check
-    (E8) with its result and figure (or systems_note, why it has none), after the experiments."""
+    (E8) with its result and figure (or systems_note, why it has none), after the experiments;
+    preregistered: the commit that last changed claims.yaml, named beside the rule."""
     environment = [v["environment"] for v in verdicts.values()]
     sections = [
         experiment_section(meta, [c for c in claims if c["experiment"] == key], verdicts, data[key], figures[key], base)
@@ -457,6 +459,7 @@ def render(
         failed=failed,
         claims=table_rows(claims, verdicts, base, not_run),
         family=family_of(claims, verdicts),
+        preregistered=preregistered,
         power=power_rows(claims, verdicts),
         published=published_rows(published or [], verdicts),
         experiments=sections,

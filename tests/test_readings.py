@@ -222,11 +222,13 @@ def test_summary_tables(judged, tmp_path, caplog):
             figures={C2: str(tmp_path / "gradient_variability.png")},
             published_file=published_file,
             not_run={"C3": "its experiment is not in this test"},
+            preregistered="0123abc",
         )
     assert load_claims(claims_file)  # the readings the entries name exist
     text = summary.read_text()
     # the family as the verdicts were judged in (the shipped claims.yaml's eleven decisions), not
     # as the two claims given here would make it
+    assert "primary readings, fractions) as last changed in commit 0123abc" in text
     family = "11 decisions (a claim in parts counts each part), each at α = 0.00454545 per side (99.0909 % intervals"
     assert family in text
     verdicts, rest = text.split("## The authors' published numbers beside ours")
@@ -340,3 +342,18 @@ def test_a_control_at_another_setting_judges_no_reproduction():
 
     assert "not at the authors' setting (dim = 200, not 1000)" in control(1000)
     assert control(200).endswith(": reproduces (tolerance 0.1)")
+
+
+def test_the_commit_that_preregistered_the_rules():
+    """last_commit_of names the commit that last changed claims.yaml (what the summary cites as
+    the rules' pre-registration): a 40-digit commit of this repository that touches the file."""
+    import subprocess
+
+    from paper_checks.provenance import last_commit_of
+
+    commit = last_commit_of(CLAIMS_FILE).removesuffix("+dirty")
+    assert len(commit) == 40 and int(commit, 16) >= 0
+    changed = subprocess.run(
+        ["git", "show", "--name-only", "--format=", commit], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "paper_checks/claims.yaml" in changed

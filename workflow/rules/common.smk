@@ -29,7 +29,7 @@ from paper_checks.configuration import check_config
 from paper_checks.failures import failed_jobs, not_run_reasons
 from paper_checks.hashing import config_hash, content_sha256, source_hash
 from paper_checks import sweeps
-from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit
+from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit, last_commit_of
 
 # One line naming the offending key (Snakemake's validate prints the whole schema), then
 # Snakemake's validate to fill in the schema's defaults.
@@ -526,6 +526,7 @@ def summary_after_failure(snakemake_logs):
         published_file=PUBLISHED,
         failed=len(failed),
         systems_check=SYSTEMS_ANALYSIS,
+        preregistered=last_commit_of(CLAIMS_FILE, REPO),
         **systems_after_failure(failed),
     )
     logger.warning(

@@ -41,6 +41,8 @@ rule write_summary:
         catalog=summary_catalog(),
         systems_check=SYSTEMS_ANALYSIS,
         code=SUMMARY_CODE,
+        # the commit that pre-registered the claims' rules (claims.yaml's last change)
+        preregistered=last_commit_of(CLAIMS_FILE, REPO),
     script:
         "../scripts/write_summary.py"
 

@@ -22,4 +22,5 @@ write_summary(
     systems_file=next((p for p in snakemake.input.systems if p.endswith(".json")), None),
     systems_figure=next((p for p in snakemake.input.systems if p.endswith(".png")), None),
     systems_check=snakemake.params.systems_check,
+    preregistered=snakemake.params.preregistered,
 )
