@@ -117,7 +117,7 @@ STATIC_READINGS = [r for r in READINGS if READINGS[r]["select"].get("static")]
 
 def test_every_reading_of_c7_is_covered():
     # Catches a reading added to claims.yaml that these tests (and the measure) do not know.
-    assert sorted(TRAINING_READINGS + STATIC_READINGS) == sorted(READINGS) and len(STATIC_READINGS) == 2
+    assert sorted(TRAINING_READINGS + STATIC_READINGS) == sorted(READINGS) and len(STATIC_READINGS) == 4
 
 
 @pytest.mark.parametrize("reading", list(READINGS))
@@ -415,3 +415,23 @@ def test_work_model_counts_the_new_settings():
     warm = dict((stage, s) for stage, _, s in analysis.work(model, {**SECTION, "strategy": "momentum_random_warmup"}))
     assert warm["runs"] == 4 * (1 + 5 * 3) * 2 * 8 * d  # 2 warm-up steps of K = 8 directions per run
     assert math.isfinite(warm["tuning"])
+
+
+def test_the_thresholds_sensitivity_rows_recompute_tolerance_per_seed(tmp_path):
+    """The readings at another threshold (kept 0.7 / 0.9 of the clean progress) recompute each
+    seed's largest tolerated fraction from its rows: runs keeping 75 % at f = 0.2 tolerate 0.2
+    at 0.7 but only 0.1 at 0.8 and 0.9; at the config's own 0.8 the recomputation equals the
+    measurement's stored value.  Catches a sensitivity row that reads the stored 0.8 answer."""
+    data = _plant(tmp_path, "momentum-protocol", [0.3] * N)
+    setting = data["experiment_data"]["settings"]["strategy-momentum"]
+    for row in setting["table"]:
+        if row["aggregator"] == "trimmed_0.1" and row["attack_set"] == "paper" and row["fraction"] >= 0.2:
+            row["relative"]["per_seed"] = [0.75] * N
+    assert analysis.largest_at(setting, "paper", "trimmed_0.1", 0.7) == [0.3] * N
+    assert analysis.largest_at(setting, "paper", "trimmed_0.1", 0.9) == [0.1] * N
+    (tmp_path / "again").mkdir()
+    stored = _plant(tmp_path / "again", "momentum-protocol", [0.2] * N)["experiment_data"]["settings"]
+    at_config = analysis.largest_at(stored["strategy-momentum"], "paper", "trimmed_0.1", SECTION["tolerance"])
+    assert at_config == stored["strategy-momentum"]["largest_tolerated"]["paper"]["trimmed_0.1"]["per_seed"]
+    assert _judge(data, "momentum-protocol-kept-0.7")["measurement"].values == [0.3] * N
+    assert _judge(data, "momentum-protocol-kept-0.9")["measurement"].values == [0.1] * N

@@ -119,6 +119,28 @@ def _largest(setting: dict, attack_set: str) -> dict:
     return setting["largest_tolerated"][attack_set]
 
 
+def largest_at(setting: dict, attack_set: str, aggregator: str, tolerance: float) -> list[float]:
+    """Per seed, the largest tolerated fraction recomputed at another threshold from the
+    seeds' rows (holograd.experiments.byzantine.largest_tolerated): a training row is tolerated
+    if its relative loss decrease is >= tolerance, a static one if its relative error is
+    <= tolerance.  The sensitivity readings of the stated thresholds (0.8, 0.2) use it."""
+    from holograd.experiments.byzantine import largest_tolerated
+
+    static = setting["strategy"] == "static"
+    key = "relative_error" if static else "relative"
+    rows = [r for r in setting["table"] if r["aggregator"] == aggregator and r["attack_set"] in (attack_set, "none")]
+    attacks = sorted({r["attack"] for r in rows if r["attack_set"] == attack_set})
+    out = []
+    for i in range(len(setting["seeds"])):
+        seed_rows = []
+        for r in rows:
+            v = r[key]["per_seed"][i]
+            ok = v is not None and math.isfinite(v) and (v <= tolerance if static else v >= tolerance)
+            seed_rows.append({**{k: r[k] for k in ROW}, "tolerated": ok or (not static and r["fraction"] == 0)})
+        out.append(largest_tolerated(seed_rows, aggregator, attacks))
+    return out
+
+
 def _largest_estimates(setting: dict) -> dict:
     return {s: {agg: estimate_of(v) for agg, v in aggs.items()} for s, aggs in setting["largest_tolerated"].items()}
 
@@ -140,20 +162,26 @@ def _static_tables(setting: dict) -> dict:
     return out
 
 
-def _static_measure(exp: dict, aggregator: str, attack_set: str) -> Measurement:
+def _static_measure(exp: dict, aggregator: str, attack_set: str, tolerance: float | None = None) -> Measurement:
     name, setting = find_setting(exp, {"where": {"strategy": "static"}})
     largest = _largest(setting, attack_set)
     if aggregator not in largest:
         raise SelectionError(f"the static setting has no aggregator {aggregator} (it has {list(largest)})")
     attacks = sorted({r["attack"] for r in setting["table"] if r["attack_set"] == attack_set})
+    tolerance = exp["static_tolerance"] if tolerance is None else tolerance
+    values = (
+        largest[aggregator]["per_seed"]
+        if tolerance == exp["static_tolerance"]
+        else largest_at(setting, attack_set, aggregator, tolerance)
+    )
     return Measurement(
-        values=largest[aggregator]["per_seed"],
+        values=values,
         seeds=setting["seeds"],
         reduce="median",  # a fraction of the grid: identical seeds would give a t interval of zero width
         label=(
             f"median over seeds of the largest tolerated fraction, {aggregator}, static "
             f"(no model: D = {setting['dim']}, {setting['workers']} workers, {setting['steps']} steps; "
-            f"tolerated: |Agg_f - Agg_0|/|Agg_0| <= {exp['static_tolerance']:g}), {attack_set} attacks"
+            f"tolerated: |Agg_f - Agg_0|/|Agg_0| <= {tolerance:g}), {attack_set} attacks"
         ),
         details={
             "setting": name,
@@ -203,7 +231,7 @@ def c7_byzantine(data: dict, select: dict, region: Region) -> Measurement:
     exp = data["experiment_data"]
     aggregator, attack_set = _selected(select)
     if select.get("static"):
-        return _static_measure(exp, aggregator, attack_set)
+        return _static_measure(exp, aggregator, attack_set, select.get("tolerance"))
     name, setting = find_setting(exp, select)
     if setting["strategy"] == "static":
         raise SelectionError("select.where names the static setting: select it with static: true")
@@ -230,13 +258,19 @@ def c7_byzantine(data: dict, select: dict, region: Region) -> Measurement:
             f"the clean run's loss decrease {clean['point']:.3g} (95% CI low {low}) is not significantly above 0, "
             "so tolerance cannot be judged"
         )
+    tolerance = select.get("tolerance", exp["tolerance"])
+    values = (
+        largest[aggregator]["per_seed"]
+        if tolerance == exp["tolerance"]
+        else largest_at(setting, attack_set, aggregator, tolerance)
+    )
     return Measurement(
-        values=largest[aggregator]["per_seed"],
+        values=values,
         seeds=setting["seeds"],
         reduce="median",  # a fraction of the grid: identical seeds would give a t interval of zero width
         label=(
             f"median over seeds of the largest tolerated fraction, {aggregator}, {setting['strategy']}, "
-            f"{attack_set} attacks (tolerated: loss decrease >= {exp['tolerance']:g} x clean)"
+            f"{attack_set} attacks (tolerated: loss decrease >= {tolerance:g} x clean)"
         ),
         details={
             "setting": name,
