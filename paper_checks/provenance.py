@@ -30,20 +30,3 @@ def git_commit(root: Path = ROOT) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
-
-
-def last_commit_of(path: str | Path, root: Path = ROOT) -> str:
-    """The commit that last changed `path` (with "+dirty" when the file differs from it now):
-    for claims.yaml, the commit that pre-registered the rules a summary's verdicts followed;
-    "unknown" outside git."""
-    try:
-        git = ["git", "-C", str(root)]
-        commit = subprocess.run(
-            [*git, "log", "-1", "--format=%H", "--", str(path)], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [*git, "status", "--porcelain", "--", str(path)], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return (commit or "uncommitted") + ("+dirty" if dirty else "")

@@ -349,7 +349,7 @@ def test_the_commit_that_preregistered_the_rules():
     the rules' pre-registration): a 40-digit commit of this repository that touches the file."""
     import subprocess
 
-    from paper_checks.provenance import last_commit_of
+    from paper_checks.preregistration import last_commit_of
 
     commit = last_commit_of(CLAIMS_FILE).removesuffix("+dirty")
     assert len(commit) == 40 and int(commit, 16) >= 0

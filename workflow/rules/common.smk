@@ -29,7 +29,8 @@ from paper_checks.configuration import check_config
 from paper_checks.failures import failed_jobs, not_run_reasons
 from paper_checks.hashing import config_hash, content_sha256, source_hash
 from paper_checks import sweeps
-from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit, last_commit_of
+from paper_checks.preregistration import last_commit_of
+from paper_checks.provenance import GIT_COMMIT_VARIABLE, git_commit
 
 # One line naming the offending key (Snakemake's validate prints the whole schema), then
 # Snakemake's validate to fill in the schema's defaults.
