@@ -192,7 +192,9 @@ def beside(value, published: float) -> str | None:
     if se is None and n >= 2:
         se = (high - low) / 2 / float(_t.ppf(0.975, n - 1))
     where = "inside" if low <= published <= high else "outside"
-    away = f", {abs(published - point) / se:.1f} of our standard errors from our {num(point)}" if se else ""
+    if high - low <= 1e-12 * max(1.0, abs(point)) or not se:  # every seed alike: no standard error to count in
+        return f"the published {published:g} lies {where} our 95% CI (of zero width: every seed gave {num(point)})"
+    away = f", {abs(published - point) / se:.1f} of our standard errors from our {num(point)}"
     return f"the published {published:g} lies {where} our 95% CI{away}"
 
 

@@ -321,6 +321,9 @@ def test_control_tolerance_rule():
         "reproduces: the published 2.9 lies inside our 95% CI, 3.9 of our standard errors from our 2"
     )
     assert "does not reproduce: the published 0.9 lies outside our 95% CI" in control("details.w", 0.55, value=0.9)
+    # every seed alike: no standard errors to count the distance in
+    verdicts["C2"]["readings"][0]["details"]["v"] = {"point": 7.0, "low": 7.0, "high": 7.0, "n": 10, "se": 0.0}
+    assert control("details.v", 0.1, value=1.8).endswith("lies outside our 95% CI (of zero width: every seed gave 7)")
     assert control("details.z", 0.1) == NOT_MEASURED
 
 
