@@ -245,10 +245,10 @@ def published_rows(published: list[dict], verdicts: dict[str, dict]) -> list[dic
             if point is not None and elsewhere:
                 where = f"{by['claim']}, reading {by['reading']}"
                 control = f"{control} ({where}): not at the authors' setting ({elsewhere})"
-            elif point is not None and (inside := beside(value, entry["value"])) is not None:
+            elif point is not None and (inside := beside(value, entry["value"])) and "zero width" not in inside:
                 words = "reproduces" if "lies inside" in inside else "does not reproduce"
                 control = f"{control} ({by['claim']}, reading {by['reading']}): {words}: {inside}"
-            elif point is not None:  # a value without an interval: within the entry's tolerance
+            elif point is not None:  # a value without an interval (or of zero width): within the tolerance
                 close = abs(point - entry["value"]) <= by["tolerance"] * abs(entry["value"])
                 words = "reproduces" if close else "does not reproduce"
                 control = f"{control} ({by['claim']}, reading {by['reading']}): {words} (tolerance {by['tolerance']:g})"

@@ -323,7 +323,14 @@ def test_control_tolerance_rule():
     assert "does not reproduce: the published 0.9 lies outside our 95% CI" in control("details.w", 0.55, value=0.9)
     # every seed alike: no standard errors to count the distance in
     verdicts["C2"]["readings"][0]["details"]["v"] = {"point": 7.0, "low": 7.0, "high": 7.0, "n": 10, "se": 0.0}
-    assert control("details.v", 0.1, value=1.8).endswith("lies outside our 95% CI (of zero width: every seed gave 7)")
+    # and a control of zero width is judged by the tolerance (a float 0.99999994 against the
+    # published, rounded 1.0 would otherwise "not reproduce" it)
+    assert control("details.v", 0.1, value=7.5).endswith(": reproduces (tolerance 0.1)")
+    assert control("details.v", 0.01, value=7.5).endswith(": does not reproduce (tolerance 0.01)")
+    from paper_checks.summary import beside
+
+    zero = verdicts["C2"]["readings"][0]["details"]["v"]
+    assert beside(zero, 1.8) == "the published 1.8 lies outside our 95% CI (of zero width: every seed gave 7)"
     assert control("details.z", 0.1) == NOT_MEASURED
 
 
