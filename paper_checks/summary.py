@@ -178,6 +178,11 @@ def _point(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+RESOLUTION = 1e-6
+"""Relative difference below which a published number and an end of our interval are not told
+apart: the measurements are float32, whose last places (about 1e-7) are rounding, not data."""
+
+
 def beside(value, published: float) -> str | None:
     """Where the published number lies against our estimate: inside or outside our 95 % CI,
     and how many of our standard errors from our point (the se an estimate carries, else the
@@ -191,7 +196,8 @@ def beside(value, published: float) -> str | None:
     se = value.get("se")
     if se is None and n >= 2:
         se = (high - low) / 2 / float(_t.ppf(0.975, n - 1))
-    where = "inside" if low <= published <= high else "outside"
+    margin = RESOLUTION * max(abs(low), abs(high), abs(published))
+    where = "inside" if low - margin <= published <= high + margin else "outside"
     if high - low <= 1e-12 * max(1.0, abs(point)) or not se:  # every seed alike: no standard error to count in
         return f"the published {published:g} lies {where} our 95% CI (of zero width: every seed gave {num(point)})"
     away = f", {abs(published - point) / se:.1f} of our standard errors from our {num(point)}"
@@ -245,10 +251,10 @@ def published_rows(published: list[dict], verdicts: dict[str, dict]) -> list[dic
             if point is not None and elsewhere:
                 where = f"{by['claim']}, reading {by['reading']}"
                 control = f"{control} ({where}): not at the authors' setting ({elsewhere})"
-            elif point is not None and (inside := beside(value, entry["value"])) and "zero width" not in inside:
+            elif point is not None and (inside := beside(value, entry["value"])) is not None:
                 words = "reproduces" if "lies inside" in inside else "does not reproduce"
                 control = f"{control} ({by['claim']}, reading {by['reading']}): {words}: {inside}"
-            elif point is not None:  # a value without an interval (or of zero width): within the tolerance
+            elif point is not None:  # a value without an interval: within the entry's tolerance
                 close = abs(point - entry["value"]) <= by["tolerance"] * abs(entry["value"])
                 words = "reproduces" if close else "does not reproduce"
                 control = f"{control} ({by['claim']}, reading {by['reading']}): {words} (tolerance {by['tolerance']:g})"

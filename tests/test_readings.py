@@ -323,10 +323,11 @@ def test_control_tolerance_rule():
     assert "does not reproduce: the published 0.9 lies outside our 95% CI" in control("details.w", 0.55, value=0.9)
     # every seed alike: no standard errors to count the distance in
     verdicts["C2"]["readings"][0]["details"]["v"] = {"point": 7.0, "low": 7.0, "high": 7.0, "n": 10, "se": 0.0}
-    # and a control of zero width is judged by the tolerance (a float 0.99999994 against the
-    # published, rounded 1.0 would otherwise "not reproduce" it)
-    assert control("details.v", 0.1, value=7.5).endswith(": reproduces (tolerance 0.1)")
-    assert control("details.v", 0.01, value=7.5).endswith(": does not reproduce (tolerance 0.01)")
+    # every seed alike is an exact measurement: 7.5 is not reproduced, whatever the tolerance;
+    # float32 rounding is not a difference (0.99999994 [0.99999990, 0.99999997] against 1.0)
+    assert "does not reproduce: the published 7.5 lies outside our 95% CI" in control("details.v", 0.1, value=7.5)
+    verdicts["C2"]["readings"][0]["details"]["u"] = {"point": 0.99999994, "low": 0.9999999, "high": 0.99999997, "n": 10}
+    assert "reproduces: the published 1 lies inside our 95% CI" in control("details.u", 0.0, value=1.0)
     from paper_checks.summary import beside
 
     zero = verdicts["C2"]["readings"][0]["details"]["v"]
