@@ -50,7 +50,20 @@ def training_arm(
         **{out: {str(r["seed"]): p[key] for r, p in zip(rs, per)} for out, key in series.items()},
         "stopped": [p["stopped"] for p in per if p["stopped"]],
         "rate_at_edge": rate_at_edge(rs[0].get("tuned"), name),
+        # runs that diverged at the tuned rate and were measured at the next lower one
+        "rerun_at_lower_rate": [
+            f"seed {r['seed']}: lr {p['diverged_at']['lr']:g} -> {p['lr']:g}"
+            for r, p in zip(rs, per)
+            if p.get("diverged_at")
+        ],
     }
+
+
+def rerun_note(arms: dict, names: list[str]) -> str:
+    """ " (arm rerun at the next lower rate after diverging: seed s: lr a -> b; ...)" for the
+    arms a claim reads, as the verdict flags the pre-registered rerun; "" if none was."""
+    reruns = [f"{arm} {why}" for arm in names for why in arms[arm].get("rerun_at_lower_rate", [])]
+    return f" (rerun at the next lower rate after diverging: {'; '.join(reruns)})" if reruns else ""
 
 
 def rate_at_edge(tuned: dict | None, arm: str) -> bool:

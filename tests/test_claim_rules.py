@@ -471,6 +471,17 @@ def test_c4(tmp_path, momentum_decrease, expected):
     assert v["measured"]["per_seed"] == pytest.approx(momentum_decrease)  # Theorem 3's variant, over SGD's 1.0
 
 
+def test_a_run_measured_at_the_next_lower_rate_is_flagged_not_dropped(tmp_path):
+    """A run that diverged at its tuned rate and was measured at the next lower one (the
+    pre-registered rerun) counts, and the verdict's measurement names it with both rates.
+    Catches a rerun that goes unreported, or one that makes the claim untestable."""
+    runs = [e3_metrics(0.1, 0.001, d, 1.0) for d in [0.35, 0.348, 0.352]]
+    runs[1]["arms"]["momentum"]["diverged_at"] = {"lr": 3.0, "stopped": DIVERGED}
+    v = verdict_of(tmp_path, "C4", plant(tmp_path, "e3_momentum_comparison", runs))
+    assert v["verdict"] == PASS, v["reason"]
+    assert "rerun at the next lower rate after diverging: momentum seed 1: lr 3 -> 1" in v["measured"]["label"]
+
+
 def test_c4_is_a_ratio_of_means_not_a_mean_of_ratios(tmp_path):
     """One seed whose SGD barely learns (0.01) makes its per-seed ratio 35: the mean of the
     per-seed ratios (11.9) would FAIL far above [0.30, 0.40]; the ratio of the mean decreases,

@@ -398,3 +398,21 @@ def test_the_chosen_rate_cannot_see_the_batches_that_measure(token_cache):
     moved = tuning_changed.tune(arm, grid, seed=0, steps=2, max_extensions=0)
     assert moved["final_loss_by_lr"] != tuned["final_loss_by_lr"]
     assert tuned["tune_seeds"] == [0, 1]  # two seeds' losses summed
+
+
+def test_a_run_that_diverges_at_its_tuned_rate_is_measured_at_the_next_lower_one(token_cache):
+    """Bench.run_tuned: SGD at a rate that blows up, whose tuning tried 0.1, 0.3 and it: the
+    run is measured again at 0.3 (the next lower, not the lowest), alone, bit for bit the run
+    at 0.3, and carries the rate it diverged at; without a tuning record (a fixed rate) the
+    diverged run stays as it was, a measurement.  Catches a rule that drops the run, picks
+    another rate, or reruns a fixed-rate arm."""
+    from holograd.experiments.arms import Bench, lower_rate
+
+    cfg = {**TRAIN, "steps": 3, "eval_every": 1, "max_loss_factor": 2.0}
+    bench, arm, seed = Bench(cfg, token_cache, torch.device("cpu")), {"kind": "sgd"}, 3
+    record = {"lr": 1e4, "final_loss_by_lr": {"0.1": 5.0, "0.3": 4.9, "10000": math.inf}}
+    assert lower_rate(record, 1e4) == 0.3 and lower_rate(record, 0.1) is None and lower_rate(None, 1.0) is None
+    tuned, fixed = bench.run_tuned([(arm, 1e4, record), (arm, 1e4, None)], seed)
+    assert tuned["diverged_at"]["lr"] == 1e4 and tuned["diverged_at"]["stopped"] and tuned["stopped"] is None
+    assert {k: v for k, v in tuned.items() if k != "diverged_at"} == bench.run(arm, 0.3, seed)
+    assert fixed["stopped"] and "diverged_at" not in fixed

@@ -214,7 +214,9 @@ def run(
         for name, arm in arms(cfg, tuned["adc_off"].get("warm_lr")).items()
     }
     # every arm trained together: random-direction warm-ups that coincide share their directions
-    together = dict(zip(named, bench.run_together([(arm, tuned[name]["lr"]) for name, arm in named.items()], seed)))
+    together = dict(
+        zip(named, bench.run_tuned([(arm, tuned[name]["lr"], tuned[name]) for name, arm in named.items()], seed))
+    )
     for name, arm in named.items():
         warm_lr = tuned[name].get("warm_lr")
         if arm["kind"] == "adc":
@@ -230,6 +232,7 @@ def run(
             "curve": out["curve"],
             "loss_decrease": out["loss_decrease"],
             "stopped": out["stopped"],
+            "diverged_at": out.get("diverged_at"),
             **energies(out["steps"]),
         }
         log.info(

@@ -147,6 +147,23 @@ class Bench:
             saving.finish(key, {"runs": results})
         return results
 
+    def run_tuned(self, runs: list[tuple[dict, float, dict | None]], seed: int) -> list[dict]:
+        """(arm, tuned rate, its tuning record) runs trained together (run_together); a run
+        that diverged at its tuned rate is run again, alone, at the next lower rate its
+        tuning tried (lower_rate), once: the rule issue 25 pre-registers, since a rate tuned
+        on other seeds and batches can sit past the edge of stability for a measured seed.
+        Its result then carries `diverged_at` {lr, stopped}; a run whose rate was the lowest
+        tried, or was not tuned, stays stopped."""
+        results = self.run_together([(arm, lr) for arm, lr, _ in runs], seed)
+        out = []
+        for (arm, lr, record), result in zip(runs, results):
+            lower = lower_rate(record, lr) if result["stopped"] else None
+            if lower is not None:
+                log.info("%s diverged at its tuned lr %g (%s): run again at %g", arm, lr, result["stopped"], lower)
+                result = {**self.run(arm, lower, seed), "diverged_at": {"lr": lr, "stopped": result["stopped"]}}
+            out.append(result)
+        return out
+
     def strategy(self, arm: dict, lr: float, seed: int, byzantine: Byzantine | None = None) -> Strategy:
         """The strategy of an arm, on the seed's initial weights (arm_options); an arm with a
         `warmup` is WarmStarted: the warm-up's strategy (its own options and rate, the same
@@ -233,6 +250,13 @@ def _result(lr: float, records: list[dict], dim: int) -> dict:
         "steps": [r for r in records if "loss" in r],
         "dim": dim,
     }
+
+
+def lower_rate(record: dict | None, lr: float) -> float | None:
+    """The largest rate below lr that a tuning record tried (None: none, or no record)."""
+    tried = [float(r) for r in (record or {}).get("final_loss_by_lr", {})]
+    lower = [r for r in tried if r < lr]
+    return max(lower) if lower else None
 
 
 def split_validation(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -165,7 +165,7 @@ def run(
     # every arm trained together: the two HoloGrad-Random arms (same K, seed and data) share each
     # step's directions, generated once
     named = arms(cfg, dim)
-    together = bench.run_together([(arm, rate_of(cfg, name, tuned)) for name, arm in named.items()], seed)
+    together = bench.run_tuned([(arm, rate_of(cfg, name, tuned), tuned.get(name)) for name, arm in named.items()], seed)
     trained = dict(zip(named, together))
     decrease = {name: t["loss_decrease"] for name, t in trained.items()}
     return {
@@ -181,6 +181,7 @@ def run(
         "curves": {name: t["curve"] for name, t in trained.items()},
         "lr": {name: t["lr"] for name, t in trained.items()},
         "stopped": {name: t["stopped"] for name, t in trained.items() if t["stopped"]},
+        "diverged_at": {name: t["diverged_at"] for name, t in trained.items() if "diverged_at" in t},
         "max_update_norm": {name: largest_update(t["steps"]) for name, t in trained.items()},
         "scale": scale(cfg, cache, dim, steps=cfg["steps"]),
         "environment": environment(device),

@@ -193,6 +193,12 @@ def assemble_tuning(cfg: dict, tuned: dict[str, dict]) -> dict:
     return out
 
 
+def source(tuned: dict, name: str) -> dict:
+    """The tuning record behind an arm's rate: its own, or that of the arm it mirrors."""
+    record = tuned[name]
+    return tuned[record["mirrors"]] if "mirrors" in record else record
+
+
 def tune(cfg: dict, cache: TokenCache, device: torch.device, *, checkpoint: Checkpoint | None = None) -> dict:
     """Every arm's learning rate in one job (tune_all: tuning_arms in order, assemble_tuning)."""
     return tune_all(sys.modules[__name__], cfg, cache, device, checkpoint=checkpoint)
@@ -248,7 +254,11 @@ def run(
     named = arms(cfg, rates)
     # every arm trained together: the random-direction steps that coincide (random_k64 and the
     # random warm-ups: same K, seed and data) share their directions
-    together = dict(zip(named, bench.run_together([(arm, tuned[name]["lr"]) for name, arm in named.items()], seed)))
+    together = dict(
+        zip(
+            named, bench.run_tuned([(arm, tuned[name]["lr"], source(tuned, name)) for name, arm in named.items()], seed)
+        )
+    )
     for name, arm in named.items():
         out = together[name]
         dim = out["dim"]
@@ -270,6 +280,7 @@ def run(
             "scalars_per_step": scalars,
             "scalars_per_worker_per_step": scalars / cfg["n_workers"],  # K proofs spread over the N workers
             "bytes_per_step": 4 * scalars,
+            "diverged_at": out.get("diverged_at"),
         }
         log.info(
             "%s: loss decrease %.4f, alignment %.4g (all steps %.4g), lr %g",

@@ -27,7 +27,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, stopped, sweep_seeds, training_arms
+from paper_checks.analysis import (
+    by_setting,
+    estimate_of,
+    find_setting,
+    over_seeds,
+    rerun_note,
+    stopped,
+    sweep_seeds,
+    training_arms,
+)
 from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured
 from paper_checks.intervals import mean_ci
@@ -148,7 +157,8 @@ def c5_adc_learns(data: dict, select: dict, region: Region) -> list[Measurement]
         ),
         Measurement(
             values=arm["advantage_over_off"]["per_seed"], seeds=setting["seeds"],
-            label=f"loss decrease ADC-on - ADC-off, rank {select['rank']}",
+            label=f"loss decrease ADC-on - ADC-off, rank {select['rank']}"
+            + rerun_note(setting["arms"], [arm_name, "adc_off"]),
             details={
                 "loss_decrease": {a: estimate_of(v["loss_decrease"]) for a, v in setting["arms"].items()},
                 "lr": {a: v["lr"] for a, v in setting["arms"].items()},

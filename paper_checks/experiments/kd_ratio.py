@@ -90,8 +90,19 @@ def aggregate(runs: list[dict], cfg: dict) -> dict:
                 for arm in arms
             },
             "rate_at_edge": {arm: rate_at_edge(rs[0].get("tuned"), arm) for arm in arms},
+            "rerun_at_lower_rate": {arm: _reruns(rs, arm) for arm in arms},
         }
     return {"settings": dict(sorted(out.items(), key=lambda item: item[1]["kd"]))}
+
+
+def _reruns(rs: list[dict], arm: str) -> list[str]:
+    """The seeds whose run of `arm` diverged at its tuned rate and was measured at the next
+    lower one (holograd.experiments.arms.Bench.run_tuned)."""
+    return [
+        f"seed {r['seed']}: lr {d['lr']:g} -> {r['metrics']['lr'][arm]:g}"
+        for r in rs
+        if (d := r["metrics"].get("diverged_at", {}).get(arm))
+    ]
 
 
 def reading_of(select: dict) -> tuple[str, float]:
@@ -108,6 +119,17 @@ def reading_of(select: dict) -> tuple[str, float]:
 CENSOR = 10.0
 """A crossing beyond the grid enters as the grid's end divided (below) or multiplied (above)
 by this: only its side of the grid matters to the median's interval."""
+
+
+def _rerun_note(settings: list[dict], arms: list[str]) -> str:
+    """The verdict's flag of runs measured at the next lower rate after diverging, by K/D."""
+    reruns = [
+        f"{arm} at K/D {s['kd']:g}, {why}"
+        for s in settings
+        for arm in arms
+        for why in s.get("rerun_at_lower_rate", {}).get(arm, [])
+    ]
+    return f" (rerun at the next lower rate after diverging: {'; '.join(reruns)})" if reruns else ""
 
 
 def _learns(setting: dict) -> bool:
@@ -213,7 +235,8 @@ def c1_kd_threshold(data: dict, select: dict, region: Region) -> list[Measuremen
             f"median over seeds of the K/D at which {ARM_LABELS[arm]} reaches {f:g} of SGD's loss decrease "
             f"(per seed, paired, interpolated on log K/D; a crossing beyond the grid {kds[0]:g}-{kds[-1]:g} "
             f"enters a decade beyond it)"
-        ),
+        )
+        + _rerun_note(settings, read),
         details={
             "c1b_reading": {"arm": arm, "sgd_fraction": f},
             "crossings": [

@@ -26,7 +26,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, stopped, sweep_seeds, training_arms
+from paper_checks.analysis import (
+    by_setting,
+    estimate_of,
+    find_setting,
+    over_seeds,
+    rerun_note,
+    stopped,
+    sweep_seeds,
+    training_arms,
+)
 from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
 from paper_checks.intervals import mean_ci, ratio_of_means_ci
@@ -215,6 +224,7 @@ def c3_momentum_alignment(data: dict, select: dict, region: Region) -> Measureme
     else:
         values = ratio["per_seed"]
         label = f"alignment ratio {variant} / random K=1 at our D = {setting['dim']:,}"
+    label += rerun_note(arms, [variant, "random_k1"])
     return Measurement(values=values, seeds=setting["seeds"], label=label, details=details, untestable=untestable)
 
 
@@ -252,7 +262,8 @@ def c4_momentum_progress(data: dict, select: dict, region: Region) -> Measuremen
         values=ratio["per_seed"],
         seeds=setting["seeds"],
         label=f"mean loss decrease of {variant} over {baseline}'s (paired; dots: per-seed ratios)"
-        + (f" after step {ratio['from_step']}" if ratio["from_step"] else ""),
+        + (f" after step {ratio['from_step']}" if ratio["from_step"] else "")
+        + rerun_note(arms, [variant, baseline]),
         details=details,
         untestable=stopped(arms, [variant, baseline]),
         reduce="ratio",
