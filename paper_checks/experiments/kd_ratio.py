@@ -327,31 +327,31 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
     axes[1].legend(fontsize=6)
 
     # (3) each arm's paired fraction of SGD's decrease, every reading's F and its crossing
-    kds = [s["kd"] for s in settings]
-    for arm in (a for a in arms if a != "sgd"):
-        rows = [
-            {"K/D": s["kd"], "arm": ARM_LABELS[arm], "fraction of SGD's decrease": q}
-            for s in settings
-            for q in fractions(s, arm)
-            if math.isfinite(q)
-        ]
-        if rows:
-            sns.lineplot(
-                pd.DataFrame(rows),
-                x="K/D",
-                y="fraction of SGD's decrease",
-                hue="arm",
-                palette={ARM_LABELS[arm]: palette[arm]},
-                marker="o",
-                errorbar=t_interval,
-                ax=axes[2],
-            )
+    shares_of = [
+        {"K/D": s["kd"], "arm": ARM_LABELS[arm], "fraction of SGD's decrease": q}
+        for arm in arms
+        if arm != "sgd"
+        for s in settings
+        for q in fractions(s, arm)
+        if math.isfinite(q)
+    ]
+    if shares_of:
+        sns.lineplot(
+            pd.DataFrame(shares_of),
+            x="K/D",
+            y="fraction of SGD's decrease",
+            hue="arm",
+            palette={ARM_LABELS[a]: c for a, c in palette.items()},
+            marker="o",
+            errorbar=t_interval,
+            ax=axes[2],
+        )
     for rid, sel in readings:
         arm, f = reading_of(sel)
         if arm not in arms:
             continue
         per = [fractions(s, arm) for s in settings]
-        values = [crossing(kds, [q[i] for q in per], f)[0] for i in range(len(settings[0]["seeds"]))]
+        values = [crossing(kd, [q[i] for q in per], f)[0] for i in range(len(settings[0]["seeds"]))]
         est = median_ci(values)
         axes[2].axhline(f, c="grey", ls=":", lw=0.8)
         if est.low is not None and math.isfinite(est.low) and math.isfinite(est.high):
@@ -365,7 +365,7 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
         axes[2].axvspan(band.low, band.high, color=VERDICT_COLOURS["PASS"], alpha=0.15)
     axes[2].set(
         title="C1 (b): fraction of SGD's decrease (paired per seed); crossings beyond the grid drawn a decade out",
-        xlim=(kds[0] / CENSOR / 1.5, kds[-1] * CENSOR * 1.5),
+        xlim=(kd[0] / CENSOR / 1.5, kd[-1] * CENSOR * 1.5),
     )
     if axes[2].get_legend_handles_labels()[0]:
         axes[2].legend(fontsize=6)
