@@ -52,18 +52,25 @@ def training_arm(
         "rate_at_edge": rate_at_edge(rs[0].get("tuned"), name),
         # runs that diverged at the tuned rate and were measured at the next lower one
         "rerun_at_lower_rate": [
-            f"seed {r['seed']}: lr {p['diverged_at']['lr']:g} -> {p['lr']:g}"
-            for r, p in zip(rs, per)
-            if p.get("diverged_at")
+            rerun_entry(r["seed"], p["diverged_at"], p["lr"]) for r, p in zip(rs, per) if p.get("diverged_at")
         ],
     }
 
 
-def rerun_note(arms: dict, names: list[str]) -> str:
-    """ " (arm rerun at the next lower rate after diverging: seed s: lr a -> b; ...)" for the
-    arms a claim reads, as the verdict flags the pre-registered rerun; "" if none was."""
-    reruns = [f"{arm} {why}" for arm in names for why in arms[arm].get("rerun_at_lower_rate", [])]
+def rerun_entry(seed: int, diverged_at: dict, lr: float) -> str:
+    """One run measured at the next lower rate: "seed s: lr a -> b"."""
+    return f"seed {seed}: lr {diverged_at['lr']:g} -> {lr:g}"
+
+
+def rerun_flag(reruns: list[str]) -> str:
+    """ " (rerun at the next lower rate after diverging: ...)", the verdict's flag of the
+    pre-registered reruns it read; "" if there were none."""
     return f" (rerun at the next lower rate after diverging: {'; '.join(reruns)})" if reruns else ""
+
+
+def rerun_note(arms: dict, names: list[str]) -> str:
+    """rerun_flag of the reruns of the arms a claim reads (training_arm's rerun_at_lower_rate)."""
+    return rerun_flag([f"{arm} {why}" for arm in names for why in arms[arm].get("rerun_at_lower_rate", [])])
 
 
 def rate_at_edge(tuned: dict | None, arm: str) -> bool:

@@ -30,7 +30,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from paper_checks.analysis import by_setting, estimate_of, over_seeds, rate_at_edge, sweep_seeds
+from paper_checks.analysis import (
+    by_setting,
+    estimate_of,
+    over_seeds,
+    rate_at_edge,
+    rerun_entry,
+    rerun_flag,
+    sweep_seeds,
+)
 from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
 from paper_checks.intervals import mean_ci, median_ci
@@ -99,7 +107,7 @@ def _reruns(rs: list[dict], arm: str) -> list[str]:
     """The seeds whose run of `arm` diverged at its tuned rate and was measured at the next
     lower one (holograd.experiments.arms.Bench.run_tuned)."""
     return [
-        f"seed {r['seed']}: lr {d['lr']:g} -> {r['metrics']['lr'][arm]:g}"
+        rerun_entry(r["seed"], d, r["metrics"]["lr"][arm])
         for r in rs
         if (d := r["metrics"].get("diverged_at", {}).get(arm))
     ]
@@ -123,13 +131,14 @@ by this: only its side of the grid matters to the median's interval."""
 
 def _rerun_note(settings: list[dict], arms: list[str]) -> str:
     """The verdict's flag of runs measured at the next lower rate after diverging, by K/D."""
-    reruns = [
-        f"{arm} at K/D {s['kd']:g}, {why}"
-        for s in settings
-        for arm in arms
-        for why in s.get("rerun_at_lower_rate", {}).get(arm, [])
-    ]
-    return f" (rerun at the next lower rate after diverging: {'; '.join(reruns)})" if reruns else ""
+    return rerun_flag(
+        [
+            f"{arm} at K/D {s['kd']:g}, {why}"
+            for s in settings
+            for arm in arms
+            for why in s.get("rerun_at_lower_rate", {}).get(arm, [])
+        ]
+    )
 
 
 def _learns(setting: dict) -> bool:
