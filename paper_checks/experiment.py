@@ -52,11 +52,16 @@ class Measurement:
     reduce: str = "mean"
     fixed: Estimate | None = None  # an estimate that is no reduction of per-seed values
     pairs: tuple[list, list] | None = None
+    # an estimate computed from the data at each level (a bracket inverted from tests at that
+    # level), for a statistic that is none of the reductions above; `values` are then shown
+    at_level: Callable[[float], Estimate] | None = None
 
     def estimate(self, level: float = LEVEL) -> Estimate:
         """The reduction of the per-seed values, its interval at `level`."""
         if self.fixed is not None:
             return self.fixed
+        if self.at_level is not None:
+            return self.at_level(level)
         if self.reduce == "worst":
             return worst_case(self.values)
         if self.reduce == "ratio":

@@ -113,14 +113,17 @@ def _judge(data, reading_id):
 
 TRAINING_READINGS = [r for r in READINGS if not READINGS[r]["select"].get("static")]
 STATIC_READINGS = [r for r in READINGS if READINGS[r]["select"].get("static")]
+PAIRED = [r for r in READINGS if READINGS[r]["select"].get("test") == "paired"]
+MEDIAN = [r for r in READINGS if r not in PAIRED]
 
 
 def test_every_reading_of_c7_is_covered():
     # Catches a reading added to claims.yaml that these tests (and the measure) do not know.
-    assert sorted(TRAINING_READINGS + STATIC_READINGS) == sorted(READINGS) and len(STATIC_READINGS) == 4
+    assert sorted(TRAINING_READINGS + STATIC_READINGS) == sorted(READINGS) and len(STATIC_READINGS) == 5
+    assert len(PAIRED) == 3 and READINGS[MEDIAN[0]]["select"].get("test", "median") == "median"
 
 
-@pytest.mark.parametrize("reading", list(READINGS))
+@pytest.mark.parametrize("reading", MEDIAN)
 @pytest.mark.parametrize(
     "values, expected, words",
     [
@@ -435,3 +438,150 @@ def test_the_thresholds_sensitivity_rows_recompute_tolerance_per_seed(tmp_path):
     assert at_config == stored["strategy-momentum"]["largest_tolerated"]["paper"]["trimmed_0.1"]["per_seed"]
     assert _judge(data, "momentum-protocol-kept-0.7")["measurement"].values == [0.3] * N
     assert _judge(data, "momentum-protocol-kept-0.9")["measurement"].values == [0.1] * N
+
+
+# --- the paired per-(f, attack) tests (the `paired` readings) -------------------------------
+
+ATTACKS = ["random", "sign_flip", "extreme"]
+
+
+def _cells(means: dict, sd=0.05, n=N, seed=0):
+    """Planted margins: {f: {attack: n values around means[f][attack]}} (a normal noise of sd;
+    None, a diverged run, kept as it is)."""
+    rng = torch.Generator().manual_seed(seed)
+    out = {}
+    for f, attacks in means.items():
+        out[f] = {}
+        for a, m in attacks.items():
+            noise = torch.randn(n, generator=rng, dtype=torch.float64) * sd
+            out[f][a] = [None] * n if m is None else [m + float(e) for e in noise]
+    return out
+
+
+def _uniform(by_f: dict) -> dict:
+    return {f: dict.fromkeys(ATTACKS, m) for f, m in by_f.items()}
+
+
+@pytest.mark.parametrize(
+    "means, low, high",
+    [
+        # kept at 0.1 and 0.2 under every attack, lost at 0.3 under one: the claim exactly
+        ({**_uniform({0.1: 0.3, 0.2: 0.3}), 0.3: {"random": 0.3, "sign_flip": -0.3, "extreme": 0.3}}, 0.2, 0.2),
+        # one attack at 0.2 within noise of the threshold: 0.2 neither kept nor lost
+        (
+            {**_uniform({0.1: 0.3}), 0.2: {"random": 0.3, "sign_flip": 0.0, "extreme": 0.3}, **_uniform({0.3: -0.3})},
+            0.1,
+            0.2,
+        ),
+        # nothing lost anywhere: the bracket is open above (the grid may end too soon)
+        (_uniform({0.1: 0.3, 0.2: 0.3, 0.3: 0.3}), 0.3, math.inf),
+        # a diverged attacked run at 0.2: a failure observed, lost whatever the other seeds say
+        (
+            {**_uniform({0.1: 0.3}), 0.2: {"random": None, "sign_flip": 0.3, "extreme": 0.3}, **_uniform({0.3: 0.3})},
+            0.1,
+            0.1,
+        ),
+    ],
+)
+def test_the_paired_bracket_reads_kept_and_lost_fractions(means, low, high):
+    """Catches: a bracket that needs only some attack kept (the intersection), one that
+    ignores a lost fraction or a diverged run, one closed above when nothing is lost."""
+    estimate, table = analysis.kept_bracket(_cells(means), 0.9)
+    assert (estimate.low, estimate.high) == (low, high), table
+    assert estimate.low <= estimate.point <= estimate.high
+
+
+def test_the_paired_tests_are_t_tests_of_the_margin_and_holm_over_the_cells():
+    """Closed forms: each cell's p is the t distribution's tail at mean / (s / sqrt(n)), and a
+    cell is lost when Holm's step-down (the i-th smallest p against alpha / (m - i + 1), until
+    the first that is not) rejects it.  Catches a two-sided p, a z instead of t, Bonferroni's
+    alpha / m (which would keep the p = 0.012 cell below) or no adjustment (which would lose
+    the p = 0.04 cell)."""
+    from scipy import stats
+
+    cells = _cells({0.1: {"a": -0.05, "b": -0.3}, 0.2: {"a": -0.04, "b": 0.2}}, sd=0.08, seed=3)
+    _, table = analysis.kept_bracket(cells, 0.9)
+    for t in table:
+        xs = cells[t["fraction"]][t["attack"]]
+        mean = sum(xs) / len(xs)
+        se = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1) / len(xs))
+        assert t["kept_p"] == pytest.approx(stats.t.sf(mean / se, len(xs) - 1), rel=1e-9)
+        assert t["lost_p"] == pytest.approx(stats.t.cdf(mean / se, len(xs) - 1), rel=1e-9)
+    ps = sorted(t["lost_p"] for t in table)
+    holm = []
+    for i, p in enumerate(ps):
+        if p > 0.05 / (len(ps) - i):
+            break
+        holm.append(p)
+    assert sorted(t["lost_p"] for t in table if t["lost"]) == holm
+
+
+def test_the_paired_tests_use_the_pairing():
+    """The clean decrease varies fivefold across seeds and the attacked run keeps 0.9 of it on
+    every seed: the paired margin 0.1 x clean is significantly > 0 (kept), while a test of the
+    attacked decreases' mean against 0.8 x the clean mean, unpaired, would see the seeds'
+    spread and keep nothing.  Catches a margin computed from means rather than seed by seed."""
+    clean = [0.2 + 0.08 * i for i in range(N)]
+    setting = {
+        "strategy": "momentum",
+        "table": [{"aggregator": "t", "attack_set": "none", "attack": "none", "fraction": 0.0,
+                   "loss_decrease": {"per_seed": clean}}]
+        + [{"aggregator": "t", "attack_set": "paper", "attack": a, "fraction": 0.1,
+            "loss_decrease": {"per_seed": [0.9 * c for c in clean]}} for a in ATTACKS],
+    }  # fmt: skip
+    cells = analysis.margins(setting, "paper", "t", 0.8)
+    assert cells[0.1]["random"] == pytest.approx([0.1 * c for c in clean])
+    estimate, _ = analysis.kept_bracket(cells, 0.9)
+    assert estimate.low == 0.1
+
+
+def _plant_paired(tmp_path, reading, kept_share: dict, clean=0.5):
+    """The reading's cell with noisy seeds: the attacked decrease at f is kept_share[f] x the
+    clean one plus noise (training), or the relative error 0.2 x (2 - kept_share[f] / 0.8)
+    plus noise (static: the margin has the training one's sign).  The noise is an even spread
+    of mean exactly 0, so that a share at the threshold is at it, not a draw away."""
+    data = _plant(tmp_path, reading, [0.0] * N, clean=clean)
+    select = READINGS[reading]["select"]
+    target = "static" if select.get("static") else select["where"]["strategy"]
+    setting = data["experiment_data"]["settings"][f"strategy-{target}"]
+    noise = [0.02 * (i - (N - 1) / 2) / ((N - 1) / 2) for i in range(N)]
+    for r in setting["table"]:
+        if r["aggregator"] != select["aggregator"] or r["attack_set"] != select["attacks"] or r["fraction"] == 0:
+            continue
+        share = kept_share[r["fraction"]]
+        if select.get("static"):
+            r["relative_error"]["per_seed"] = [0.2 * (2 - share / 0.8) + e for e in noise]
+        else:
+            r["loss_decrease"]["per_seed"] = [share * clean + e for e in noise]
+    return data
+
+
+@pytest.mark.parametrize("reading", PAIRED)
+@pytest.mark.parametrize(
+    "shares, expected",
+    [
+        ({0.1: 1.0, 0.2: 0.95, 0.3: 0.3}, PASS),  # kept at 0.2, lost at 0.3
+        ({0.1: 1.0, 0.2: 0.95, 0.3: 0.95}, FAIL),  # kept at 0.3 too
+        ({0.1: 1.0, 0.2: 0.3, 0.3: 0.3}, FAIL),  # lost at 0.2
+        ({0.1: 1.0, 0.2: 0.8, 0.3: 0.3}, INCONCLUSIVE),  # at the threshold at 0.2
+    ],
+)
+def test_each_paired_reading_judges_its_own_cell_end_to_end(tmp_path, reading, shares, expected):
+    """Through the real aggregation and the verdict rule.  Every other setting and cell is
+    planted at 0 (nothing tolerated): a measure that read another one would FAIL."""
+    result = _judge(_plant_paired(tmp_path, reading, shares), reading)
+    assert result["verdict"] == expected, result["reason"]
+    assert any("Paired tests per (f, attack)" in line for line in analysis.describe_c7(result["measurement"].details))
+
+
+def test_the_median_readings_report_the_share_of_seeds_per_fraction(tmp_path):
+    """The exact binomial share of seeds that tolerate each fraction (scipy's Clopper-Pearson).
+    Catches a count of seeds that tolerate exactly f rather than at least f."""
+    from scipy import stats
+
+    result = _judge(_plant(tmp_path, "momentum-protocol", [0.1] * 8 + [0.2, 0.3]), "momentum-protocol")
+    shares = result["measurement"].details["seeds_tolerating"]
+    assert [shares[k]["k"] for k in ("0_1", "0_2", "0_3")] == [10, 2, 1]
+    exact = stats.binomtest(2, 10).proportion_ci(0.95, method="exact")
+    assert (shares["0_2"]["low"], shares["0_2"]["high"]) == (exact.low, exact.high)
+    assert any("2/10" in line for line in analysis.describe_c7(result["measurement"].details))

@@ -25,10 +25,12 @@ import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from scipy import stats as _scipy_stats
 
 from paper_checks.analysis import by_setting, estimate_of, find_setting, over_seeds, rate_at_edge, sweep_seeds
 from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
+from paper_checks.intervals import Estimate
 from paper_checks.plotting import dims, finish
 from paper_checks.regions import Region
 
@@ -141,8 +143,153 @@ def largest_at(setting: dict, attack_set: str, aggregator: str, tolerance: float
     return out
 
 
+def margins(setting: dict, attack_set: str, aggregator: str, tolerance: float) -> dict[float, dict[str, list]]:
+    """{f: {attack: per-seed margin}} for every f > 0 of the grid and attack of the set: by how
+    much the defence keeps the required share of the clean progress on that seed,
+
+        training:  decrease_f - tolerance x decrease_0     (>= 0: kept at least `tolerance`)
+        static:    tolerance - |Agg_f - Agg_0| / |Agg_0|   (>= 0: within `tolerance`)
+
+    paired per seed (the attacked and clean runs share weights, data and directions).  None:
+    the attacked run diverged, a measured failure to tolerate the attack."""
+    static = setting["strategy"] == "static"
+    rows = [r for r in setting["table"] if r["aggregator"] == aggregator]
+    clean = None if static else next(r for r in rows if r["attack"] == "none")["loss_decrease"]["per_seed"]
+    out: dict[float, dict[str, list]] = {}
+    for r in rows:
+        if r["attack_set"] != attack_set or r["fraction"] == 0:
+            continue
+        values = r["relative_error" if static else "loss_decrease"]["per_seed"]
+        cell = []
+        for i, v in enumerate(values):
+            if not _finite(v) or (clean is not None and not _finite(clean[i])):
+                cell.append(None)
+            else:
+                cell.append(tolerance - v if static else v - tolerance * clean[i])
+        out.setdefault(float(r["fraction"]), {})[r["attack"]] = cell
+    return dict(sorted(out.items()))
+
+
+def _p_values(cell: list) -> tuple[float, float]:
+    """(p of "the mean margin is <= 0", p of "it is >= 0"): one-sided one-sample t tests
+    (scipy.stats.ttest_1samp).  A diverged run is a failure observed, so (1, 0); fewer than
+    two seeds or identical margins carry no noise estimate and decide nothing, (1, 1)."""
+    if any(m is None for m in cell):
+        return 1.0, 0.0
+    if len(cell) < 2 or all(m == cell[0] for m in cell):
+        return 1.0, 1.0
+    kept = _scipy_stats.ttest_1samp(cell, 0.0, alternative="greater").pvalue
+    lost = _scipy_stats.ttest_1samp(cell, 0.0, alternative="less").pvalue
+    return float(kept), float(lost)
+
+
+def _largest_prefix(fractions: list[float], ok: dict[float, bool]) -> float:
+    """The largest f with ok at every fraction <= f (0: none)."""
+    best = 0.0
+    for f in fractions:
+        if not ok[f]:
+            break
+        best = f
+    return best
+
+
+def kept_bracket(cells: dict[float, dict[str, list]], level: float) -> tuple[Estimate, list[dict]]:
+    """The largest tolerated fraction f* of the grid from per-(f, attack) paired tests at
+    alpha = (1 - level) / 2 per side, and the tests' table.
+
+    At each f the defence keeps the required share under every attack when each attack's test
+    of "mean margin <= 0" rejects at alpha (an intersection-union test: no adjustment is
+    needed for "every attack"); it loses it at f when some attack's test of "mean margin >= 0"
+    rejects after Holm's adjustment over all (f, attack) cells (statsmodels multipletests:
+    "some cell is lost" is a union, so the family of cells is adjusted).  Then
+
+        low  = the largest f kept at every fraction <= f,
+        high = the fraction of the grid below the smallest f lost (inf: none is lost),
+        point = the largest f whose every mean margin up to f is >= 0,
+
+    so that [low, high] holds f* with the tests' joint level, and a claim "f* = 0.2" passes
+    only when 0.1 and 0.2 are kept under every attack and 0.3 is lost under some attack."""
+    from statsmodels.stats.multitest import multipletests
+
+    alpha = (1 - level) / 2
+    fractions = sorted(cells)
+    table = [
+        {"fraction": f, "attack": attack, "kept_p": p[0], "lost_p": p[1], "mean_margin": _mean_or_none(cell)}
+        for f in fractions
+        for attack, cell in cells[f].items()
+        for p in [_p_values(cell)]
+    ]
+    lost = multipletests([t["lost_p"] for t in table], alpha=alpha, method="holm")[0] if table else []
+    for t, rejected in zip(table, lost):
+        t["kept"], t["lost"] = t["kept_p"] < alpha, bool(rejected)
+    at = {f: [t for t in table if t["fraction"] == f] for f in fractions}
+    low = _largest_prefix(fractions, {f: all(t["kept"] for t in at[f]) for f in fractions})
+    point = _largest_prefix(
+        fractions, {f: all(t["mean_margin"] is not None and t["mean_margin"] >= 0 for t in at[f]) for f in fractions}
+    )
+    first_lost = next((f for f in fractions if any(t["lost"] for t in at[f])), None)
+    high = math.inf if first_lost is None else max([0.0] + [f for f in fractions if f < first_lost])
+    n = max((len(c) for attacks in cells.values() for c in attacks.values()), default=0)
+    return Estimate(point, low, high, n), table
+
+
+def _mean_or_none(cell: list) -> float | None:
+    return None if any(m is None for m in cell) or not cell else math.fsum(cell) / len(cell)
+
+
+def seeds_tolerating(per_seed_largest: list[float], fractions: list[float]) -> dict[str, dict]:
+    """Per f > 0 of the grid: how many seeds tolerate every attack at every fraction up to f (k
+    of n) with the exact (Clopper-Pearson) 95 % interval of that share
+    (scipy.stats.binomtest(...).proportion_ci(method="exact")).  The median's order-statistic
+    interval is these binomial tests inverted: the median is >= f exactly when at least half
+    the seeds tolerate f."""
+    n = len(per_seed_largest)
+    out = {}
+    for f in (f for f in fractions if f > 0):
+        k = sum(1 for v in per_seed_largest if _finite(v) and v >= f)
+        ci = _scipy_stats.binomtest(k, n).proportion_ci(0.95, method="exact")
+        out[key(f)] = {"k": k, "n": n, "low": float(ci.low), "high": float(ci.high)}
+    return out
+
+
 def _largest_estimates(setting: dict) -> dict:
     return {s: {agg: estimate_of(v) for agg, v in aggs.items()} for s, aggs in setting["largest_tolerated"].items()}
+
+
+TESTS = ("median", "paired")
+
+
+def _reduction(
+    select: dict, setting: dict, attack_set: str, aggregator: str, tolerance: float, values: list, what: str, rule: str
+) -> dict:
+    """The Measurement's reduction under select.test: "median" (default), the median over seeds
+    of each seed's largest tolerated fraction with its order-statistic interval (a fraction of
+    the grid: identical seeds would give a t interval of zero width), with the per-fraction
+    share of seeds that tolerate (exact binomial intervals) in `details`; "paired", the bracket
+    of per-(f, attack) paired tests on the progress kept (kept_bracket), its tests' table (at
+    the reported 95 %) in `details`.  `values`, the per-seed largest fractions, are shown."""
+    test = select.get("test", "median")
+    if test not in TESTS:
+        raise SelectionError(f"unknown test {test!r} in select.test; choose one of {list(TESTS)}")
+    tolerated = rule.format(t=f"{tolerance:g}")
+    fractions = sorted({r["fraction"] for r in setting["table"]})
+    if test == "median":
+        return {
+            "values": values,
+            "reduce": "median",
+            "label": f"median over seeds of the largest tolerated fraction, {what} (tolerated: {tolerated})",
+            "details": {"seeds_tolerating": seeds_tolerating(values, fractions)},
+        }
+    cells = margins(setting, attack_set, aggregator, tolerance)
+    return {
+        "values": values,
+        "at_level": lambda level: kept_bracket(cells, level)[0],
+        "label": (
+            f"largest fraction at which every attack's mean paired margin shows the defence keeps its share, "
+            f"{what} (tolerated: {tolerated}; per-seed largest fractions shown)"
+        ),
+        "details": {"paired_tests": kept_bracket(cells, 0.95)[1]},
+    }
 
 
 def _selected(select: dict) -> tuple[str, str]:
@@ -162,28 +309,31 @@ def _static_tables(setting: dict) -> dict:
     return out
 
 
-def _static_measure(exp: dict, aggregator: str, attack_set: str, tolerance: float | None = None) -> Measurement:
+def _static_measure(exp: dict, aggregator: str, attack_set: str, select: dict) -> Measurement:
     name, setting = find_setting(exp, {"where": {"strategy": "static"}})
     largest = _largest(setting, attack_set)
     if aggregator not in largest:
         raise SelectionError(f"the static setting has no aggregator {aggregator} (it has {list(largest)})")
     attacks = sorted({r["attack"] for r in setting["table"] if r["attack_set"] == attack_set})
-    tolerance = exp["static_tolerance"] if tolerance is None else tolerance
+    tolerance = select.get("tolerance", exp["static_tolerance"])
     values = (
         largest[aggregator]["per_seed"]
         if tolerance == exp["static_tolerance"]
         else largest_at(setting, attack_set, aggregator, tolerance)
     )
+    what = (
+        f"{aggregator}, static (no model: D = {setting['dim']}, {setting['workers']} workers, "
+        f"{setting['steps']} steps), {attack_set} attacks"
+    )
+    reduction = _reduction(
+        select, setting, attack_set, aggregator, tolerance, values, what, "|Agg_f - Agg_0|/|Agg_0| <= {t}"
+    )
+    found = reduction.pop("details")
     return Measurement(
-        values=values,
+        **reduction,
         seeds=setting["seeds"],
-        reduce="median",  # a fraction of the grid: identical seeds would give a t interval of zero width
-        label=(
-            f"median over seeds of the largest tolerated fraction, {aggregator}, static "
-            f"(no model: D = {setting['dim']}, {setting['workers']} workers, {setting['steps']} steps; "
-            f"tolerated: |Agg_f - Agg_0|/|Agg_0| <= {tolerance:g}), {attack_set} attacks"
-        ),
         details={
+            **found,
             "setting": name,
             "aggregator": aggregator,
             "attacks": attack_set,
@@ -231,7 +381,7 @@ def c7_byzantine(data: dict, select: dict, region: Region) -> Measurement:
     exp = data["experiment_data"]
     aggregator, attack_set = _selected(select)
     if select.get("static"):
-        return _static_measure(exp, aggregator, attack_set, select.get("tolerance"))
+        return _static_measure(exp, aggregator, attack_set, select)
     name, setting = find_setting(exp, select)
     if setting["strategy"] == "static":
         raise SelectionError("select.where names the static setting: select it with static: true")
@@ -264,15 +414,16 @@ def c7_byzantine(data: dict, select: dict, region: Region) -> Measurement:
         if tolerance == exp["tolerance"]
         else largest_at(setting, attack_set, aggregator, tolerance)
     )
+    what = f"{aggregator}, {setting['strategy']}, {attack_set} attacks"
+    reduction = _reduction(
+        select, setting, attack_set, aggregator, tolerance, values, what, "loss decrease >= {t} x clean"
+    )
+    found = reduction.pop("details")
     return Measurement(
-        values=values,
+        **reduction,
         seeds=setting["seeds"],
-        reduce="median",  # a fraction of the grid: identical seeds would give a t interval of zero width
-        label=(
-            f"median over seeds of the largest tolerated fraction, {aggregator}, {setting['strategy']}, "
-            f"{attack_set} attacks (tolerated: loss decrease >= {tolerance:g} x clean)"
-        ),
         details={
+            **found,
             "setting": name,
             "aggregator": aggregator,
             "attacks": attack_set,
@@ -299,6 +450,31 @@ def _largest_line(largest: dict) -> str:
     )
 
 
+def _test_lines(d: dict) -> list[str]:
+    """The reading's per-fraction evidence: the share of seeds that tolerate (median readings)
+    or the paired tests per (f, attack) (paired readings)."""
+    lines = []
+    if "seeds_tolerating" in d:
+        cells = [
+            f"f={unkey(f)} {c['k']}/{c['n']} [{c['low']:.2f}, {c['high']:.2f}]"
+            for f, c in d["seeds_tolerating"].items()
+        ]
+        lines.append(
+            "- Seeds that tolerate every attack up to f (exact 95% CI of the share): " + "; ".join(cells) + "."
+        )
+    if "paired_tests" in d:
+        cells = [
+            f"f={t['fraction']:g} {t['attack']} margin {num(t['mean_margin'])} "
+            + ("kept" if t["kept"] else "lost" if t["lost"] else "undecided")
+            for t in d["paired_tests"]
+        ]
+        lines.append(
+            "- Paired tests per (f, attack) at 95% (margin = mean over seeds of the progress kept above the "
+            "threshold; lost after Holm over the cells): " + "; ".join(cells) + "."
+        )
+    return lines
+
+
 def describe_c7(d: dict) -> list[str]:
     """The summary's lines: the selected setting's tables and the other settings' results."""
     if "static" in d:
@@ -316,10 +492,11 @@ def describe_c7(d: dict) -> list[str]:
                     for f, aggs in st[metric].get(attack, {}).items()
                 ]
                 lines.append(f"- {attack}, {what}: " + "; ".join(cells) + ".")
-        return lines
+        return lines + _test_lines(d)
     lines = [
         f"- Clean run's held-out loss decrease ({d['aggregator']}): {measured(d['clean_loss_decrease'])}.",
         f"- Largest tolerated fraction: {_largest_line(d['largest_tolerated'])}.",
+        *_test_lines(d),
     ]
     for attack_set, aggs in d.get("relative_decrease", {}).items():
         for agg, attacks in aggs.items():
