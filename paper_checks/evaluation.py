@@ -161,6 +161,8 @@ def evaluate_claim(
         "details": primary["details"],
         "parts": primary["parts"],
         "primary_reading": primary["id"],
+        # the D we measured at beside the D at which the paper states its number
+        "dims": {"ours": data["scale"]["D"], "paper": claim["paper_dim"]},
         "family": {"size": family, "alpha": ALPHA, "primary_alpha": ALPHA / family, "adjustment": "Bonferroni"},
         "readings": readings,
         "figure": str(figure),

@@ -76,6 +76,14 @@ def _expected(parts: list[dict]) -> str:
     return "; ".join(f"{_part(p)}{p['expected']:g} ({p['acceptance']})" for p in parts)
 
 
+def dims_cell(claim: dict, verdict: dict | None) -> str:
+    """ "ours · paper's": the D the verdict was measured at (each of a sweep's) beside the D at
+    which the paper states the claim's number (claims.yaml `paper_dim`; "not stated")."""
+    ours = "—" if verdict is None else _each(verdict["scale"]["D"], ",")
+    paper = claim["paper_dim"]["D"]
+    return f"{ours} · {'not stated' if paper is None else format(paper, ',')}"
+
+
 def reading_rows(claim: dict, verdict: dict | None, base: Path, not_run: dict[str, str]) -> list[dict]:
     """The verdicts table's rows of one claim, one per reading (the primary first, the only one
     that shows the statement); a claim without a verdict is NOT RUN under every reading, with
@@ -90,6 +98,7 @@ def reading_rows(claim: dict, verdict: dict | None, base: Path, not_run: dict[st
             "text": reading["reading"],
             "verifiable": reading["verifiable"],
             "expected": _expected([effective, *effective.get("also_requires", [])]),
+            "dims": dims_cell(claim, verdict),
             "measured": "—",
             "verdict": NOT_RUN,
             "reason": not_run.get(claim["id"], f"experiment `{claim['experiment']}` is not in the configuration"),
@@ -131,6 +140,7 @@ RST_COLUMNS = {
     "reading": "reading",
     "verifiable": "verifiable",
     "measured [95% CI], seeds": "measured",
+    "D: ours · paper's": "dims",
     "expected (acceptance)": "expected",
     "verdict": "label",
     "reason": "reason",

@@ -58,6 +58,9 @@ def _write_claims(tmp_path, mutate):
             "claim C1 reading tuned-tenth-sgd: acceptance: the one-sided acceptance region '[0.9, inf)' needs",
         ),
         (lambda c: c.update(minimum_effect=""), "claim C1: minimum_effect: '' should be non-empty"),
+        # every claim says at which model size the paper states its number (issue 25)
+        (lambda c: c.pop("paper_dim"), "claim C1: 'paper_dim' is a required property"),
+        (lambda c: c["paper_dim"].update(D="16M"), "claim C1: paper_dim.D: '16M' is not of type"),
     ],
 )
 def test_bad_claims_are_one_line_errors(tmp_path, mutate, message):

@@ -13,7 +13,7 @@ from holograd.experiments import kd_ratio as e2
 from holograd.experiments import momentum_comparison as e3
 from holograd.experiments import pogp_verification as e6
 from holograd.experiments import unbiased_estimator as e5
-from holograd.experiments.arms import Bench, arm_options
+from holograd.experiments.arms import Bench, arm_options, choose_rate
 from holograd.experiments.setup import resolve_device
 from holograd.strategies import Byzantine
 
@@ -223,7 +223,8 @@ class ParabolaBench(Bench):
 
     def final_losses(self, arm, rates, seed, steps):
         self.calls.extend(rates)
-        return {lr: math.inf if lr > 100 else (math.log10(lr) - math.log10(0.3)) ** 2 for lr in rates}
+        # two tuning seeds that agree: no noise, so the lowest sum decides
+        return {lr: [math.inf if lr > 100 else (math.log10(lr) - math.log10(0.3)) ** 2] * 2 for lr in rates}
 
 
 def test_tuning_extends_a_grid_whose_best_rate_is_at_an_end():
@@ -234,6 +235,40 @@ def test_tuning_extends_a_grid_whose_best_rate_is_at_an_end():
     assert out["lr"] == pytest.approx(0.1) and out["extended"] == [pytest.approx(1.0)] and not out["at_edge"]
     flagged = ParabolaBench().tune({"kind": "sgd"}, [1e-9, 1e-8], seed=0, steps=1, max_extensions=2)
     assert flagged["at_edge"] and flagged["lr"] == pytest.approx(1e-6)
+
+
+@pytest.mark.parametrize(
+    "losses, chosen",
+    [
+        # 0.3 has the lower sum by 0.02, but the seeds disagree on the order by 0.08: a tie,
+        # and the smaller rate is chosen
+        ({0.1: [5.00, 5.04], 0.3: [5.03, 4.99], 1.0: [5.6, 5.7]}, 0.1),
+        # both seeds prefer 0.3 by 0.2: no tie (the seeds agree, so the noise is 0)
+        ({0.1: [5.2, 5.21], 0.3: [5.0, 5.01], 1.0: [5.6, 5.7]}, 0.3),
+        # a run that diverged on one seed never ties, however good the other seed
+        ({0.1: [5.2, 5.21], 0.3: [math.inf, 4.0]}, 0.1),
+        # identical losses (no noise at all): within float32's resolution, a tie
+        ({0.1: [5.0, 5.0], 0.3: [5.0, 5.0]}, 0.1),
+    ],
+)
+def test_choose_rate_breaks_ties_within_noise_toward_the_smaller_rate(losses, chosen):
+    """Catches a choice by the lowest sum alone (the first and last cases), a band that lets a
+    diverged rate tie, and a band that ignores the seeds' agreement (the second case)."""
+    assert choose_rate(losses)[0] == chosen
+
+
+def test_choose_rate_does_not_follow_the_last_bits():
+    """Two rates whose losses differ by last bits only (1e-7 relative, float32's rounding):
+    the rate of lowest sum flips with every perturbation, the choice does not.  Catches a
+    tuning decided by the last bits of the arithmetic (issue 25's two machines)."""
+    gen = torch.Generator().manual_seed(0)
+    picks, argmins = set(), set()
+    for _ in range(50):
+        e = (torch.rand(4, generator=gen, dtype=torch.float64) - 0.5) * 1e-6
+        losses = {0.1: [5.0 + float(e[0]), 5.1 + float(e[1])], 0.3: [5.0 + float(e[2]), 5.1 + float(e[3])]}
+        picks.add(choose_rate(losses)[0])
+        argmins.add(min(losses, key=lambda lr: sum(losses[lr])))
+    assert argmins == {0.1, 0.3} and picks == {0.1}
 
 
 def test_an_arm_gets_the_protocol_options_only_if_its_strategy_is_verifiable():

@@ -5,6 +5,7 @@ report) and the published-numbers table."""
 
 import json
 import logging
+import re
 
 import pytest
 import yaml
@@ -240,6 +241,9 @@ def test_summary_tables(judged, tmp_path, caplog):
     assert "0.5 ([0.3, 0.7])" in rows[2] and claim["statement"] in rows[0] and claim["statement"] not in rows[1]
     assert all(f"**{NOT_RUN}" in r and "its experiment is not in this test" in r for r in rows[4:])
     assert any("**NOT RUN (not verifiable)**" in r for r in rows[4:])  # C3's oracle reading
+    # every row shows the D it was measured at beside the paper's (issue 25): C2's paper states
+    # none; C3 was not run here, and its paper's D is the one its ratio readings predict at
+    assert re.search(r"\| [\d,]+ · not stated \|", rows[0]) and "| — · 16,058,112 |" in rows[4]
     # the power table: the primary reading's per-seed sd and seeds (a PASS needs no more)
     power = text.split("## Power of the primary readings")[1].split("##")[0]
     assert "| `C2` · `last` | 0.07 | 0.002 | 3 | [0.04, 0.10] | PASS | — |" in power

@@ -14,9 +14,11 @@ experiments need it:
 - the loss is measured on fixed held-out batches of the validation split, at t = 0, every
   eval_every steps and after the last step; an arm's progress is its loss decrease
   L(theta_0) - L(theta_T) on those batches;
-- learning rates: each arm's rate is the one of its grid that reaches the lowest held-out
-  loss after a short run on a separate tuning seed (a diverged run counts as +inf); the grid
-  is extended while its best rate sits at an end (Bench.tune).  A
+- learning rates: each arm's rate is chosen from its grid by the loss on the tuning half of
+  the validation stream after a tuning run (as long as the measured one in the default
+  config), on two tuning seeds of their own (a diverged run counts as +inf): the lowest summed loss, or the smallest rate within
+  that loss's noise (choose_rate); the grid is extended while its best rate sits at an end
+  (Bench.tune).  A
   scale-corrected random-direction update has norm ~ sqrt(D/K) ||g||, so one shared rate
   would be unfair to it.
 
@@ -181,30 +183,33 @@ class Bench:
         )
         return WarmStarted(strategy, warmup, arm["warmup"]["steps"])
 
-    def final_losses(self, arm: dict, rates: list[float], seed: int, steps: int) -> dict[float, float]:
-        """{lr: the tuning batches' loss after `steps` steps at rate lr, summed over the
-        TUNING_SEEDS seeds from `seed` on} of runs trained together; +inf where a run diverged."""
-        total = dict.fromkeys(rates, 0.0)
+    def final_losses(self, arm: dict, rates: list[float], seed: int, steps: int) -> dict[float, list[float]]:
+        """{lr: [the tuning batches' loss after `steps` steps at rate lr, for each of the
+        TUNING_SEEDS seeds from `seed` on]} of runs trained together; +inf where a run diverged."""
+        losses: dict[float, list[float]] = {lr: [] for lr in rates}
         for s in range(seed, seed + TUNING_SEEDS):
             results = self.run_together([(arm, lr) for lr in rates], s, steps=steps, tuning=True)
             for lr, result in zip(rates, results):
-                total[lr] += _final(result)
-        return total
+                losses[lr].append(_final(result))
+        return losses
 
     def tune(self, arm: dict, grid: list[float], seed: int, steps: int, max_extensions: int = 4) -> dict:
-        """The rate with the lowest loss on the tuning batches after `steps` steps, summed over
-        TUNING_SEEDS seeds from `seed` on (initial weights and data of each, disjoint from the
-        measured seeds; the batches disjoint from the held-out ones that measure).
+        """The rate chosen by choose_rate from each rate's loss on the tuning batches after
+        `steps` steps, on TUNING_SEEDS seeds from `seed` on (initial weights and data of each,
+        disjoint from the measured seeds; the batches disjoint from the held-out ones that
+        measure).
 
-        The grid is a starting point: while the best rate is at an end of the rates tried
-        and strictly better than its neighbour, the search goes one grid ratio further that
-        way (at most `max_extensions` times), so a grid in the wrong place is corrected
-        rather than silently clipping an arm.  A best rate still at an end is flagged."""
-        final = self.final_losses(arm, sorted(grid), seed, steps)  # the grid's rates trained together
+        The grid is a starting point: while the rate of lowest summed loss is at an end of the
+        rates tried and strictly better than its neighbour, the search goes one grid ratio
+        further that way (at most `max_extensions` times), so a grid in the wrong place is
+        corrected rather than silently clipping an arm.  A best rate still at an end is
+        flagged (`at_edge`)."""
+        losses = self.final_losses(arm, sorted(grid), seed, steps)  # the grid's rates trained together
         ratio = grid[-1] / grid[-2] if len(grid) > 1 and grid[-2] > 0 else 3.0
         ratio = ratio if ratio > 1 else 1 / ratio if ratio < 1 else 3.0
         extended = []
-        for _ in range(max_extensions if len(final) > 1 else 0):
+        for _ in range(max_extensions if len(losses) > 1 else 0):
+            final = {lr: math.fsum(v) for lr, v in losses.items()}
             rates = sorted(final)
             best = min(rates, key=lambda lr: final[lr])
             if best == rates[-1] and final[best] < final[rates[-2]] - 1e-9:
@@ -213,26 +218,61 @@ class Bench:
                 new = best / ratio
             else:
                 break
-            final.update(self.final_losses(arm, [new], seed, steps))
+            losses.update(self.final_losses(arm, [new], seed, steps))
             extended.append(new)
+        final = {lr: math.fsum(v) for lr, v in sorted(losses.items())}
         rates = sorted(final)
         best = min(rates, key=lambda lr: final[lr])
+        chosen, tied = choose_rate(losses)
         at_edge = len(rates) > 1 and best in (rates[0], rates[-1]) and math.isfinite(final[best])
         log.info(
-            "tuned %s: lr %g%s (tuning batches' loss by lr, summed over the tuning seeds: %s)",
+            "tuned %s: lr %g%s%s (tuning batches' loss by lr, summed over the tuning seeds: %s)",
             arm,
-            best,
-            " (at the end of the rates tried)" if at_edge else "",
-            {lr: round(v, 4) for lr, v in sorted(final.items())},
+            chosen,
+            f" (the smallest of {len(tied)} rates within noise of the best, {best:g})" if chosen != best else "",
+            " (the best at the end of the rates tried)" if at_edge else "",
+            {lr: round(v, 4) for lr, v in final.items()},
         )
         return {
-            "lr": best,
-            "final_loss_by_lr": {f"{lr:g}": v for lr, v in sorted(final.items())},
+            "lr": chosen,
+            "best_lr": best,
+            "tied_lrs": tied,
+            "final_loss_by_lr": {f"{lr:g}": v for lr, v in final.items()},
+            "final_loss_by_lr_seed": {f"{lr:g}": v for lr, v in sorted(losses.items())},
             "extended": extended,
             "at_edge": at_edge,
             "tune_steps": steps,
             "tune_seeds": list(range(seed, seed + TUNING_SEEDS)),
         }
+
+
+def choose_rate(losses: dict[float, list[float]]) -> tuple[float, list[float]]:
+    """(the rate tuning picks, the rates tied with the best) from each rate's final losses on
+    the tuning seeds (+inf: diverged).
+
+    The best rate b has the lowest sum of losses over the seeds.  A rate r ties with it when
+    its sum exceeds b's by no more than that sum difference's own noise: with d_s = L_s(r) -
+    L_s(b) on seed s of n, when sum_s d_s <= sqrt(n) x sd(d) (one standard deviation of the
+    sum, estimated from the seeds; with two seeds |d_1 - d_2|), or within float32's resolution
+    of b's sum (1e-6 relative) where the seeds do not tell.  Of the tied rates the smallest is
+    chosen: the one furthest from the edge of stability, where the last bits of the
+    arithmetic move a run most.  So two rates that differ only by a last-bit change of the
+    arithmetic do not swap the choice, unless the change carries one across the band."""
+    total = {lr: math.fsum(v) for lr, v in losses.items()}
+    best = min(sorted(total), key=lambda lr: total[lr])
+    if not math.isfinite(total[best]):
+        return best, [best]
+    tied = []
+    for lr in sorted(total):
+        if not math.isfinite(total[lr]):
+            continue
+        d = [a - b for a, b in zip(losses[lr], losses[best])]
+        n = len(d)
+        mean = math.fsum(d) / n
+        spread = math.sqrt(n * math.fsum((x - mean) ** 2 for x in d) / (n - 1)) if n > 1 else 0.0
+        if math.fsum(d) <= max(spread, 1e-6 * abs(total[best])):
+            tied.append(lr)
+    return min(tied), tied
 
 
 def _result(lr: float, records: list[dict], dim: int) -> dict:
