@@ -16,11 +16,11 @@ experiments need it:
   L(theta_0) - L(theta_T) on those batches;
 - learning rates: each arm's rate is chosen from its grid by the loss on the tuning half of
   the validation stream after a tuning run (as long as the measured one in the default
-  config), on two tuning seeds of their own (a diverged run counts as +inf): the lowest summed loss, or the smallest rate within
-  that loss's noise (choose_rate); the grid is extended while its best rate sits at an end
-  (Bench.tune).  A
-  scale-corrected random-direction update has norm ~ sqrt(D/K) ||g||, so one shared rate
-  would be unfair to it.
+  config), on two tuning seeds of their own (a diverged run counts as +inf): the lowest
+  summed loss, or the smallest rate within that loss's noise (choose_rate); the grid is
+  extended while its best rate sits at an end (Bench.tune).  A scale-corrected
+  random-direction update has norm ~ sqrt(D/K) ||g||, so one shared rate would be unfair
+  to it.
 
 A job that saves its progress hands its holograd.checkpoint.Checkpoint to the Bench, which
 gives every run of the job its key in it (Bench.run).
