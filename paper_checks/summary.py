@@ -26,6 +26,7 @@ from paper_checks.experiment import load_analysis, load_systems_check
 from paper_checks.formatting import measured, num
 from paper_checks.regions import Region
 from paper_checks.verdict import ALPHA, INCONCLUSIVE, NOT_RUN, decision_level
+from paper_checks.verdict_table import CSV, JSON, verdict_frame, write_verdict_table
 
 log = logging.getLogger("paper_checks")
 
@@ -498,7 +499,8 @@ def write_summary(
     """Write results/RESULTS_SUMMARY.md from the verdict files (claim id -> path), the data files
     (experiment -> path), E8's result and the authors' published numbers (published.yaml,
     checked against the claims) -- after a failed run: those of the claims judged in it -- and
-    beside it the claims x readings table as reStructuredText (READINGS_TABLE, for the report).
+    beside it the claims x readings table as reStructuredText (READINGS_TABLE, for the report)
+    and the verdicts as a table (paper_checks.verdict_table: verdicts.csv and .json).
     `options` are render's: claims, experiments, figures, config_file, not_run, failed,
     systems_check, systems_figure, systems_note."""
     if systems_file is not None:
@@ -511,4 +513,5 @@ def write_summary(
     write_text(render(verdicts=verdict_records, data=data, base=base, **options), output)
     rows = table_rows(options["claims"], verdict_records, base, options.get("not_run"))
     write_text(readings_rst(rows), base / READINGS_TABLE)
-    log.info("wrote %s and %s", output, base / READINGS_TABLE)
+    write_verdict_table(verdict_frame(options["claims"], verdict_records, options.get("not_run")), base)
+    log.info("wrote %s, %s, %s and %s", output, base / READINGS_TABLE, base / CSV, base / JSON)

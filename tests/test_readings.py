@@ -269,6 +269,21 @@ def test_summary_tables(judged, tmp_path, caplog):
     html = publish_parts(rst, writer="html", settings_overrides={"report_level": 1})["html_body"]
     assert "System Message" not in html and "system-message" not in html
     assert html.count("<tr") == 1 + len(rows) and "FAIL (not verifiable)" in html
+    # the verdicts as a table for pandas (issue 26): one row per (claim, reading, part), NOT RUN
+    # claims per reading, the summary linking it; CSV and JSON hold the same rows
+    import pandas as pd
+
+    from paper_checks.verdict_table import COLUMNS
+
+    table = pd.read_csv(summary.parent / "verdicts.csv")
+    assert list(table.columns) == COLUMNS and len(table) == len(rows)  # C2's readings have one part each
+    assert table.loc[0, ["claim", "reading", "role", "verdict"]].tolist() == ["C2", "last", "primary", "PASS"]
+    assert (table["role"].iloc[1:4] == "sensitivity").all() and (table["verdict"].iloc[4:] == NOT_RUN).all()
+    assert table["D_paper"].iloc[4] == 16058112 and pd.isna(table["D_paper"].iloc[0])
+    failed = table[table["verdict"] == "FAIL"]
+    assert len(failed) and set(failed["direction"]) <= {"too low", "too high"}
+    assert pd.read_json(summary.parent / "verdicts.json").shape == table.shape
+    assert "[verdicts.csv](verdicts.csv)" in text
 
 
 def test_seeds_that_would_decide_an_inconclusive_reading():

@@ -288,3 +288,21 @@ def test_fiellers_interval_is_the_set_the_paired_t_test_does_not_reject():
         assert abs(min(kept) - e.low) <= step and abs(max(kept) - e.high) <= step
     flat = ratio_of_means_ci([0.1, 0.2, 0.15], [0.01, -0.02, 0.015], 0.90)  # SGD's decrease indistinct from 0
     assert (flat.low, flat.high) == (-math.inf, math.inf)
+
+
+@pytest.mark.parametrize(
+    "verdict, low, high, expected",
+    [
+        ("FAIL", 0.5, 0.6, "too high"),
+        ("FAIL", 0.001, 0.002, "too low"),
+        ("PASS", 0.05, 0.06, ""),  # a direction only for a FAIL
+        ("INCONCLUSIVE", 0.09, 0.2, ""),
+        ("FAIL", None, None, ""),  # no interval: nothing to place
+    ],
+)
+def test_a_fail_says_whether_it_is_too_low_or_too_high(verdict, low, high, expected):
+    """The verdict table's direction, against [0.04, 0.10].  Catches a direction read from the
+    point rather than the interval, or given to verdicts that are not FAIL."""
+    from paper_checks.verdict_table import direction
+
+    assert direction(verdict, "[0.04, 0.10]", low, high) == expected

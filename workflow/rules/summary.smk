@@ -33,6 +33,9 @@ rule write_summary:
             category="Summary",
         ),
         table="results/readings_table.rst",
+        # every (claim, reading, part) as a row, for pandas (paper_checks.verdict_table)
+        verdicts_csv="results/verdicts.csv",
+        verdicts_json="results/verdicts.json",
     log:
         "logs/summary.log",
     conda:
