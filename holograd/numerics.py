@@ -40,3 +40,25 @@ def cpu_numerics() -> dict:
     import torch
 
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "mkl_cbwr": os.environ.get("MKL_CBWR")}
+
+
+def cpu_description() -> dict:
+    """The machine's CPU as a run reports it: its model name and the widest vector extension it
+    has (AVX-512, AVX2, ...; what the pin above narrows to AVX2), from /proc/cpuinfo where there
+    is one, else what the platform module says."""
+    import platform
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            model = value.strip()
+        elif key.strip() in ("flags", "Features") and not flags:
+            flags = set(value.split())
+    widths = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2"), ("asimd", "NEON"))
+    width = next((name for flag, name in widths if flag in flags), "unknown")
+    return {"cpu_model": model, "cpu_vector_width": width}

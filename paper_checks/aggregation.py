@@ -15,6 +15,7 @@ from another configuration, another token cache or other measurement code is ref
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from holograd.files import write_json
 from paper_checks.experiment import load_analysis
@@ -93,6 +94,14 @@ def aggregate_experiment(
             "software": sorted({software_line(r["environment"]) for r in records}),
             "git_commits": sorted({r["environment"].get("git_commit", "unknown") for r in records}),
             # the CPU arithmetic the jobs were pinned to (holograd.numerics), where recorded
+            # the CPUs the jobs ran on, with the widest vector extension each has
+            "machines": sorted(
+                {
+                    f"{r['environment']['cpu_model']} ({r['environment']['cpu_vector_width']})"
+                    for r in records
+                    if "cpu_model" in r["environment"]
+                }
+            ),
             "cpu_numerics": sorted(
                 {
                     f"{r['environment']['cpu_capability']}, MKL_CBWR={r['environment'].get('mkl_cbwr')}"
@@ -107,8 +116,23 @@ def aggregate_experiment(
             {"path": str(p), "sha256": checksums[p], "setting": r["setting"], "seed": r["seed"]}
             for p, r in zip(paths, records)
         ],
-        TIMING: {"runs_wall_seconds": round(sum(r[TIMING]["wall_seconds"] for r in records), 3)},
+        TIMING: {"runs_wall_seconds": round(sum(r[TIMING]["wall_seconds"] for r in records), 3), **span(records)},
         "experiment_data": data,
     }
     write_json(out, output)
     log.info("%s: aggregated %d runs into %s", experiment, len(records), output)
+
+
+def span(records: list[dict]) -> dict:
+    """{"first_start", "last_finish"}: when the earliest of the runs began and the latest ended
+    (ISO 8601, UTC), from each run's finishing time and wall seconds; {} where a run has no
+    finishing time (a record from before they were kept)."""
+    times = [r[TIMING] for r in records]
+    if not times or not all("finished_at" in t for t in times):
+        return {}
+    ends = [datetime.fromisoformat(t["finished_at"]) for t in times]
+    starts = [end - timedelta(seconds=t["wall_seconds"]) for end, t in zip(ends, times)]
+    return {
+        "first_start": min(starts).isoformat(timespec="seconds"),
+        "last_finish": max(ends).isoformat(timespec="seconds"),
+    }

@@ -24,6 +24,14 @@ from holograd.files import read_json, write_text
 from paper_checks.catalog import family_size, load_published, readings_of
 from paper_checks.experiment import load_analysis, load_systems_check
 from paper_checks.formatting import measured, num
+from paper_checks.overview import (
+    NOT_VERIFIABLE,
+    claim_rows,
+    describe_run,
+    found_sentences,
+    plot_verdict_grid,
+    shown_verdict,
+)
 from paper_checks.regions import Region
 from paper_checks.verdict import ALPHA, INCONCLUSIVE, NOT_RUN, decision_level
 from paper_checks.verdict_table import CSV, JSON, verdict_frame, write_verdict_table
@@ -32,6 +40,10 @@ log = logging.getLogger("paper_checks")
 
 TEMPLATE = "templates/summary.md.j2"
 """The summary's template, relative to this package (its source hash covers it)."""
+
+VERDICT_FIGURE = "figures/verdicts.png"
+"""Every claim under every reading as a grid of verdicts (overview.plot_verdict_grid), beside
+the summary; its first screen shows it."""
 
 READINGS_TABLE = "readings_table.rst"
 """The claims x readings table as reStructuredText, written beside the summary for the report."""
@@ -54,9 +66,14 @@ def _each(value, spec: str = "") -> str:
     return " / ".join(format(v, spec) for v in value) if isinstance(value, list) else format(value, spec)
 
 
+VERIFIABLE = {"yes": "yes", "no": "no †", "n/a": "no protocol step in it"}
+"""claims.yaml's `verifiable` as the tables show it ("n/a": a property of gradients, say, that
+no step of the protocol computes)."""
+
+
 def verdict_label(verdict: str, verifiable: str) -> str:
-    """A reading's verdict as shown: marked "not verifiable" where the protocol cannot run it."""
-    return f"{verdict} (not verifiable)" if verifiable == "no" else verdict
+    """A reading's verdict as shown: marked † where the protocol cannot run it."""
+    return shown_verdict(verdict, verifiable)
 
 
 def verdict_readings(verdict: dict) -> list[dict]:
@@ -118,7 +135,10 @@ def reading_rows(claim: dict, verdict: dict | None, base: Path, not_run: dict[st
                 }
             else:
                 row["reason"] = "not judged: the verdict file predates this reading"
-        rows.append(row | {"label": verdict_label(row["verdict"], row["verifiable"])})
+        rows.append(
+            row
+            | {"label": verdict_label(row["verdict"], row["verifiable"]), "verifiable": VERIFIABLE[row["verifiable"]]}
+        )
     rows[0]["statement"] = claim["statement"]
     return rows
 
@@ -446,6 +466,7 @@ def render(
     systems_note: str | None = None,
     published: list[dict] | None = None,
     preregistered: str | None = None,
+    machine: str | None = None,
 ) -> str:
     """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file;
     published: the entries of published.yaml (catalog.load_published), shown beside ours;
@@ -453,7 +474,9 @@ def render(
     not_run: claim id -> why it has no verdict; failed: jobs that failed in the run
     (paper_checks.failures), said at the top; systems_check: the module of the systems check
     (E8) with its result and figure (or systems_note, why it has none), after the experiments;
-    preregistered: the commit that last changed claims.yaml, named beside the rule."""
+    preregistered: the commit that last changed claims.yaml, named beside the rule; machine:
+    where and how long the run ran (paper_checks.provenance.describe_run), said on the first
+    screen."""
     environment = [v["environment"] for v in verdicts.values()]
     sections = [
         experiment_section(meta, [c for c in claims if c["experiment"] == key], verdicts, data[key], figures[key], base)
@@ -471,7 +494,14 @@ def render(
         undefined=jinja2.StrictUndefined,
     )
     env.filters["cell"] = _cell
+    table = verdict_frame(claims, verdicts, not_run)
+    overview = claim_rows(claims, table)
     text = env.get_template(TEMPLATE).render(
+        found=found_sentences(overview),
+        overview=overview,
+        dagger=f"{NOT_VERIFIABLE} the reading needs true gradients, which the protocol never sends: its verdict "
+        "says what the idea could do, not what the protocol does.",
+        machine=machine or describe_run(data),
         measured_at=sorted({c for e in environment for c in e["git_commits"]}),
         judged_at=sorted({e["verdict_git_commit"] for e in environment}),
         config_file=os.path.relpath(config_file, base) if config_file else None,
@@ -513,5 +543,9 @@ def write_summary(
     write_text(render(verdicts=verdict_records, data=data, base=base, **options), output)
     rows = table_rows(options["claims"], verdict_records, base, options.get("not_run"))
     write_text(readings_rst(rows), base / READINGS_TABLE)
-    write_verdict_table(verdict_frame(options["claims"], verdict_records, options.get("not_run")), base)
-    log.info("wrote %s, %s, %s and %s", output, base / READINGS_TABLE, base / CSV, base / JSON)
+    frame = verdict_frame(options["claims"], verdict_records, options.get("not_run"))
+    write_verdict_table(frame, base)
+    plot_verdict_grid(options["claims"], frame, base / VERDICT_FIGURE)
+    log.info(
+        "wrote %s, %s, %s, %s and %s", output, base / READINGS_TABLE, base / CSV, base / JSON, base / VERDICT_FIGURE
+    )

@@ -8,7 +8,8 @@ was measured (its label), the point estimate with its 95 % interval and the numb
 the interval the verdict decided on, at its level (empty for an estimate with one interval:
 a worst case, a grid bracket); the acceptance region and the paper's expected value; the
 verdict, its direction ("too low" / "too high" for a FAIL: where the decision interval lies
-against the region; empty otherwise) and its reason; the D measured at beside the paper's.
+against the region; empty otherwise), whether it follows from an identity (`structural`) and
+its reason; the D measured at beside the paper's.
 A claim its run did not judge has one NOT RUN row per reading, with the reason.
 """
 
@@ -47,6 +48,7 @@ COLUMNS = [
     "expected",
     "verdict",
     "direction",
+    "structural",
     "reason",
     "D_ours",
     "D_paper",
@@ -113,6 +115,7 @@ def claim_rows(claim: dict, verdict: dict | None, not_run: str) -> list[dict]:
                     "expected": part["expected"],
                     "verdict": part["verdict"],
                     "direction": direction(part["verdict"], part["acceptance"], low, high),
+                    "structural": bool(part.get("structural")),
                     "reason": part["reason"],
                     "D_ours": _dims(verdict["scale"]["D"]),
                 }

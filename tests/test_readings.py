@@ -233,14 +233,22 @@ def test_summary_tables(judged, tmp_path, caplog):
     family = "11 decisions (a claim in parts counts each part), each at α = 0.00454545 per side (99.0909 % intervals"
     assert family in text
     verdicts, rest = text.split("## The authors' published numbers beside ours")
+    first_screen, verdicts = verdicts.split("## Verdicts: every claim under every reading")
+    # the first screen (issue 26): what was found in three sentences, then one row per claim
+    assert text.index("## What was found") < text.index("## How to read it")
+    assert "Of the 2 claims, on their primary readings, 1 passes (C2) and 1 was not run (C3)." in first_screen
+    assert "No claim fails on its primary reading." in first_screen
+    overview = [line for line in first_screen.splitlines() if line.startswith(("| C2 |", "| C3 |"))]
+    assert len(overview) == 2 and "| `last` | **PASS** | 0.07 [" in overview[0]
+    assert "| 2 · 1 · 1 |" in overview[0] and "not run" in overview[1]  # C2: two PASS, a FAIL†, an INC
     rows = [line for line in verdicts.splitlines() if line.startswith(("| C2 |", "| C3 |"))]
     # one row per (claim, reading): the four of C2, every one of C3 NOT RUN with the reason
     assert len(rows) == len(READINGS) + len(c3["readings"])
     assert [r.split(" | ")[2].split("`")[1] for r in rows[:4]] == ["last", "init", "init-wide", "batch-16"]
-    assert "**PASS**" in rows[0] and "**FAIL (not verifiable)**" in rows[1] and "**INCONCLUSIVE**" in rows[3]
+    assert "**PASS**" in rows[0] and "**FAIL†**" in rows[1] and "**INCONCLUSIVE**" in rows[3]
     assert "0.5 ([0.3, 0.7])" in rows[2] and claim["statement"] in rows[0] and claim["statement"] not in rows[1]
     assert all(f"**{NOT_RUN}" in r and "its experiment is not in this test" in r for r in rows[4:])
-    assert any("**NOT RUN (not verifiable)**" in r for r in rows[4:])  # C3's oracle reading
+    assert any("**NOT RUN†**" in r for r in rows[4:])  # C3's oracle reading
     # every row shows the D it was measured at beside the paper's (issue 25): C2's paper states
     # none; C3 was not run here, and its paper's D is the one its ratio readings predict at
     assert re.search(r"\| [\d,]+ · not stated \|", rows[0]) and "| — · 16,058,112 |" in rows[4]
@@ -249,7 +257,7 @@ def test_summary_tables(judged, tmp_path, caplog):
     assert "| `C2` · `last` | 0.07 | 0.002 | 3 | [0.04, 0.10] | PASS | — |" in power
     # the experiment section: one bold line per reading, the verifiable flag with the verdict
     section = rest.split("## E1")[1]
-    assert "**C2 · last — PASS.**" in section and "**C2 · init — FAIL (not verifiable).**" in section
+    assert "**C2 · last — PASS.**" in section and "**C2 · init — FAIL†.**" in section
     assert section.count("Mean pairwise cosine by checkpoint") == len(READINGS) - 1  # each judged reading's details
     # the published numbers: ours at the reading, the control by the tolerance rule, a missing path
     published_rows_ = [line for line in rest.split("## E1")[0].splitlines() if line.startswith("| mean pairwise")]
@@ -268,7 +276,7 @@ def test_summary_tables(judged, tmp_path, caplog):
     rst = (summary.parent / READINGS_TABLE).read_text()
     html = publish_parts(rst, writer="html", settings_overrides={"report_level": 1})["html_body"]
     assert "System Message" not in html and "system-message" not in html
-    assert html.count("<tr") == 1 + len(rows) and "FAIL (not verifiable)" in html
+    assert html.count("<tr") == 1 + len(rows) and "FAIL†" in html
     # the verdicts as a table for pandas (issue 26): one row per (claim, reading, part), NOT RUN
     # claims per reading, the summary linking it; CSV and JSON hold the same rows
     import pandas as pd
@@ -284,6 +292,7 @@ def test_summary_tables(judged, tmp_path, caplog):
     assert len(failed) and set(failed["direction"]) <= {"too low", "too high"}
     assert pd.read_json(summary.parent / "verdicts.json").shape == table.shape
     assert "[verdicts.csv](verdicts.csv)" in text
+    assert (summary.parent / "figures" / "verdicts.png").stat().st_size > 5_000 and "(figures/verdicts.png)" in text
 
 
 def test_seeds_that_would_decide_an_inconclusive_reading():

@@ -8,7 +8,7 @@ import torch
 
 from holograd.data import SampleSet, TokenCache
 from holograd.devices import allow_cpu_generator, device_name, generator_in_use, resolve_device, software
-from holograd.numerics import cpu_numerics
+from holograd.numerics import cpu_description, cpu_numerics
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ def scale(cfg: dict, cache: TokenCache, dim: int, steps: int = 0) -> dict:
 
 def environment(device: torch.device) -> dict:
     """Where a job ran: the device, its name, the direction generator's backend (numba, triton,
-    or a copy from the CPU), torch's threads, the CPU arithmetic it was pinned to
-    (holograd.numerics), and the software versions (holograd.devices);
+    or a copy from the CPU), torch's threads, the CPU arithmetic it was pinned to and the CPU
+    itself (holograd.numerics), and the software versions (holograd.devices);
     the pipeline adds the git commit (paper_checks.provenance.git_commit)."""
     return {
         **software(),
@@ -57,4 +57,5 @@ def environment(device: torch.device) -> dict:
         "generator": generator_in_use(device),
         "threads": torch.get_num_threads(),
         **cpu_numerics(),
+        **cpu_description(),
     }

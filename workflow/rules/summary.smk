@@ -36,6 +36,11 @@ rule write_summary:
         # every (claim, reading, part) as a row, for pandas (paper_checks.verdict_table)
         verdicts_csv="results/verdicts.csv",
         verdicts_json="results/verdicts.json",
+        verdicts_figure=report(
+            "results/figures/verdicts.png",
+            caption="../report/verdicts_figure.rst",
+            category="Summary",
+        ),
     log:
         "logs/summary.log",
     conda:
