@@ -75,12 +75,13 @@ def rerun_note(arms: dict, names: list[str]) -> str:
 
 def rate_at_edge(tuned: dict | None, arm: str) -> bool:
     """Whether the arm's tuned rate (that of the arm it mirrors, for an untuned control) lies
-    at an end of the rates its tuning tried, after the grid's extensions: a rate the tuning
-    did not bracket, so the arm may be judged at a rate below or above its best."""
+    at an end of the rates its tuning tried, after the grid's extensions, or every rate it
+    tried diverged: a rate the tuning did not bracket, so the arm may be judged at a rate
+    below or above its best."""
     record = (tuned or {}).get(arm) or {}
     if "mirrors" in record:
         record = (tuned or {}).get(record["mirrors"]) or {}
-    return bool(record.get("at_edge"))
+    return bool(record.get("at_edge") or record.get("none_trains"))
 
 
 # --- helpers of claim statistics ------------------------------------------------------------

@@ -677,9 +677,11 @@ def test_a_tuned_rate_at_the_end_of_its_grid_makes_the_claim_inconclusive(tmp_pa
     have been judged below its best rate.  The same flag on an arm the claim does not read
     leaves the PASS.  Catches at_edge recorded and never read (issue 25)."""
     section = SECTIONS[experiment]
-    edge = {"tuned": {arm: {"lr": 3.0, "at_edge": True}, "other_arm": {"lr": 1.0, "at_edge": False}}}
-    v = verdict_of(tmp_path, claim, plant_with(tmp_path, experiment, runs(), section, **edge))
-    assert v["verdict"] == INCONCLUSIVE and f"tuned rate of {arm} (" in v["reason"], v["reason"]
+    # the same for a tuning in which every rate diverged, even after going below the grid
+    for flag in ("at_edge", "none_trains"):
+        edge = {"tuned": {arm: {"lr": 3.0, flag: True}, "other_arm": {"lr": 1.0, "at_edge": False}}}
+        v = verdict_of(tmp_path, claim, plant_with(tmp_path, experiment, runs(), section, **edge))
+        assert v["verdict"] == INCONCLUSIVE and f"tuned rate of {arm} (" in v["reason"], v["reason"]
     if claim != "C7":  # (every tuned rate of E7, the clean run's and the warm-up's, is read)
         unread = {"tuned": {"random_k64": {"lr": 3.0, "at_edge": True}}}
         v = verdict_of(tmp_path, claim, plant_with(tmp_path, experiment, runs(), section, **unread))

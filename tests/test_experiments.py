@@ -237,6 +237,25 @@ def test_tuning_extends_a_grid_whose_best_rate_is_at_an_end():
     assert flagged["at_edge"] and flagged["lr"] == pytest.approx(1e-6)
 
 
+class DivergingBench(ParabolaBench):
+    """Every rate above 0.05 diverges; below, a parabola in log10(lr) with its minimum at 0.01."""
+
+    def final_losses(self, arm, rates, seed, steps):
+        self.calls.extend(rates)
+        return {lr: [math.inf if lr > 0.05 else (math.log10(lr) - math.log10(0.01)) ** 2] * 2 for lr in rates}
+
+
+def test_tuning_goes_below_a_grid_where_every_rate_diverged():
+    """A grid wholly above the edge of stability: the search steps down by the grid's ratio
+    until rates train, then on to the minimum.  Catches a tuning that returns a rate that
+    diverged (the E3 SGD-warm-up arm's grid did, issue 25), and one that flags nothing."""
+    out = DivergingBench().tune({"kind": "sgd"}, [1.0, 3.0, 10.0], seed=0, steps=1, max_extensions=6)
+    assert out["extended"][0] == pytest.approx(0.3) and out["lr"] == pytest.approx(0.0081)
+    assert not out["at_edge"] and not out["none_trains"]
+    stuck = DivergingBench().tune({"kind": "sgd"}, [1.0, 3.0, 10.0], seed=0, steps=1, max_extensions=1)
+    assert stuck["none_trains"] and stuck["extended"] == [pytest.approx(0.3)]
+
+
 @pytest.mark.parametrize(
     "losses, chosen",
     [

@@ -201,9 +201,10 @@ class Bench:
 
         The grid is a starting point: while the rate of lowest summed loss is at an end of the
         rates tried and strictly better than its neighbour, the search goes one grid ratio
-        further that way (at most `max_extensions` times), so a grid in the wrong place is
+        further that way, and while every rate tried diverged it goes one ratio below the
+        lowest (at most `max_extensions` times in all), so a grid in the wrong place is
         corrected rather than silently clipping an arm.  A best rate still at an end is
-        flagged (`at_edge`)."""
+        flagged (`at_edge`); so is a grid where every rate diverged (`none_trains`)."""
         losses = self.final_losses(arm, sorted(grid), seed, steps)  # the grid's rates trained together
         ratio = grid[-1] / grid[-2] if len(grid) > 1 and grid[-2] > 0 else 3.0
         ratio = ratio if ratio > 1 else 1 / ratio if ratio < 1 else 3.0
@@ -212,7 +213,9 @@ class Bench:
             final = {lr: math.fsum(v) for lr, v in losses.items()}
             rates = sorted(final)
             best = min(rates, key=lambda lr: final[lr])
-            if best == rates[-1] and final[best] < final[rates[-2]] - 1e-9:
+            if not any(math.isfinite(v) for v in final.values()):  # every rate diverged: go lower
+                new = rates[0] / ratio
+            elif best == rates[-1] and final[best] < final[rates[-2]] - 1e-9:
                 new = best * ratio
             elif best == rates[0] and final[best] < final[rates[1]] - 1e-9:
                 new = best / ratio
@@ -225,6 +228,7 @@ class Bench:
         best = min(rates, key=lambda lr: final[lr])
         chosen, tied = choose_rate(losses)
         at_edge = len(rates) > 1 and best in (rates[0], rates[-1]) and math.isfinite(final[best])
+        none_trains = not any(math.isfinite(v) for v in final.values())
         log.info(
             "tuned %s: lr %g%s%s (tuning batches' loss by lr, summed over the tuning seeds: %s)",
             arm,
@@ -241,6 +245,7 @@ class Bench:
             "final_loss_by_lr_seed": {f"{lr:g}": v for lr, v in sorted(losses.items())},
             "extended": extended,
             "at_edge": at_edge,
+            "none_trains": none_trains,
             "tune_steps": steps,
             "tune_seeds": list(range(seed, seed + TUNING_SEEDS)),
         }
