@@ -18,6 +18,7 @@ import math
 import pandas as pd
 
 from paper_checks.formatting import num
+from paper_checks.regions import Region
 from paper_checks.verdict import FAIL, INCONCLUSIVE, NOT_RUN, PASS
 
 ORDER = (PASS, FAIL, INCONCLUSIVE, NOT_RUN)
@@ -53,6 +54,17 @@ def _value(part: pd.Series) -> str:
     return f"{num(part['point'])}{interval}"
 
 
+def _expected(part: pd.Series) -> str:
+    """The paper's value with the acceptance region around it, e.g. "0.07 in [0.04, 0.10]"; the
+    region alone where the paper's claim is a direction, not a value (C5's "γ rises": [0.01, inf))."""
+    if pd.isna(part.get("acceptance")):
+        return "—"
+    expected = part.get("expected")
+    if pd.isna(expected) or not Region.parse(part["acceptance"]).contains(float(expected)):
+        return f"in {part['acceptance']}"
+    return f"{num(float(expected))} in {part['acceptance']}"
+
+
 def _combined(verdicts: list[str]) -> str:
     """A reading's verdict from its parts' (every part must pass; one failing part fails it)."""
     if NOT_RUN in verdicts:
@@ -75,6 +87,7 @@ def claim_rows(claims: list[dict], table: pd.DataFrame) -> list[dict]:
         name = primary["reading"].iloc[0]
         several = len(primary) > 1
         value = "; ".join(f"({p['part']}) {_value(p)}" if several else _value(p) for _, p in primary.iterrows())
+        expected = "; ".join((f"({p['part']}) " if several else "") + f"{_expected(p)}" for _, p in primary.iterrows())
         directions = sorted({d for d in primary["direction"].fillna("") if d})
         counts = {v: sum(1 for x in verdict_of.values() if x == v) for v in ORDER}
         rows.append(
@@ -84,6 +97,7 @@ def claim_rows(claims: list[dict], table: pd.DataFrame) -> list[dict]:
                 "reading": name,
                 "verdict": shown_verdict(verdict_of[name], primary["verifiable"].iloc[0]),
                 "value": value,
+                "expected": expected,
                 "counts": counts,
                 "readings": len(verdict_of),
                 "direction": " and ".join(directions),

@@ -57,9 +57,17 @@ def finish(fig, title: str, path: str | Path) -> None:
     plt.close(fig)
 
 
-LABEL_WIDTH, LABEL_LINES, ID_CHARS = 40, 2, 40
+LABEL_WIDTH, LABEL_LINES, ID_CHARS = 46, 2, 40
 """A verdict figure's row labels are wrapped to LABEL_LINES lines of LABEL_WIDTH characters
-(then cut), reading ids in panel titles cut to ID_CHARS in the middle, where ids differ least."""
+(then cut), reading ids cut to ID_CHARS in the middle, where ids differ least."""
+
+ROW_INCHES, PANEL_INCHES = 0.27, 0.75
+"""A verdict figure's height: per reading row, and per panel (title, axis); C3's 17 readings
+in three panels come to about 6.8 inches."""
+
+CANNOT_TEST = "the run cannot test the claim"
+"""How a reason starts when the verdict is INCONCLUSIVE because the run could not test the
+claim (a diverged run, a rate at the end of its grid, no progress to compare with)."""
 
 
 def _label(text: str) -> str:
@@ -80,89 +88,138 @@ def _short_id(text: str) -> str:
     return text[:head] + "…" + text[-(ID_CHARS - 1 - head) :]
 
 
-def reading_title(reading: dict, part: dict) -> str:
-    """A panel's title: the reading's id (marked where the protocol cannot run it), the part
-    and its verdict, e.g. "oracle [not verifiable] · part b: FAIL"."""
-    words = []
-    if reading.get("id"):
-        words.append(_short_id(reading["id"]) + (" [not verifiable]" if reading.get("verifiable") == "no" else ""))
-    if part.get("part"):
-        words.append(f"part {part['part']}")
-    return f"{' · '.join(words)}: {part['verdict']}" if words else part["verdict"]
+def direction_of(part: dict) -> str:
+    """ "too low" / "too high" for a FAIL part, from the interval it was decided on; else ""."""
+    from paper_checks.verdict_table import direction
+
+    d = part.get("decision") or {}
+    return direction(part["verdict"], part["acceptance"], d.get("low"), d.get("high"))
 
 
-def _verdict_axis(ax, part: dict, rows: list[tuple[str, list, dict]], title: str) -> None:
-    """One part of a claim under one reading: per-seed values, estimate with CI, acceptance
-    region, expected value."""
+def row_label(reading: dict, part: dict) -> str:
+    """A reading's row: its id († where the protocol cannot run it), its verdict and, for a
+    FAIL, whether it is too low or too high; "cannot test" where the run could not test it."""
+    name = _short_id(reading.get("id") or "as stated") + ("†" if reading.get("verifiable") == "no" else "")
+    verdict = part["verdict"]
+    if part.get("reason", "").startswith(CANNOT_TEST):
+        verdict += ", cannot test"
+    elif direction_of(part):
+        verdict += f", {direction_of(part)}"
+    return f"{name}: {verdict}"
+
+
+def _panels(readings: list[dict], controls: Callable[[dict], list]) -> list[dict]:
+    """The figure's panels: one per (part, acceptance region, expected value), in order of
+    first appearance, each with a row per reading that judges that part against that region
+    (then the rows `controls` gives for it, a negative control say)."""
+    panels: dict[tuple, dict] = {}
+    for reading in readings:
+        for part in reading["parts"]:
+            key = (part.get("part", ""), part["acceptance"], part["expected"])
+            panel = panels.setdefault(key, {"part": part, "rows": []})
+            m = part["measured"]
+            panel["rows"].append(
+                {"label": row_label(reading, part), "values": m["per_seed"], "estimate": m, "part": part}
+            )
+            for label, values, estimate in controls(part["details"]):
+                panel["rows"].append({"label": f"↳ {label}", "values": values, "estimate": estimate})
+    return list(panels.values())
+
+
+def _finite(*values) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(v)]
+
+
+def _verdict_axis(ax, panel: dict) -> None:
+    """One panel: per row, the per-seed values (dots), the estimate with its 95 % CI (black
+    diamond; hollow where the run could not test the claim) and the interval the verdict
+    decided on (a bar in the verdict's colour); the acceptance region (green band) and the
+    paper's value (dashed).  A log x axis when the values span more than two decades."""
+    part, rows = panel["part"], panel["rows"]
     region = Region.parse(part["acceptance"])
-    finite = [
-        v
-        for _, vals, est in rows
-        for v in [*vals, est.get("point"), est.get("low"), est.get("high")]
-        if v is not None and math.isfinite(v)
-    ]
-    finite += [part["expected"], *(x for x in (region.low, region.high) if math.isfinite(x))]
-    decision = part.get("decision") or {}
-    finite += [v for v in (decision.get("low"), decision.get("high")) if v is not None and math.isfinite(v)]
+    finite = [part["expected"], *_finite(region.low, region.high)]
+    for row in rows:
+        est, decision = row["estimate"], (row.get("part") or {}).get("decision") or {}
+        finite += _finite(*row["values"], est.get("point"), est.get("low"), est.get("high"))
+        finite += _finite(decision.get("low"), decision.get("high"))
+    positive = [v for v in finite if v > 0]
+    log = len(positive) == len(finite) and max(positive) / min(positive) > 100
     lo, hi = min(finite), max(finite)
-    pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1e-6
-    band_lo = region.low if math.isfinite(region.low) else lo - pad
-    band_hi = region.high if math.isfinite(region.high) else hi + pad
-    ax.axvspan(band_lo, band_hi, color=VERDICT_COLOURS["PASS"], alpha=0.15, label=f"acceptance {region}")
-    ax.axvline(part["expected"], c="k", ls="--", lw=1, label=f"expected {part['expected']:g}")
-    if decision.get("low") is not None and decision.get("high") is not None and math.isfinite(decision["high"]):
-        ax.plot(
-            [decision["low"], decision["high"]],
-            [0, 0],
-            c=VERDICT_COLOURS.get(part["verdict"], "k"),
-            lw=5,
-            alpha=0.5,
-            solid_capstyle="butt",
-            label="decision interval" + (f" ({100 * decision['level']:.4g}%)" if decision.get("level") else ""),
-        )
-    for y, (_, values, est) in enumerate(rows):
-        shown = [v for v in values if v is not None]
-        ax.plot(shown, [y] * len(shown), "o", c="grey", alpha=0.6, ms=4)
+    pad = (hi - lo) * 0.08 or abs(hi) * 0.1 or 1e-6
+    left, right = (lo / 1.5, hi * 1.5) if log else (lo - pad, hi + pad)
+    ax.axvspan(
+        region.low if math.isfinite(region.low) else left,
+        region.high if math.isfinite(region.high) else right,
+        color=VERDICT_COLOURS["PASS"],
+        alpha=0.15,
+        label=f"acceptance {region}",
+    )
+    if region.contains(part["expected"]):
+        ax.axvline(part["expected"], c="k", ls="--", lw=1, label=f"paper {part['expected']:g}")
+    for y, row in enumerate(rows):
+        est, judged = row["estimate"], row.get("part") or {}
+        colour = VERDICT_COLOURS.get(judged.get("verdict"), "0.5")
+        decision = judged.get("decision") or {}
+        if decision.get("low") is not None and decision.get("high") is not None and math.isfinite(decision["high"]):
+            # a bar in the verdict's colour (a square where it has no width: every seed alike)
+            ax.plot(
+                [decision["low"], decision["high"]],
+                [y + 0.22] * 2,
+                c=colour,
+                lw=4,
+                alpha=0.6,
+                solid_capstyle="butt",
+                marker="s" if decision["low"] == decision["high"] else None,
+                ms=5,
+            )
+        values = _finite(*row["values"])
+        ax.plot(values, [y] * len(values), "o", c="grey", alpha=0.5, ms=3)
         point, low, high = est.get("point"), est.get("low"), est.get("high")
-        if low is not None and high is not None and math.isfinite(high):
-            ax.errorbar([point], [y], xerr=[[point - low], [high - point]], fmt="D", c="k", capsize=4)
+        cannot = judged.get("reason", "").startswith(CANNOT_TEST)
+        style = {"mfc": "white" if cannot else "k", "mec": "k", "c": "k", "ms": 5}
+        if point is not None and low is not None and high is not None and math.isfinite(high):
+            ax.errorbar([point], [y], xerr=[[point - low], [high - point]], fmt="D", capsize=3, **style)
         elif point is not None and math.isfinite(point):
-            ax.plot([point], [y], "D", c="k")
-    ax.set_yticks(range(len(rows)), [_label(r[0]) for r in rows], fontsize=7)
-    ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.set_xlim(lo - pad, hi + pad)
-    ax.legend(fontsize=6, loc="best")
-    ax.set_title(title, fontsize=8, loc="left", color=VERDICT_COLOURS.get(part["verdict"], "k"), fontweight="bold")
+            ax.plot([point], [y], "D", **style)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlim(left, right)
+    ax.set_yticks(range(len(rows)), [_label(r["label"]) for r in rows], fontsize=6.5)
+    for tick, row in zip(ax.get_yticklabels(), rows):
+        tick.set_color(VERDICT_COLOURS.get((row.get("part") or {}).get("verdict"), "0.35"))
+    ax.set_ylim(len(rows) - 0.5, -0.6)
+    ax.tick_params(axis="x", labelsize=7)
+    name = f"part {part['part']}: " if part.get("part") else ""
+    ax.set_title(f"{name}{_label(part['statistic'])[:160]}", fontsize=7, loc="left")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
 def plot_verdict(record: dict, path: str | Path, controls: Callable[[dict], list] = lambda details: []) -> None:
-    """Per reading of the claim (a verdict file's `readings`; a record without them is one
-    reading) and per part: per-seed values (dots), the estimate with its 95% CI (diamond), the
-    decision interval the verdict reads (a bar in the verdict's colour), the acceptance region
-    and the expected value; the rows `controls` gives from the part's
-    details (a negative control, say) below it.  One panel per (reading, part), titled with
-    the reading, the part and its verdict in the verdict's colour; the figure grows with them."""
+    """The claim's verdicts in one figure: a panel per (part, acceptance region), a row per
+    reading judged against it (primary first; its id, † where the protocol cannot run it, its
+    verdict and a FAIL's direction), each with its per-seed values, estimate and 95 % CI, and
+    the interval the verdict decided on in the verdict's colour; `controls` adds rows from a
+    part's details (a negative control, say).  The title gives the primary reading's verdict."""
     readings = record.get("readings") or [{"parts": record["parts"]}]
-    panels = []
-    for reading in readings:
-        for part in reading["parts"]:
-            m = part["measured"]
-            rows = [(m["label"], m["per_seed"], m), *controls(part["details"])]
-            named = len(readings) > 1 or reading.get("id", "as-stated") != "as-stated"
-            panels.append((part, rows, reading_title(reading if named else {}, part)))
-    heights = [0.7 + 0.4 * len(rows) for _, rows, _ in panels]
+    panels = _panels(readings, controls)
+    heights = [PANEL_INCHES + ROW_INCHES * len(p["rows"]) for p in panels]
     fig, axes = plt.subplots(
-        len(panels), 1, figsize=(8, 0.8 + sum(heights)), gridspec_kw={"height_ratios": heights}, squeeze=False
+        len(panels), 1, figsize=(10, 0.6 + sum(heights)), gridspec_kw={"height_ratios": heights}, squeeze=False
     )
-    for ax, (part, rows, title) in zip(axes[:, 0], panels):
-        _verdict_axis(ax, part, rows, title)
+    for ax, panel in zip(axes[:, 0], panels):
+        _verdict_axis(ax, panel)
     axes[-1, 0].set_xlabel(
-        "per-seed values (dots), estimate with 95% CI (diamond), the interval the verdict reads (bar: 90%, "
-        "or wider for a primary reading, one of the confirmatory family)"
+        "dots: per-seed values · diamond: estimate with 95% CI (hollow: the run cannot test the claim) · "
+        "bar: the interval the verdict decided on, in its colour",
+        fontsize=7,
     )
-    verdict = record["verdict"]
-    primary = f" (primary reading: {record.get('primary_reading')})" if len(readings) > 1 else ""
-    fig.suptitle(f"{record['claim']}: {verdict}{primary}", color=VERDICT_COLOURS.get(verdict, "k"), fontweight="bold")
+    primary = readings[0]
+    directions = sorted({direction_of(p) for p in primary["parts"]} - {""})
+    verdict = record["verdict"] + (f", {' and '.join(directions)}" if directions else "")
+    named = f" (primary reading {primary['id']})" if primary.get("id") else ""
+    fig.suptitle(
+        f"{record['claim']}: {verdict}{named}", color=VERDICT_COLOURS.get(record["verdict"], "k"), fontweight="bold"
+    )
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
