@@ -462,7 +462,7 @@ def test_the_loss_panel_keeps_its_axis_on_the_arms_that_ran():
     labels = ax.get_legend_handles_labels()[1]
     plt.close(fig)
     assert 0 <= low and high < 6.0
-    assert "momentum_alg3 (diverged)" in labels and "momentum" in labels
+    assert "Algorithm 3 with sigma-hat (diverged: x)" in labels and "Momentum-Centric (protocol)" in labels
     assert any(label.startswith(f"warm-up, steps 0-{T_WARM}") for label in labels)
 
 

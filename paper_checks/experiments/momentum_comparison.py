@@ -295,10 +295,38 @@ def _mean_band(frame: pd.DataFrame, until: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "mean", "low", "high"])
 
 
+ARM_LABELS = {
+    "momentum": "Momentum-Centric (protocol)",
+    "momentum_alg3": "Algorithm 3 with sigma-hat",
+    "momentum_authors_benchmark": "authors' benchmark (m from g)†",
+    "momentum_oracle": "oracle (m from g)†",
+    "momentum_random_warmup": "after a random warm-up",
+    "momentum_sgd_warmup": "after an SGD warm-up†",
+    "random_k1": "random, K = 1",
+    "random_k64": "random, K = 64",
+    "random_k64_collapse": "random K = 64, seeds collapsed (authors' generator)",
+    "sgd": "SGD",
+    "sgd_random_warmup": "SGD after the random warm-up",
+}
+"""The arms as the figure names them (the readings' words; † needs true gradients); an arm
+not listed keeps its code name."""
+
+
+def arm_label(name: str) -> str:
+    return ARM_LABELS.get(name, name)
+
+
+def arm_styles(names) -> dict[str, tuple]:
+    """(colour, line style) per arm: seaborn's colour-blind palette, solid for the first ten
+    arms and dashed after (no two arms share both)."""
+    palette = sns.color_palette("colorblind", 10)
+    return {n: (palette[i % 10], "-" if i < 10 else "--") for i, n in enumerate(names)}
+
+
 def _loss_panel(ax, arms: dict) -> None:
     """Mean held-out loss per arm with its band; a diverged arm up to its earliest stop,
     marked with an x; the y-axis fitted to the arms that ran; warm-up spans shaded."""
-    colours = dict(zip(arms, sns.color_palette("tab10", len(arms))))
+    styles = arm_styles(arms)
     shown, limits = {}, []
     for name, arm in arms.items():
         frame = _curves(arm)
@@ -318,11 +346,12 @@ def _loss_panel(ax, arms: dict) -> None:
     pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.1
     lo, hi = max(lo - pad, 0.0), hi + pad
     for span in sorted({a.get("warmup_steps", 0) for a in arms.values()} - {0}):
-        names = [n for n, a in arms.items() if a.get("warmup_steps", 0) == span]
+        names = [arm_label(n) for n, a in arms.items() if a.get("warmup_steps", 0) == span]
         ax.axvspan(0, span, color="grey", alpha=0.12, lw=0, label=f"warm-up, steps 0-{span}:\n" + ",\n".join(names))
     for name, (band, diverged) in shown.items():
-        c = colours[name]
-        ax.plot(band["step"], band["mean"], c=c, lw=1.2, label=f"{name} (diverged)" if diverged else name)
+        c, ls = styles[name]
+        label = arm_label(name) + (" (diverged: x)" if diverged else "")
+        ax.plot(band["step"], band["mean"], c=c, ls=ls, lw=1.2, label=label)
         if diverged:  # no band: the seeds' losses after a blow-up would cover the axis
             last = band.iloc[-1]
             ax.plot([last["step"]], [min(max(last["mean"], lo), hi)], "x", c=c, ms=8, mew=2)
@@ -337,6 +366,9 @@ def _alignment_panel(ax, setting: dict, claims: dict[str, dict]) -> None:
     log axis, with the single-direction theory sqrt(2/(pi D)) and the paper's value (C3's)."""
     arms = {n: a for n, a in setting["arms"].items() if n not in baselines_of(setting["arms"])}
     for x, arm in enumerate(arms.values()):
+        if arm["stopped"]:  # its alignment is over the steps before it diverged: say so where it is drawn
+            ax.annotate("diverged", (x, 1.0), xycoords=("data", "axes fraction"), ha="center", va="top",
+                        fontsize=6, color="tab:red")  # fmt: skip
         values = [v for v in arm["alignment"]["per_seed"] if v is not None and v > 0]
         ax.plot([x] * len(values), values, "o", c="grey", alpha=0.5, ms=3)
         est = arm["alignment"]
@@ -355,7 +387,7 @@ def _alignment_panel(ax, setting: dict, claims: dict[str, dict]) -> None:
     ax.axhline(theory, c="grey", ls=":", lw=1, label=f"sqrt(2/(pi D)) = {theory:.2g} (D = {setting['dim']:,})")
     if "C3" in claims:  # the paper's alignment, the quantity C3's primary reading judges
         ax.axhline(claims["C3"]["expected"], c="k", ls="--", lw=1, label=f"the paper's {claims['C3']['expected']:g}")
-    ax.set_xticks(range(len(arms)), list(arms), rotation=35, ha="right", fontsize=6)
+    ax.set_xticks(range(len(arms)), [arm_label(n) for n in arms], rotation=35, ha="right", fontsize=6)
     ax.set(yscale="log", ylabel="|cos(direction, g)| (mean over steps)", title="alignment of the projection direction")
     ratio = setting["alignment_ratio"].get("momentum", {}).get("point")
     ax.legend(fontsize=6, title=f"momentum / random K=1 = {num(ratio)}", title_fontsize=6)
@@ -368,6 +400,7 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(13, 6))
     _loss_panel(axes[0], setting["arms"])
     _alignment_panel(axes[1], setting, claims)
+    fig.text(0.5, -0.02, "† the arm needs true gradients, which the protocol never sends", ha="center", fontsize=7)
     finish(fig, f"E3 momentum vs random — {dims(scale)}", path)
 
 
