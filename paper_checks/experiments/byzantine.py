@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -31,7 +32,7 @@ from paper_checks.analysis import by_setting, estimate_of, find_setting, over_se
 from paper_checks.experiment import Claim, Experiment, Measurement, SelectionError
 from paper_checks.formatting import measured, num
 from paper_checks.intervals import Estimate
-from paper_checks.plotting import dims, finish
+from paper_checks.plotting import dims, save_figure
 from paper_checks.regions import Region
 
 ATTACK_SETS = ("paper", "authors")
@@ -532,6 +533,23 @@ def _training_panel(ax, setting: dict, agg: str, tolerance: float) -> None:
     the y-axis is set from the finite values, so a diverged or runaway run flattens nothing."""
     table = [r for r in setting["table"] if r["aggregator"] == agg]
     clean = next(r for r in table if r["attack"] == "none")
+    learns = clean["loss_decrease"]["low"] is not None and clean["loss_decrease"]["low"] > 0
+    if not learns:  # a ratio to a decrease that is noise would be noise: say so instead of drawing it
+        low = clean["loss_decrease"]["low"]
+        ax.text(
+            0.5,
+            0.5,
+            f"the clean run does not learn\n(loss decrease {clean['loss_decrease']['point']:.2g}, 95% CI low "
+            f"{'undefined' if low is None else f'{low:.2g}'}):\nno ratio to it is drawn",
+            ha="center",
+            va="center",
+            fontsize=7,
+            transform=ax.transAxes,
+        )
+        ax.set_title(f"{STRATEGY_LABELS.get(setting['strategy'], setting['strategy'])}, {agg}", fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
     attacks = list(dict.fromkeys((r["attack_set"], r["attack"]) for r in table if r["attack"] != "none"))
     finite = [1.0] + [r["relative"]["point"] for r in table if _finite(r["relative"]["point"])]
     low, high = min(min(finite), 0.0), max(max(finite), 1.0)
@@ -547,16 +565,18 @@ def _training_panel(ax, setting: dict, agg: str, tolerance: float) -> None:
             xs.append(r["fraction"])
             ys.append(r["relative"]["point"])
         color = f"C{i}"
-        label = f"{attack} ({attack_set})" + (f" (diverged at f={diverged:g})" if diverged is not None else "")
+        label = f"{attack} ({attack_set})"  # a divergence is the x at the panel's bottom
         ax.plot(xs, ys, LINESTYLE[attack_set], marker="o", ms=3, color=color, label=label)
         if diverged is not None:
             ax.plot([diverged], [bottom], marker="x", ms=8, mew=2, color=color, clip_on=False)
     ax.axhline(tolerance, color="0.4", lw=0.8, ls=":")
     ax.set_ylim(bottom, high + pad)
-    learns = clean["loss_decrease"]["low"] is not None and clean["loss_decrease"]["low"] > 0
-    note = f"clean {clean['loss_decrease']['point']:.3g}" + ("" if learns else " (not > 0: noise)")
-    tolerated = ", ".join(f"{s} {v[agg]['point']:.2g}" for s, v in setting["largest_tolerated"].items())
-    ax.set_title(f"{setting['strategy']}, {agg}\n{note}\nlargest tolerated f: {tolerated}", fontsize=7)
+    tolerated = ", ".join(f"{s} {_median(v[agg])}" for s, v in setting["largest_tolerated"].items())
+    ax.set_title(
+        f"{STRATEGY_LABELS.get(setting['strategy'], setting['strategy'])}, {agg}\nclean decrease "
+        f"{clean['loss_decrease']['point']:.3g}; median largest tolerated f: {tolerated}",
+        fontsize=7,
+    )
     ax.tick_params(labelsize=7)
 
 
@@ -582,44 +602,92 @@ def _finite(x) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
-    """E7: one row per training setting (a panel per aggregator: loss decrease relative to the
-    clean run vs f, a line per attack) and a row for the static setting (a panel per
-    aggregator: the authors' metric, solid, and our relative error, dashed, vs f)."""
-    exp, scale = data["experiment_data"], data["scale"]
+STRATEGY_LABELS = {
+    "momentum": "Momentum-Centric (protocol)",
+    "momentum_random_warmup": "Momentum-Centric after a random warm-up",
+    "momentum_oracle": "Momentum-Centric, m from g (oracle)†",
+    "random": "Algorithm 1 (random directions, trimmed proofs)",
+    "static": "static (the authors' E7, no model)",
+}
+
+
+def _median(estimate: dict) -> str:
+    """The median over seeds of a per-seed statistic, for a title ("—" if none)."""
+    values = [v for v in estimate["per_seed"] if v is not None]
+    return f"{statistics.median(values):.2g}" if values else "—"
+
+
+def _tolerance_grid(ax, exp: dict) -> None:
+    """Every (setting, aggregator): the median over seeds of the largest tolerated fraction,
+    the paper's attacks / the authors' (the sweep the panels above show one column of)."""
     settings = list(exp["settings"].values())
-    columns = max(len(next(iter(s["largest_tolerated"].values()))) for s in settings)
-    fig, axes = plt.subplots(
-        len(settings), columns, figsize=(3.2 * columns, 3.0 * len(settings)), squeeze=False, sharex=True
+    aggs = list(next(iter(settings[0]["largest_tolerated"].values())))
+
+    def median_of(s: dict, attack_set: str, agg: str) -> float:
+        cell = s["largest_tolerated"].get(attack_set, {}).get(agg)
+        return math.nan if cell is None else statistics.median(v for v in cell["per_seed"] if v is not None)
+
+    grid = [[median_of(s, "paper", a) for a in aggs] for s in settings]
+    ax.imshow(grid, cmap="Greens", vmin=0, vmax=0.4, aspect="auto")
+    for i, s in enumerate(settings):
+        for j, a in enumerate(aggs):
+            cells = [median_of(s, k, a) for k in ATTACK_SETS]
+            text = " / ".join("—" if math.isnan(v) else f"{v:.2g}" for v in cells)
+            ax.text(j, i, text, ha="center", va="center", fontsize=6)
+    ax.set_xticks(range(len(aggs)), aggs, rotation=30, ha="right", fontsize=6)
+    ax.set_yticks(
+        range(len(settings)), [STRATEGY_LABELS.get(s["strategy"], s["strategy"]) for s in settings], fontsize=6
     )
-    for row, setting in zip(axes, settings):
-        aggs = list(next(iter(setting["largest_tolerated"].values())))
-        for ax, agg in zip(row, aggs):
-            if setting["strategy"] == "static":
-                _static_panel(ax, setting, agg, exp["static_tolerance"])
-            else:
-                _training_panel(ax, setting, agg, exp["tolerance"])
-        for ax in row[len(aggs) :]:
-            ax.axis("off")
-        row[0].legend(fontsize=6, loc="best")
-        row[0].set_ylabel(
-            "||g_hat-g||/||g|| (solid), |Agg_f-Agg_0|/|Agg_0| (dashed)"
-            if setting["strategy"] == "static"
-            else "loss decrease / clean",
-            fontsize=7,
-        )
-    for ax in axes[-1]:
+    ax.set_title("median largest tolerated f: paper's / authors' attacks", fontsize=7)
+    ax.grid(False)
+
+
+def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
+    """E7 in two rows.  Top: per training setting, at the claim's aggregator, the loss decrease
+    relative to the clean run vs f, a line per attack (or, where the clean run does not learn,
+    why no ratio is drawn).  Bottom: the static measurement at the claim's and the authors'
+    aggregators (the authors' metric solid, ours dashed) and every (setting, aggregator)'s
+    largest tolerated fraction as a grid."""
+    exp, scale = data["experiment_data"], data["scale"]
+    aggregator = ((claims.get("C7") or {}).get("select") or {}).get("aggregator", "trimmed_0.1")
+    training = [s for s in exp["settings"].values() if s["strategy"] != "static"]
+    static = [s for s in exp["settings"].values() if s["strategy"] == "static"]
+    columns = max(len(training), 3)
+    fig, axes = plt.subplots(2, columns, figsize=(4.0 * columns, 7.6), squeeze=False)
+    for ax, setting in zip(axes[0], training):
+        aggs = next(iter(setting["largest_tolerated"].values()))
+        _training_panel(ax, setting, aggregator if aggregator in aggs else next(iter(aggs)), exp["tolerance"])
         ax.set_xlabel("Byzantine fraction f", fontsize=7)
+    for ax in axes[0][len(training) :]:
+        ax.axis("off")
+    axes[0][0].set_ylabel("loss decrease / clean run's", fontsize=7)
+    handles = {label: h for ax in axes[0] for h, label in zip(*ax.get_legend_handles_labels())}
+    if handles:
+        fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.52), ncol=6, fontsize=6)
+    bottom = list(axes[1])
+    for setting in static:
+        aggs = next(iter(setting["largest_tolerated"].values()))
+        for agg in [a for a in (aggregator, "trimmed_0.15") if a in aggs][: len(bottom) - 1]:
+            ax = bottom.pop(0)
+            _static_panel(ax, setting, agg, exp["static_tolerance"])
+            ax.set_xlabel("Byzantine fraction f", fontsize=7)
+            ax.legend(fontsize=6, loc="upper left")
+    for ax in bottom:  # the grid takes the rest of the row
+        ax.remove()
+    _tolerance_grid(fig.add_subplot(axes[0][0].get_gridspec()[1, columns - len(bottom) :]), exp)
     fig.text(
         0.5,
         -0.01,
-        f"training rows: mean over seeds, dotted line = tolerance {exp['tolerance']:g}; "
-        "solid = paper's attacks, dashed = authors' attacks; x = diverged.  Static row: dotted = "
-        f"tolerance {exp['static_tolerance']}",
+        f"top: mean over seeds, dotted line = the tolerance {exp['tolerance']:g} of the clean progress, solid = the "
+        "paper's attacks, dashed = the authors', x = diverged (a failure to tolerate).  Static: dotted = tolerance "
+        f"{exp['static_tolerance']} of our relative error.  † needs true gradients",
         ha="center",
         fontsize=7,
     )
-    finish(fig, f"E7 Byzantine tolerance — {dims(scale)}", path)
+    fig.suptitle(f"E7 Byzantine tolerance — {dims(scale)}")
+    fig.tight_layout(rect=(0, 0, 1, 0.97), h_pad=4.0)
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 # --- work model ---------------------------------------------------------------------------------
