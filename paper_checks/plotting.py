@@ -27,6 +27,20 @@ sns.set_theme(style="whitegrid", context="paper")
 VERDICT_COLOURS = {"PASS": "#2a9d55", "FAIL": "#c0392b", "INCONCLUSIVE": "#d68910", "NOT RUN": "#7f8c8d"}
 
 
+def geometric_mean(values) -> float:
+    """exp(mean(log v)) of positive values: the centre a log axis draws."""
+    logs = [math.log(v) for v in values if v is not None and v > 0]
+    return math.exp(math.fsum(logs) / len(logs)) if logs else math.nan
+
+
+def log_t_interval(values) -> tuple[float, float]:
+    """The 95 % Student-t interval of the log values, mapped back: on a log axis, the band of a
+    positive quantity that stays positive (a t interval of the values themselves can reach
+    below 0, which a log axis draws as a band down to its bottom)."""
+    low, high = t_interval([math.log(v) for v in values if v is not None and v > 0])
+    return math.exp(low), math.exp(high)
+
+
 def t_interval(values) -> tuple[float, float]:
     """The verdicts' 95 % Student-t interval across seeds, as a seaborn `errorbar`.
 

@@ -25,7 +25,7 @@ from paper_checks.catalog import load_published
 from paper_checks.experiment import Claim, Experiment, Measurement
 from paper_checks.formatting import measured, num
 from paper_checks.intervals import mean_ci
-from paper_checks.plotting import VERDICT_COLOURS, dims, finish, t_interval
+from paper_checks.plotting import VERDICT_COLOURS, dims, finish, geometric_mean, log_t_interval
 from paper_checks.regions import Region
 from paper_checks.verdict import FAIL, PASS, decide
 
@@ -267,7 +267,11 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
     df, th = _curves(exp)
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
     top = axes[0]
-    sns.lineplot(df, x="N", y="relative error", hue="estimator", marker="o", errorbar=t_interval, ax=top[0])
+    # log axes: each point the geometric mean over seeds, its band the t interval of the logs
+    # (positive by construction); a palette whose colours any colour vision tells apart
+    curves = {"hue": "estimator", "marker": "o", "estimator": geometric_mean, "errorbar": log_t_interval}
+    palette = dict(zip(df["estimator"].unique(), sns.color_palette("colorblind")))
+    sns.lineplot(df, x="N", y="relative error", palette=palette, ax=top[0], **curves)
     for k, grp in th.groupby("K"):
         top[0].plot(grp["N"], grp["theory"], ls="--", c="k", lw=1, label=f"theory sqrt((D-1)/(N K)), K = {k}")
     collapsed_theory = th.dropna(subset=["collapsed"]).drop_duplicates("N")
@@ -280,7 +284,7 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
         xscale="log", yscale="log", xlabel="N (independent estimates averaged)", ylabel="||mean(g_hat) - g|| / ||g||"
     )
     top[0].legend(fontsize=6)
-    sns.lineplot(df, x="N", y="r", hue="estimator", marker="o", errorbar=t_interval, ax=top[1], legend=False)
+    sns.lineplot(df, x="N", y="r", palette=palette, ax=top[1], legend=False, **curves)
     if "C6" in claims:
         region = Region.parse(claims["C6"]["acceptance"])
         top[1].axhspan(
@@ -290,7 +294,13 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
     for k in sorted(th["K"].unique()):
         if k > 1 and len(collapsed_theory):
             top[1].axhline(k, ls="-.", c="grey", lw=1, label=f"collapsed seeds: r = K = {k}")
-    top[1].set(xscale="log", yscale="log", xlabel="N", ylabel="r = ||mean - g||^2 / ((D-1)||g||^2 / NK)")
+    top[1].set(
+        xscale="log",
+        yscale="log",
+        xlabel="N",
+        ylabel="r = ||mean - g||^2 / ((D-1)||g||^2 / NK)",
+        title="points: geometric mean over seeds; bands: 95% t interval of the logs",
+    )
     top[1].legend(fontsize=6)
     authors = next((s["seed_collapse"] for s in exp["settings"].values() if "seed_collapse" in s), None)
     if authors is None:
