@@ -95,12 +95,15 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
         name: f"{name} ({int((grp['diff'] <= floor).sum())}/{len(grp)} exactly 0)" for name, grp in df.groupby("path")
     }
     df["path"] = df["path"].map(labels)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    sns.ecdfplot(df, x="diff", hue="path", log_scale=True, ax=axes[0])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    sns.ecdfplot(df, x="diff", hue="path", log_scale=True, ax=axes[0], palette="colorblind", lw=1.6)
+    sns.move_legend(axes[0], "upper left", bbox_to_anchor=(0.0, -0.2), fontsize=7, title_fontsize=7, frameon=False)
     axes[0].axvline(exp["eps"], c="k", ls="--", lw=1)
     axes[0].text(exp["eps"], 0.02, f" eps = {exp['eps']:g}", fontsize=7)
     axes[0].axvline(exp["median_abs_a"]["point"], c="grey", ls=":", lw=1)
     axes[0].text(exp["median_abs_a"]["point"], 0.5, " median |a|", fontsize=7)
+    # the jump of a path whose every proof is exactly 0 sits at the floor: keep it off the axis' edge
+    axes[0].set_xlim(floor / 10, 10 * max(exp["eps"], exp["median_abs_a"]["point"]))
     axes[0].set(xlabel=f"|a - a*| (values <= {floor:g} drawn at {floor:g})", ylabel="fraction of proofs")
     ch = pd.DataFrame(
         [
