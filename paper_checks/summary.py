@@ -180,6 +180,58 @@ def readings_rst(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+OVERVIEW_RST = "overview.rst"
+"""The summary's first screen as reStructuredText, the report's landing page (workflow.rst)."""
+
+
+def overview_rst(found: list[str], rows: list[dict], figure: Path | None = None) -> str:
+    """The first screen for the report: the three sentences, a list-table of one row per claim,
+    and the grid of every verdict embedded as a data URI (the landing page is rendered from
+    text, so a path would not resolve inside the report)."""
+    import base64
+
+    lines = [
+        _rst(" ".join(found)).removeprefix("\\ "),
+        "",
+        ".. list-table:: The eight claims on their primary readings",
+        "   :header-rows: 1",
+        "",
+    ]
+    header = [
+        "claim",
+        "in a few words",
+        "primary reading: verdict",
+        "ours [decision interval]",
+        "paper (acceptance)",
+        "readings: pass · fail · inc.",
+    ]
+    cells = [header]
+    for r in rows:
+        direction = f" ({r['direction']})" if r["direction"] else ""
+        counts = " · ".join(str(r["counts"][v]) for v in ("PASS", "FAIL", "INCONCLUSIVE"))
+        cells.append(
+            [
+                r["id"],
+                _rst(r["short"]),
+                f"{_rst(r['reading'])}: **{_rst(r['verdict'])}**{_rst(direction)}",
+                _rst(r["value"]),
+                _rst(r["expected"]),
+                counts,
+            ]
+        )
+    for first, *rest in cells:
+        lines += [f"   * - {first}", *(f"     - {cell}" for cell in rest)]
+    if figure is not None and Path(figure).exists():
+        data = base64.b64encode(Path(figure).read_bytes()).decode()
+        lines += [
+            "",
+            f".. image:: data:image/png;base64,{data}",
+            "   :alt: every claim under every reading, a square per reading coloured by its verdict",
+            "   :width: 100%",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def resolve(record: dict, path: str):
     """The value at a dotted path in a reading's verdict (numbers index lists); KeyError if none."""
     value = record
@@ -546,6 +598,8 @@ def write_summary(
     frame = verdict_frame(options["claims"], verdict_records, options.get("not_run"))
     write_verdict_table(frame, base)
     plot_verdict_grid(options["claims"], frame, base / VERDICT_FIGURE)
+    overview = claim_rows(options["claims"], frame)
+    write_text(overview_rst(found_sentences(overview), overview, base / VERDICT_FIGURE), base / OVERVIEW_RST)
     log.info(
         "wrote %s, %s, %s, %s and %s", output, base / READINGS_TABLE, base / CSV, base / JSON, base / VERDICT_FIGURE
     )

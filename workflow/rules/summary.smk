@@ -33,6 +33,8 @@ rule write_summary:
             category="Summary",
         ),
         table="results/readings_table.rst",
+        # the first screen for the report's landing page (report/workflow.rst)
+        overview="results/overview.rst",
         # every (claim, reading, part) as a row, for pandas (paper_checks.verdict_table)
         verdicts_csv="results/verdicts.csv",
         verdicts_json="results/verdicts.json",
