@@ -223,9 +223,13 @@ def overview_rst(found: list[str], rows: list[dict], figure: Path | None = None)
         lines += [f"   * - {first}", *(f"     - {cell}" for cell in rest)]
     if figure is not None and Path(figure).exists():
         data = base64.b64encode(Path(figure).read_bytes()).decode()
+        # the URI in lines of 76 characters, which docutils joins (a line over its 10,000
+        # characters' limit would drop the whole include)
+        uri = f"data:image/png;base64,{data}"
         lines += [
             "",
-            f".. image:: data:image/png;base64,{data}",
+            ".. image::",
+            *(f"   {uri[i : i + 76]}" for i in range(0, len(uri), 76)),
             "   :alt: every claim under every reading, a square per reading coloured by its verdict",
             "   :width: 100%",
         ]
