@@ -213,7 +213,7 @@ def overview_rst(found: list[str], rows: list[dict], figure: Path | None = None)
             [
                 r["id"],
                 _rst(r["short"]),
-                f"{_rst(r['reading'])}: **{_rst(r['verdict'])}**{_rst(direction)}",
+                f"{_rst(r['reading'])}: **{_rst(r['verdict'])}**{direction}",
                 _rst(r["value"]),
                 _rst(r["expected"]),
                 counts,

@@ -71,6 +71,9 @@ def test_remote_jobs_get_the_project_dependencies():
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     expected = {d for d in dependencies if re.split(r"[<>=!~ \[]", d)[0] not in ("torch", "snakemake")}
     assert installed == expected
+    # Snakemake tries each profile value as a file name in the profile's folder: one over 255
+    # characters makes that an OSError ("File name too long") and no run starts
+    assert len(profile["precommand"]) < 255
 
 
 @pytest.mark.parametrize("profile", ["vastai", "slurm"])

@@ -162,7 +162,11 @@ def test_report(smoke_run):
     for claim in CLAIMS:
         assert sorted(categories[claim]["Other"]) == [f"results/claims/{claim}.json", f"results/claims/{claim}.png"]
     assert len(categories["Experiments"]["Other"]) == len(FIGURES)
-    assert sorted(categories["Summary"]["Other"]) == ["results/RESULTS_SUMMARY.md", "results/config.yaml"]
+    assert sorted(categories["Summary"]["Other"]) == [
+        "results/RESULTS_SUMMARY.md",
+        "results/config.yaml",
+        "results/figures/verdicts.png",
+    ]
     for attached in ("C3.json", "config.yaml", "RESULTS_SUMMARY.md", "momentum_vs_random.png"):
         assert any(n.endswith("/" + attached) for n in names), attached
     # the claim's caption carries its statement (RST-escaped: "|cos|" must not become a substitution)
