@@ -71,11 +71,6 @@ VERIFIABLE = {"yes": "yes", "no": "no †", "n/a": "no protocol step in it"}
 no step of the protocol computes)."""
 
 
-def verdict_label(verdict: str, verifiable: str) -> str:
-    """A reading's verdict as shown: marked † where the protocol cannot run it."""
-    return shown_verdict(verdict, verifiable)
-
-
 def verdict_readings(verdict: dict) -> list[dict]:
     """A verdict file's readings (a record written before readings existed: its top level, as-stated)."""
     if "readings" in verdict:
@@ -137,7 +132,7 @@ def reading_rows(claim: dict, verdict: dict | None, base: Path, not_run: dict[st
                 row["reason"] = "not judged: the verdict file predates this reading"
         rows.append(
             row
-            | {"label": verdict_label(row["verdict"], row["verifiable"]), "verifiable": VERIFIABLE[row["verifiable"]]}
+            | {"label": shown_verdict(row["verdict"], row["verifiable"]), "verifiable": VERIFIABLE[row["verifiable"]]}
         )
     rows[0]["statement"] = claim["statement"]
     return rows
@@ -399,7 +394,7 @@ def verdict_lines(verdict: dict, describe) -> list[dict]:
         blocks.append(
             {
                 "id": f"{verdict['claim']} · {reading['id']}" if named else verdict["claim"],
-                "verdict": verdict_label(reading["verdict"], reading["verifiable"]),
+                "verdict": shown_verdict(reading["verdict"], reading["verifiable"]),
                 "parts": parts,
                 # a reading the run cannot select has no details (its reason says why)
                 "details": describe(reading["details"]) if reading["details"] else [],
@@ -522,7 +517,6 @@ def render(
     systems_note: str | None = None,
     published: list[dict] | None = None,
     preregistered: str | None = None,
-    machine: str | None = None,
 ) -> str:
     """The summary's Markdown.  verdicts: claim id -> verdict record; data: experiment -> data file;
     published: the entries of published.yaml (catalog.load_published), shown beside ours;
@@ -530,9 +524,8 @@ def render(
     not_run: claim id -> why it has no verdict; failed: jobs that failed in the run
     (paper_checks.failures), said at the top; systems_check: the module of the systems check
     (E8) with its result and figure (or systems_note, why it has none), after the experiments;
-    preregistered: the commit that last changed claims.yaml, named beside the rule; machine:
-    where and how long the run ran (paper_checks.provenance.describe_run), said on the first
-    screen."""
+    preregistered: the commit that last changed claims.yaml, named beside the rule.  The first
+    screen says where and how long the run ran (overview.describe_run, from the data files)."""
     environment = [v["environment"] for v in verdicts.values()]
     sections = [
         experiment_section(meta, [c for c in claims if c["experiment"] == key], verdicts, data[key], figures[key], base)
@@ -557,7 +550,7 @@ def render(
         overview=overview,
         dagger=f"{NOT_VERIFIABLE} the reading needs true gradients, which the protocol never sends: its verdict "
         "says what the idea could do, not what the protocol does.",
-        machine=machine or describe_run(data),
+        machine=describe_run(data),
         measured_at=sorted({c for e in environment for c in e["git_commits"]}),
         judged_at=sorted({e["verdict_git_commit"] for e in environment}),
         config_file=os.path.relpath(config_file, base) if config_file else None,
