@@ -246,11 +246,11 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
         exp["settings"].values(), key=lambda s: order.index(s["warm_start"]) if s["warm_start"] in order else len(order)
     )
     n = len(settings)
-    fig, axes = plt.subplots(2, n, figsize=(4.8 * n, 8), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(4.8 * n, 10), squeeze=False)
     for j, setting in enumerate(settings):
         arms = setting["arms"]
         ranks = sorted((a for a in arms if a != "adc_off"), key=lambda a: int(a.removeprefix("adc_r")))
-        colours = dict(zip([*ranks, "adc_off"], sns.color_palette("tab10", len(ranks) + 1)))
+        colours = dict(zip([*ranks, "adc_off"], sns.color_palette("colorblind", len(ranks) + 1)))
         steps = setting.get("config", {}).get("steps") or max(
             (p[-1][0] for a in arms.values() for p in a["curves"].values() if p), default=0
         )
@@ -276,7 +276,10 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
             top.set_ylim(*lim)
         top.set_title(f"{setting['warm_start']}: {WARM_START_TITLES.get(setting['warm_start'], '')}", fontsize=9)
         _mark_stops(top)
-        top.legend(fontsize=6, loc="best")
+        if any("energy_estimate" in arms[name] for name in ranks):  # the dashed lines lie on each other at 1
+            top.annotate("γ on ĝ: 1 at every rank (ĝ lies in span U)", (0.98, 0.9), xycoords="axes fraction",
+                         ha="right", va="top", fontsize=6)  # fmt: skip
+        top.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
         for name in [*ranks, "adc_off"]:
             arm, diverged = arms[name], bool(arms[name]["stopped"])
             per_seed = {s: [(t, v) for t, v in c] for s, c in arm["curves"].items()}
@@ -291,7 +294,7 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
             bottom.set_ylim(*lim)
         bottom.set(xlabel="step", ylabel="held-out loss (mean, 95 % t band)", title="held-out loss")
         _mark_stops(bottom)
-        bottom.legend(fontsize=6, loc="best")
+        bottom.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     finish(fig, f"E4 ADC captured energy — {dims(scale)}", path)
 
 

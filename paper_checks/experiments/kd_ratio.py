@@ -333,7 +333,7 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
             band.low, band.high, color=VERDICT_COLOURS["PASS"], alpha=0.15, label=f"C1 (b) acceptance {band}"
         )
     axes[1].set(title=f"C1 (b): training, {scale['steps']} steps")
-    axes[1].legend(fontsize=6)
+    axes[1].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
 
     # (3) each arm's paired fraction of SGD's decrease, every reading's F and its crossing
     shares_of = [
@@ -376,8 +376,8 @@ def plot(data: dict, claims: dict[str, dict], path: str | Path) -> None:
         title="C1 (b): fraction of SGD's decrease (paired per seed); crossings beyond the grid drawn a decade out",
         xlim=(kd[0] / CENSOR / 1.5, kd[-1] * CENSOR * 1.5),
     )
-    if axes[2].get_legend_handles_labels()[0]:
-        axes[2].legend(fontsize=6)
+    if axes[2].get_legend_handles_labels()[0]:  # below the panel: inside it, it covered the curves
+        axes[2].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     for ax in axes:
         ax.set(xscale="log", xlabel="K/D")
     finish(fig, f"E2 K/D sweep — {dims(scale)}", path)
