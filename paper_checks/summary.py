@@ -175,6 +175,42 @@ def readings_rst(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SUMMARY_HTML = "RESULTS_SUMMARY.html"
+"""The summary rendered to HTML beside it, figures embedded: the report shows an HTML file
+inside its page, where it only offers a Markdown file for download."""
+
+HTML_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 1.5em auto; padding: 0 1em; line-height: 1.45 }
+table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0 }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: top; text-align: left }
+th { background: #f2f2f2 }
+img { max-width: 100% }
+code { background: #f4f4f4; padding: 0 0.2em }
+"""
+
+
+def summary_html(markdown: str, base: Path) -> str:
+    """The summary's Markdown as a standalone HTML page (markdown-it-py, CommonMark with
+    tables), each figure it shows embedded as a data URI so that the page reads the same
+    wherever it is opened, the report included."""
+    import base64
+
+    from markdown_it import MarkdownIt
+
+    def embedded(match: re.Match) -> str:
+        path = base / match.group(1)
+        if not path.is_file():
+            return match.group(0)
+        return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
+
+    body = re.sub(r'src="([^":]+\.png)"', embedded, MarkdownIt("commonmark").enable("table").render(markdown))
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>HoloGrad claim checks: results</title><style>{HTML_STYLE}</style></head>\n"
+        f"<body>\n{body}</body></html>\n"
+    )
+
+
 OVERVIEW_RST = "overview.rst"
 """The summary's first screen as reStructuredText, the report's landing page (workflow.rst)."""
 
@@ -589,7 +625,8 @@ def write_summary(
     verdict_records = {cid: read_json(p) for cid, p in verdicts.items()}
     data = {key: read_json(p) for key, p in data_files.items()}
     base = Path(output).parent
-    write_text(render(verdicts=verdict_records, data=data, base=base, **options), output)
+    text = render(verdicts=verdict_records, data=data, base=base, **options)
+    write_text(text, output)
     rows = table_rows(options["claims"], verdict_records, base, options.get("not_run"))
     write_text(readings_rst(rows), base / READINGS_TABLE)
     frame = verdict_frame(options["claims"], verdict_records, options.get("not_run"))
@@ -597,6 +634,7 @@ def write_summary(
     plot_verdict_grid(options["claims"], frame, base / VERDICT_FIGURE)
     overview = claim_rows(options["claims"], frame)
     write_text(overview_rst(found_sentences(overview), overview, base / VERDICT_FIGURE), base / OVERVIEW_RST)
+    write_text(summary_html(text, base), base / SUMMARY_HTML)  # after the figures it embeds
     log.info(
         "wrote %s, %s, %s, %s and %s", output, base / READINGS_TABLE, base / CSV, base / JSON, base / VERDICT_FIGURE
     )

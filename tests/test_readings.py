@@ -293,6 +293,13 @@ def test_summary_tables(judged, tmp_path, caplog):
     assert pd.read_json(summary.parent / "verdicts.json").shape == table.shape
     assert "[verdicts.csv](verdicts.csv)" in text
     assert (summary.parent / "figures" / "verdicts.png").stat().st_size > 5_000 and "(figures/verdicts.png)" in text
+    # the same summary as HTML for the report: its tables rendered, its figures embedded
+    page = (summary.parent / "RESULTS_SUMMARY.html").read_text()
+    assert (
+        page.count("<table>") == sum(line.startswith("|---") for line in text.splitlines())
+        and 'src="data:image/png;base64,' in page
+    )
+    assert "<h2>What was found</h2>" in page and "figures/verdicts.png" not in page
 
 
 def test_seeds_that_would_decide_an_inconclusive_reading():

@@ -163,6 +163,7 @@ def test_report(smoke_run):
         assert sorted(categories[claim]["Other"]) == [f"results/claims/{claim}.json", f"results/claims/{claim}.png"]
     assert len(categories["Experiments"]["Other"]) == len(FIGURES)
     assert sorted(categories["Summary"]["Other"]) == [
+        "results/RESULTS_SUMMARY.html",
         "results/RESULTS_SUMMARY.md",
         "results/config.yaml",
         "results/figures/verdicts.png",

@@ -32,6 +32,12 @@ rule write_summary:
             caption="../report/summary.rst",
             category="Summary",
         ),
+        # the summary readable inside the report (figures embedded)
+        summary_html=report(
+            "results/RESULTS_SUMMARY.html",
+            caption="../report/summary.rst",
+            category="Summary",
+        ),
         table="results/readings_table.rst",
         # the first screen for the report's landing page (report/workflow.rst)
         overview="results/overview.rst",
