@@ -431,6 +431,8 @@ def verdict_lines(verdict: dict, describe) -> list[dict]:
             {
                 "id": f"{verdict['claim']} · {reading['id']}" if named else verdict["claim"],
                 "verdict": shown_verdict(reading["verdict"], reading["verifiable"]),
+                "reading": " ".join(str(reading.get("reading", "")).split()).rstrip("."),
+                "reason": str(reading["reason"]).rstrip("."),
                 "parts": parts,
                 # a reading the run cannot select has no details (its reason says why)
                 "details": describe(reading["details"]) if reading["details"] else [],

@@ -1,6 +1,7 @@
 """The Snakemake report as a reader sees it (issue 26): rendered by headless Chromium (apt's
 `chromium`) in a 1400 x 900 window, the landing page opens on its first heading and what was
-found, and a claim's figure opens with its top, where its title and verdict are, in view.
+found, a claim's figure opens with its top, where its title and verdict are, in view, and
+the summary opens inside the report.
 
 Snakemake 9 centres each page in a box as tall as the window, so a taller page lost its top;
 workflow/report/style.css (set by every profile) aligns it to the start.  Skipped where no
@@ -31,7 +32,7 @@ def _rendered(report: Path, tmp_path: Path) -> dict:
     page.write_text(text[:end] + PROBE.read_text() + text[end:])
     dom = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={WINDOW[0]},{WINDOW[1]}",
-         "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
+         "--virtual-time-budget=30000", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     found = re.search(r'data-probe="([^"]*)"', dom.stdout)
@@ -52,3 +53,6 @@ def test_the_report_opens_on_what_was_found_and_a_claim_figure_on_its_title(smok
     assert "System Message" not in seen["landingHtml"]
     assert seen["category"] and seen["figureLink"]
     assert seen["figure"] and 0 <= seen["figure"]["top"] < height / 2, seen["figure"]
+    # the summary reads inside the report (not only as a download): its HTML in a frame
+    assert seen["summaryCategory"] and seen["summaryLink"]
+    assert "filename=RESULTS_SUMMARY.html" in seen["summaryFrame"] and 0 <= seen["summary"]["top"] <= 100
