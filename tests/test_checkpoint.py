@@ -148,3 +148,18 @@ def test_the_file_is_removed_when_the_job_returns_and_kept_when_it_fails(tmp_pat
     assert Checkpoint(path, "job", EVERY).result("0:x") == {"loss": 1.0}
     with checkpointing(path, "job", 0) as saving:  # checkpoint_every = 0: nothing is saved
         assert saving is None
+
+
+def test_a_written_file_has_the_mode_a_plain_open_gives(tmp_path):
+    """Results are readable as any file the user writes (0o666 less the umask), not mkstemp's
+    0o600, which would hide them from the rest of a group sharing the results folder."""
+    import os
+
+    from holograd.files import write_text
+
+    mask = os.umask(0o022)
+    try:
+        write_text("x", tmp_path / "a.txt")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
