@@ -451,3 +451,15 @@ def test_every_config_runs_every_reading(config):
     if config == "config/paper.yaml":  # the authors' setting: gpt2like, 128 tokens, batches of 2, at init
         authors = resolve(e1, "batch_size-2")
         assert (authors["model"], authors["block_size"], authors["batch_size"]) == ("gpt2like", 128, 2)
+
+
+def test_the_claim_figure_says_which_crossings_lie_beyond_the_grid():
+    """A crossing beyond the grid is drawn a decade out; the figure's row says so and how many
+    seeds.  Catches a placeholder K/D drawn as if it were measured."""
+    from paper_checks.experiments.kd_ratio import beyond_grid
+
+    crossings = [{"seed": s, "kd": 1e-4, "beyond_grid": "below"} for s in range(3)]
+    crossings.append({"seed": 3, "kd": 0.002, "beyond_grid": ""})
+    ((label, values, estimate),) = beyond_grid({"crossings": crossings})
+    assert label == "3 of 4 seeds cross below the grid: drawn a decade below" and values == [] and estimate == {}
+    assert beyond_grid({}) == []

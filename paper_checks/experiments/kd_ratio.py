@@ -442,6 +442,21 @@ def work(model, cfg: dict) -> list[tuple[str, str, float]]:
     return [("tuning", f"K={k}", tune), ("runs", f"K={k}", job)]
 
 
+def beyond_grid(details: dict) -> list[tuple[str, list, dict]]:
+    """A row of C1's figure under part (b) saying how many seeds' crossings lie beyond the K/D
+    grid, where they are drawn a decade out (a side, not a measured K/D); none for part (a)."""
+    crossings = details.get("crossings") or []
+    rows = []
+    for side in ("below", "above"):
+        n = sum(1 for c in crossings if c.get("beyond_grid") == side)
+        if n:
+            rows.append((f"{n} of {len(crossings)} seeds cross {side} the grid: drawn a decade {side}", [], {}))
+    return rows
+
+
 EXPERIMENT = Experiment(
-    aggregate=aggregate, plot=plot, work=work, claims={"C1": Claim(measure=c1_kd_threshold, describe=describe_c1)}
+    aggregate=aggregate,
+    plot=plot,
+    work=work,
+    claims={"C1": Claim(measure=c1_kd_threshold, describe=describe_c1, controls=beyond_grid)},
 )
