@@ -27,7 +27,7 @@ from paper_checks.hashing import TIMING, content_sha256
 from paper_checks.plotting import plot_verdict
 from paper_checks.provenance import git_commit
 from paper_checks.regions import Region
-from paper_checks.verdict import ALPHA, FAIL, INCONCLUSIVE, PASS, decide, decision_level
+from paper_checks.verdict import ALPHA, combine, decide, decision_level
 
 log = logging.getLogger("paper_checks")
 
@@ -39,13 +39,6 @@ def parts_of(claim: dict) -> list[dict]:
         **{k: claim[k] for k in ("statistic", "expected", "acceptance", "minimum_effect", "structural") if k in claim},
     }
     return [first, *claim.get("also_requires", [])]
-
-
-def combine(verdicts: list[str]) -> str:
-    """A claim with several parts passes only if every part passes, fails if any part fails."""
-    if FAIL in verdicts:
-        return FAIL
-    return PASS if all(v == PASS for v in verdicts) else INCONCLUSIVE
 
 
 def evaluate(claim: dict, data: dict, analysis: Experiment, alpha: float = ALPHA) -> list[dict]:

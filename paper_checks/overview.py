@@ -19,7 +19,7 @@ import pandas as pd
 
 from paper_checks.formatting import num
 from paper_checks.regions import Region
-from paper_checks.verdict import FAIL, INCONCLUSIVE, NOT_RUN, PASS
+from paper_checks.verdict import FAIL, INCONCLUSIVE, NOT_RUN, PASS, combine
 
 ORDER = (PASS, FAIL, INCONCLUSIVE, NOT_RUN)
 WORDS = {
@@ -65,13 +65,13 @@ def _expected(part: pd.Series) -> str:
     return f"{num(float(expected))} in {part['acceptance']}"
 
 
-def _combined(verdicts: list[str]) -> str:
-    """A reading's verdict from its parts' (every part must pass; one failing part fails it)."""
-    if NOT_RUN in verdicts:
-        return NOT_RUN
-    if FAIL in verdicts:
-        return FAIL
-    return PASS if all(v == PASS for v in verdicts) else INCONCLUSIVE
+def reading_verdicts(table: pd.DataFrame) -> dict[str, str]:
+    """{reading: its verdict} of one claim's rows, its parts combined by the rule
+    (verdict.combine); NOT RUN where any part did not run."""
+    return {
+        name: NOT_RUN if NOT_RUN in set(group["verdict"]) else combine(list(group["verdict"]))
+        for name, group in table.groupby("reading", sort=False)
+    }
 
 
 def claim_rows(claims: list[dict], table: pd.DataFrame) -> list[dict]:
@@ -81,8 +81,7 @@ def claim_rows(claims: list[dict], table: pd.DataFrame) -> list[dict]:
     rows = []
     for claim in claims:
         mine = table[table["claim"] == claim["id"]]
-        readings = mine.groupby("reading", sort=False)
-        verdict_of = {name: _combined(list(group["verdict"])) for name, group in readings}
+        verdict_of = reading_verdicts(mine)
         primary = mine[mine["role"] == "primary"] if (mine["role"] == "primary").any() else mine.iloc[:1]
         name = primary["reading"].iloc[0]
         several = len(primary) > 1
@@ -99,6 +98,9 @@ def claim_rows(claims: list[dict], table: pd.DataFrame) -> list[dict]:
                 "value": value,
                 "expected": expected,
                 "counts": counts,
+                # as the README's and the report's tables show them
+                "direction_text": f" ({' and '.join(directions)})" if directions else "",
+                "counts_text": " · ".join(str(counts[v]) for v in (PASS, FAIL, INCONCLUSIVE)),
                 "readings": len(verdict_of),
                 "direction": " and ".join(directions),
             }
@@ -208,10 +210,11 @@ def plot_verdict_grid(claims: list[dict], table: pd.DataFrame, path) -> None:
     for claim in claims:
         mine = table[table["claim"] == claim["id"]]
         cells = []
-        for _, group in mine.groupby("reading", sort=False):
+        verdict_of = reading_verdicts(mine)
+        for name, group in mine.groupby("reading", sort=False):
             cells.append(
                 {
-                    "verdict": _combined(list(group["verdict"])),
+                    "verdict": verdict_of[name],
                     "dagger": group["verifiable"].iloc[0] == "no",
                     "structural": bool(group["structural"].fillna(False).astype(bool).any()),
                     "primary": (group["role"] == "primary").any(),

@@ -34,11 +34,9 @@ def block(claims: list[dict], table: pd.DataFrame) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        direction = f" ({r['direction']})" if r["direction"] else ""
-        counts = " · ".join(str(r["counts"][v]) for v in ("PASS", "FAIL", "INCONCLUSIVE"))
         lines.append(
-            f"| {r['id']} | {r['short']} | `{r['reading']}`: **{r['verdict']}**{direction} | {r['value']} | "
-            f"{r['expected']} | {counts} |"
+            f"| {r['id']} | {r['short']} | `{r['reading']}`: **{r['verdict']}**{r['direction_text']} | {r['value']} | "
+            f"{r['expected']} | {r['counts_text']} |"
         )
     return "\n".join(lines)
 

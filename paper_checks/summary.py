@@ -238,16 +238,14 @@ def overview_rst(found: list[str], rows: list[dict], figure: Path | None = None)
     ]
     cells = [header]
     for r in rows:
-        direction = f" ({r['direction']})" if r["direction"] else ""
-        counts = " · ".join(str(r["counts"][v]) for v in ("PASS", "FAIL", "INCONCLUSIVE"))
         cells.append(
             [
                 r["id"],
                 _rst(r["short"]),
-                f"{_rst(r['reading'])}: **{_rst(r['verdict'])}**{direction}",
+                f"{_rst(r['reading'])}: **{_rst(r['verdict'])}**{r['direction_text']}",
                 _rst(r["value"]),
                 _rst(r["expected"]),
-                counts,
+                r["counts_text"],
             ]
         )
     for first, *rest in cells:

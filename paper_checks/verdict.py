@@ -108,3 +108,10 @@ def decide(
         INCONCLUSIVE,
         f"{shown} reaches across an end of the acceptance region {region} (point {estimate.point:.4g})",
     )
+
+
+def combine(verdicts: list[str]) -> str:
+    """A claim with several parts passes only if every part passes, fails if any part fails."""
+    if FAIL in verdicts:
+        return FAIL
+    return PASS if all(v == PASS for v in verdicts) else INCONCLUSIVE

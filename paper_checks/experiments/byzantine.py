@@ -571,7 +571,7 @@ def _training_panel(ax, setting: dict, agg: str, tolerance: float) -> None:
             ax.plot([diverged], [bottom], marker="x", ms=8, mew=2, color=color, clip_on=False)
     ax.axhline(tolerance, color="0.4", lw=0.8, ls=":")
     ax.set_ylim(bottom, high + pad)
-    tolerated = ", ".join(f"{s} {_median(v[agg])}" for s, v in setting["largest_tolerated"].items())
+    tolerated = ", ".join(f"{s} {_shown(_median(v[agg]))}" for s, v in setting["largest_tolerated"].items())
     ax.set_title(
         f"{STRATEGY_LABELS.get(setting['strategy'], setting['strategy'])}, {agg}\nclean decrease "
         f"{clean['loss_decrease']['point']:.3g}; median largest tolerated f: {tolerated}",
@@ -611,10 +611,14 @@ STRATEGY_LABELS = {
 }
 
 
-def _median(estimate: dict) -> str:
-    """The median over seeds of a per-seed statistic, for a title ("—" if none)."""
-    values = [v for v in estimate["per_seed"] if v is not None]
-    return f"{statistics.median(values):.2g}" if values else "—"
+def _median(estimate: dict | None) -> float:
+    """The median over seeds of a per-seed statistic (NaN if none)."""
+    values = [v for v in (estimate or {}).get("per_seed", []) if v is not None]
+    return statistics.median(values) if values else math.nan
+
+
+def _shown(x: float) -> str:
+    return "—" if math.isnan(x) else f"{x:.2g}"
 
 
 def _tolerance_grid(ax, exp: dict) -> None:
@@ -623,16 +627,12 @@ def _tolerance_grid(ax, exp: dict) -> None:
     settings = list(exp["settings"].values())
     aggs = list(next(iter(settings[0]["largest_tolerated"].values())))
 
-    def median_of(s: dict, attack_set: str, agg: str) -> float:
-        cell = s["largest_tolerated"].get(attack_set, {}).get(agg)
-        return math.nan if cell is None else statistics.median(v for v in cell["per_seed"] if v is not None)
-
-    grid = [[median_of(s, "paper", a) for a in aggs] for s in settings]
+    grid = [[_median(s["largest_tolerated"].get("paper", {}).get(a)) for a in aggs] for s in settings]
     ax.imshow(grid, cmap="Greens", vmin=0, vmax=0.4, aspect="auto")
     for i, s in enumerate(settings):
         for j, a in enumerate(aggs):
-            cells = [median_of(s, k, a) for k in ATTACK_SETS]
-            text = " / ".join("—" if math.isnan(v) else f"{v:.2g}" for v in cells)
+            cells = [_median(s["largest_tolerated"].get(k, {}).get(a)) for k in ATTACK_SETS]
+            text = " / ".join(_shown(v) for v in cells)
             ax.text(j, i, text, ha="center", va="center", fontsize=6)
     ax.set_xticks(range(len(aggs)), aggs, rotation=30, ha="right", fontsize=6)
     ax.set_yticks(
